@@ -1,0 +1,1 @@
+def noop(): return 0

@@ -1,0 +1,486 @@
+"""The resolved, immutable configuration model every role consumes.
+
+The parser turns ``keepalived.conf`` into these frozen dataclasses. Inheritance is already applied
+(virtual_server -> real_server -> checker, global_defs -> vrrp_instance), defaults follow
+``man keepalived.conf``, so consumers read effective values and never re-derive them. Every node
+remembers where it came from (``where``) so later errors can point at ``file:line``.
+
+Durations are float seconds. Addresses use :mod:`ipaddress` objects. Collections are tuples so the
+whole model is hashable and comparable, which makes reload diffs a plain ``==``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+VrrpState = Literal["MASTER", "BACKUP"]
+Protocol = Literal["TCP", "UDP", "SCTP"]
+LvsMethod = Literal["NAT", "DR", "TUN"]
+Scheduler = Literal["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh", "fo", "ovf"]
+SCHEDULERS: tuple[str, ...] = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh", "fo", "ovf")
+LVS_METHODS: tuple[str, ...] = ("NAT", "DR", "TUN")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Source position of a config node: the file, 1-based line and column of its keyword."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NOWHERE = Where("<default>", 0, 0)
+
+
+def _where() -> Where:
+    return field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- global_defs
+
+
+@dataclass(frozen=True, slots=True)
+class LvsSyncDaemon:
+    """``lvs_sync_daemon IFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]``."""
+
+    interface: str
+    vrrp_instance: str | None
+    sync_id: int | None = None
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: IPAddress | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class LvsTimeouts:
+    """``lvs_timeouts tcp N tcpfin N udp N`` (seconds; None = leave the kernel's value)."""
+
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalDefs:
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: str | None = None  # host name or address
+    smtp_port: int = 25
+    smtp_helo_name: str | None = None
+    smtp_connect_timeout: float = 30.0
+    router_id: str | None = None  # None = the host name, as keepalived does
+    enable_script_security: bool = False
+    script_user: str | None = None
+    script_group: str | None = None
+    vrrp_version: int = 2
+    vrrp_strict: bool = False
+    vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
+    vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
+    vrrp_garp_master_delay: float = 5.0
+    vrrp_garp_master_repeat: int = 5
+    vrrp_garp_master_refresh: float = 0.0  # 0 = no periodic refresh
+    vrrp_garp_master_refresh_repeat: int = 1
+    vrrp_garp_interval: float = 0.0
+    vrrp_gna_interval: float = 0.0
+    vrrp_skip_check_adv_addr: bool = False
+    vrrp_check_unicast_src: bool = False
+    lvs_sync_daemon: LvsSyncDaemon | None = None
+    lvs_flush: bool = False
+    lvs_flush_onstop: bool = False
+    lvs_timeouts: LvsTimeouts | None = None
+    # fastalived's own keyword (``fastalived_status_listen ADDR PORT``): off by default, loopback only.
+    status_listen: tuple[str, int] | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class SslDefs:
+    """The global ``SSL { ca certificate key password }`` block used by SSL_GET."""
+
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+    password: str | None = None
+    where: Where = _where()
+
+
+# --------------------------------------------------------------------------- addresses, routes
+
+
+@dataclass(frozen=True, slots=True)
+class IPAddressSpec:
+    """One line of the ``ip addr add`` grammar (virtual_ipaddress, static_ipaddress)."""
+
+    address: IPInterface  # address with prefix (default /32 or /128)
+    dev: str | None = None  # None = the instance's interface
+    brd: IPAddress | None = None
+    scope: str | None = None  # "global" | "site" | "link" | "host" | "nowhere" | number
+    label: str | None = None
+    peer: IPInterface | None = None
+    no_track: bool = False
+    where: Where = _where()
+
+    @property
+    def family(self) -> int:
+        return 6 if self.address.version == 6 else 4
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """One line of the ``ip route add`` grammar (virtual_routes, static_routes)."""
+
+    dst: IPNetwork | None  # None = "default" (family from via/src)
+    via: IPAddress | None = None
+    dev: str | None = None
+    src: IPAddress | None = None
+    metric: int | None = None
+    table: int | None = None
+    scope: str | None = None
+    proto: str | None = None
+    type: str = "unicast"  # unicast | blackhole | unreachable | prohibit | local ...
+    no_track: bool = False
+    family: int = 4
+    where: Where = _where()
+
+
+# --------------------------------------------------------------------------- VRRP
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpScript:
+    name: str
+    script: str
+    interval: float = 1.0
+    timeout: float | None = None  # None = interval, as keepalived does
+    weight: int = 0
+    weight_reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    group: str | None = None
+    init_fail: bool = False
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackScript:
+    """A ``track_script`` entry: the script's name and an optional weight override."""
+
+    name: str
+    weight: int | None = None  # None = the vrrp_script's own weight
+    reverse: bool = False
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInterface:
+    """A ``track_interface`` entry: down -> FAULT (weight None) or priority change by weight."""
+
+    name: str
+    weight: int | None = None
+    reverse: bool = False
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyScripts:
+    notify_master: str | None = None
+    notify_backup: str | None = None
+    notify_fault: str | None = None
+    notify_stop: str | None = None
+    notify: str | None = None  # generic: argv "INSTANCE|GROUP name STATE priority"
+    smtp_alert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpSyncGroup:
+    name: str
+    group: tuple[str, ...]  # member vrrp_instance names
+    notify: NotifyScripts = NotifyScripts()
+    track_interface: tuple[TrackInterface, ...] = ()
+    track_script: tuple[TrackScript, ...] = ()
+    global_tracking: bool = False
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpInstance:
+    name: str
+    interface: str
+    virtual_router_id: int
+    state: VrrpState = "BACKUP"  # initial wanted state; keepalived still starts in BACKUP
+    priority: int = 100
+    advert_int: float = 1.0
+    version: int = 2  # effective: instance keyword, else global vrrp_version
+    family: int = 4  # 4 or 6, from the virtual addresses (or native_ipv6)
+    dont_track_primary: bool = False
+    track_interface: tuple[TrackInterface, ...] = ()
+    track_script: tuple[TrackScript, ...] = ()
+    mcast_src_ip: IPAddress | None = None
+    unicast_src_ip: IPAddress | None = None
+    unicast_peers: tuple[IPAddress, ...] = ()
+    garp_master_delay: float = 5.0  # effective (inherits vrrp_garp_master_delay)
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    virtual_ipaddresses: tuple[IPAddressSpec, ...] = ()
+    virtual_ipaddresses_excluded: tuple[IPAddressSpec, ...] = ()
+    virtual_routes: tuple[RouteSpec, ...] = ()
+    lvs_sync_daemon_interface: str | None = None
+    auth_type: Literal["PASS", "AH"] | None = None
+    auth_pass: bytes | None = None  # raw, at most 8 bytes (longer input is truncated with a warning)
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    accept: bool = False  # keepalived default is accept unless vrrp_strict
+    notify: NotifyScripts = NotifyScripts()
+    debug: int = 0
+    use_vmac: str | None = None
+    v3_checksum_as_v2: bool = False  # RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)
+    where: Where = _where()
+
+    @property
+    def owner(self) -> bool:
+        """Priority 255 marks the address owner (RFC 5798 §6.1)."""
+        return self.priority == 255
+
+
+# --------------------------------------------------------------------------- health checks
+
+
+@dataclass(frozen=True, slots=True)
+class CheckerCommon:
+    """Connection and timing options shared by every checker; inheritance already applied."""
+
+    connect_ip: IPAddress  # default: the real server's address
+    connect_port: int  # default: the real server's port
+    bindto: IPAddress | None = None
+    bind_port: int | None = None
+    bind_if: str | None = None
+    connect_timeout: float = 5.0
+    retry: int = 1  # keepalived's default for TCP/HTTP (nb_get_retry alias); MISC: 0
+    delay_before_retry: float = 1.0
+    delay_loop: float = 60.0
+    warmup: float | None = None  # None = delay_loop (first run spread over it)
+    alpha: bool = False
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCodeRange:
+    low: int
+    high: int
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, int) and self.low <= code <= self.high
+
+
+@dataclass(frozen=True, slots=True)
+class UrlSpec:
+    path: str
+    digest: str | None = None  # lower-case hex MD5 of the body
+    status_codes: tuple[StatusCodeRange, ...] = (StatusCodeRange(200, 299),)
+    virtualhost: str | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    kind: Literal["HTTP_GET", "SSL_GET"]
+    common: CheckerCommon
+    urls: tuple[UrlSpec, ...]
+    virtualhost: str | None = None  # inherited from the virtual server when unset
+    http_protocol: str = "1.0"  # "1.0" | "1.1" | "1.0C" | "1.0K"
+    enable_sni: bool = True
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class TcpCheck:
+    kind: Literal["TCP_CHECK"]
+    common: CheckerCommon
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpCheck:
+    kind: Literal["SMTP_CHECK"]
+    common: CheckerCommon
+    hosts: tuple[CheckerCommon, ...] = ()  # host {} blocks; empty = common only
+    helo_name: str = "localhost"  # keepalived's default is the host name; parser fills it in
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class MiscCheck:
+    kind: Literal["MISC_CHECK"]
+    common: CheckerCommon
+    misc_path: str = ""
+    misc_timeout: float | None = None  # None = delay_loop
+    misc_dynamic: bool = False
+    user: str | None = None
+    group: str | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class DnsCheck:
+    kind: Literal["DNS_CHECK"]
+    common: CheckerCommon
+    type: str = "SOA"
+    name: str = "."
+    where: Where = _where()
+
+
+Checker = HttpCheck | TcpCheck | SmtpCheck | MiscCheck | DnsCheck
+
+
+@dataclass(frozen=True, slots=True)
+class RealServer:
+    address: IPAddress
+    port: int | None  # None for fwmark services
+    weight: int = 1
+    inhibit_on_failure: bool = False
+    notify_up: str | None = None
+    notify_down: str | None = None
+    uthreshold: int | None = None
+    lthreshold: int | None = None
+    lvs_method: LvsMethod | None = None  # None = the virtual server's
+    alpha: bool = False
+    smtp_alert: bool = False
+    checkers: tuple[Checker, ...] = ()
+    where: Where = _where()
+
+    @property
+    def key(self) -> tuple[IPAddress, int | None]:
+        return (self.address, self.port)
+
+
+@dataclass(frozen=True, slots=True)
+class SorryServer:
+    address: IPAddress
+    port: int | None
+    lvs_method: LvsMethod | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class VsgMember:
+    """A virtual_server_group entry: ``IP port``, ``a.b.c.d-e port`` or ``fwmark N``."""
+
+    address: IPAddress | None = None
+    range_end: IPAddress | None = None  # last address of a ``-e`` range, inclusive
+    port: int | None = None
+    fwmark: int | None = None
+    where: Where = _where()
+
+    def addresses(self) -> tuple[IPAddress, ...]:
+        if self.address is None:
+            return ()
+        if self.range_end is None:
+            return (self.address,)
+        return tuple(ipaddress.ip_address(i) for i in range(int(self.address), int(self.range_end) + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServerGroup:
+    name: str
+    members: tuple[VsgMember, ...]
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServer:
+    """A ``virtual_server``: exactly one of (address+port), fwmark or group is set."""
+
+    address: IPAddress | None = None
+    port: int | None = None
+    fwmark: int | None = None
+    group: str | None = None
+    family: int = 4  # for fwmark services: 4 unless ``ip_family inet6``
+    protocol: Protocol = "TCP"
+    delay_loop: float = 60.0
+    lvs_sched: Scheduler = "wlc"
+    sched_flags: tuple[str, ...] = ()  # flag-1/2/3, sh-port, sh-fallback, mh-port, mh-fallback
+    lvs_method: LvsMethod = "NAT"
+    persistence_timeout: int | None = None
+    persistence_granularity: IPAddress | None = None  # netmask
+    ha_suspend: bool = False
+    ops: bool = False
+    virtualhost: str | None = None
+    sorry_server: SorryServer | None = None
+    sorry_server_inhibit: bool = False
+    quorum: int = 1
+    hysteresis: int = 0
+    quorum_up: str | None = None
+    quorum_down: str | None = None
+    alpha: bool = False
+    omega: bool = False
+    inhibit_on_failure: bool = False
+    smtp_alert: bool = False
+    real_servers: tuple[RealServer, ...] = ()
+    where: Where = _where()
+
+    @property
+    def key(self) -> str:
+        """Stable identity across reloads, e.g. ``TCP:198.51.100.1:80``, ``FWM:4:1``, ``GRP:web``."""
+        if self.group is not None:
+            return f"GRP:{self.group}:{self.protocol}"
+        if self.fwmark is not None:
+            return f"FWM:{self.family}:{self.fwmark}"
+        return f"{self.protocol}:{self.address}:{self.port}"
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    global_defs: GlobalDefs = GlobalDefs()
+    ssl: SslDefs | None = None
+    static_ipaddress: tuple[IPAddressSpec, ...] = ()
+    static_routes: tuple[RouteSpec, ...] = ()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()
+    files: tuple[str, ...] = ()  # every file read, in order, for reload and diagnostics
+
+    def instance(self, name: str) -> VrrpInstance | None:
+        return next((i for i in self.vrrp_instances if i.name == name), None)
+
+    def script(self, name: str) -> VrrpScript | None:
+        return next((s for s in self.vrrp_scripts if s.name == name), None)
+
+    def server_group(self, name: str) -> VirtualServerGroup | None:
+        return next((g for g in self.virtual_server_groups if g.name == name), None)
+
+
+def to_jsonable(node: Any) -> Any:
+    """Plain JSON-ready structure for ``--dump-config`` (addresses become strings)."""
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        out = {f.name: to_jsonable(getattr(node, f.name)) for f in dataclasses.fields(node)}
+        if isinstance(node, Where):
+            return str(node)
+        return out
+    if isinstance(node, tuple | list):
+        return [to_jsonable(v) for v in node]
+    if isinstance(node, bytes):
+        return node.decode("latin-1")
+    if isinstance(node, str | int | float | bool) or node is None:
+        return node
+    return str(node)

@@ -1,0 +1,51 @@
+"""The contract between the supervisor's generic child runner and each role (VRRP, checker).
+
+A role is the uvloop-side of one child process. The runner (``fastalived.daemon.child``) owns the
+event loop, signals, heartbeat, config loading and the status channel; the role only applies
+configs and reports state. Keeping this boundary small is what lets a reload touch only the diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from fastalived.config.model import Config
+from fastalived.options import RunOptions
+
+MetricType = Literal["gauge", "counter", "histogram"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One Prometheus sample family member; histograms give ``buckets`` as (le, cumulative count)."""
+
+    name: str
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+    type: MetricType = "gauge"
+    help: str = ""
+    buckets: tuple[tuple[float, int], ...] = field(default=())
+    sum: float = 0.0
+
+
+class Role(Protocol):
+    """What a child role implements. All methods run on the child's single event loop."""
+
+    name: str  # "vrrp" or "check"
+
+    async def start(self, config: Config) -> None:
+        """Bring the role up from the first valid config."""
+
+    async def reload(self, config: Config) -> None:
+        """Apply only the difference to the new, already validated config."""
+
+    async def stop(self) -> None:
+        """Graceful stop: priority-0 adverts, VIPs / IPVS entries removed as configured."""
+
+    def snapshot(self) -> dict:
+        """JSON-ready state for ``/status`` and the JSON dump."""
+
+    def metrics(self) -> Iterable[Metric]:
+        """Samples for ``/metrics``."""

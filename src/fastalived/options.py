@@ -1,0 +1,29 @@
+"""Run-time options shared by the CLI, the supervisor and each child role's process entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What keepalived's command-line flags select; every process gets the same object."""
+
+    config_file: str = DEFAULT_CONFIG
+    config_id: str | None = None  # -i; None = the short host name
+    dont_fork: bool = False  # -n
+    log_console: bool = False  # -l
+    log_detail: bool = False  # -D
+    no_syslog: bool = False  # -G
+    log_facility: str | None = None  # -S: 0-7, local0-7, user, daemon
+    vrrp_only: bool = False  # -P
+    check_only: bool = False  # -C
+    pid_file: str | None = None  # -p
+    vrrp_pid_file: str | None = None  # -r
+    checkers_pid_file: str | None = None  # -c
+    dont_release_vrrp: bool = False  # -V
+    dont_release_ipvs: bool = False  # -I
+    dont_respawn: bool = False  # -R
+    run_dir: str = "/run/fastalived"  # dumps, child state sockets

@@ -1,0 +1,62 @@
+"""vrrp_script runner: run each tracked script every ``interval`` without ever blocking the loop.
+
+keepalived forks a child per check, treats exit status 0 as success and kills a child that outlives
+``timeout``. We do the same with asyncio subprocesses in their own session, so a timeout kills the
+whole process group (a shell script's children too), not just the direct child. The results go to
+a callback; rise/fall counting lives in the sans-IO :mod:`fastalived.vrrp.tracking`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from fastalived.config.model import VrrpScript
+from fastalived.daemon.notify import command_argv, run_command
+
+log = logging.getLogger("fastalived.vrrp")
+
+ScriptResultCallback = Callable[[str, bool], None]
+
+
+class ScriptRunner:
+    """Runs every configured vrrp_script on its own interval and reports pass/fail by name."""
+
+    def __init__(self, on_result: ScriptResultCallback) -> None:
+        self._on_result = on_result
+        self._tasks: dict[str, tuple[VrrpScript, asyncio.Task[None]]] = {}
+
+    @property
+    def scripts(self) -> list[str]:
+        return sorted(self._tasks)
+
+    def update(self, scripts: Iterable[VrrpScript]) -> None:
+        """Start new or changed scripts, stop removed ones; unchanged scripts keep their schedule."""
+        wanted = {s.name: s for s in scripts}
+        for name in list(self._tasks):
+            if wanted.get(name) != self._tasks[name][0]:
+                self._tasks.pop(name)[1].cancel()
+        for name, script in wanted.items():
+            if name not in self._tasks:
+                task = asyncio.get_running_loop().create_task(self._loop(script), name=f"vrrp_script {name}")
+                self._tasks[name] = (script, task)
+
+    async def stop(self) -> None:
+        tasks = [task for _, task in self._tasks.values()]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, script: VrrpScript) -> None:
+        argv = command_argv(script.script)
+        timeout = script.timeout if script.timeout is not None else script.interval
+        while True:
+            started = time.monotonic()
+            status = await run_command(argv, timeout, script.user, script.group)
+            if status is None:
+                log.info("Script `%s` timed out or failed to start", script.name)
+            self._on_result(script.name, status == 0)
+            await asyncio.sleep(max(0.0, started + script.interval - time.monotonic()))
