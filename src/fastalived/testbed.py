@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import errno
 import fcntl
 import ipaddress
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -104,35 +104,43 @@ class AddressEvent:
     received_at: float
 
 
-def _parse_address_messages(data: bytes, received_at: float) -> Iterator[AddressEvent]:
-    """Decode the address messages of one netlink datagram (other message types are skipped)."""
+def _netlink_messages(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(type, offset, length) of each message packed in one netlink datagram."""
     offset = 0
     while offset + 16 <= len(data):
         length, msg_type = struct.unpack_from("=IH", data, offset)
         if length < 16:
             return
-        if msg_type in (_RTM_NEWADDR, _RTM_DELADDR):
-            family, prefixlen, _flags, _scope, ifindex = struct.unpack_from("=BBBBI", data, offset + 16)
-            local = address = None
-            attr, end = offset + 24, offset + length
-            while attr + 4 <= end:
-                attr_len, attr_type = struct.unpack_from("=HH", data, attr)
-                if attr_len < 4:
-                    break
-                if attr_type in (_IFA_ADDRESS, _IFA_LOCAL):
-                    text = socket.inet_ntop(family, data[attr + 4 : attr + attr_len])
-                    if attr_type == _IFA_LOCAL:
-                        local = text
-                    else:
-                        address = text
-                attr += (attr_len + 3) & ~3
-            chosen = local or address  # IFA_LOCAL is the own address on point-to-point links
-            if chosen is not None:
-                yield AddressEvent(
-                    msg_type == _RTM_NEWADDR, ifindex,
-                    ipaddress.ip_interface(f"{chosen}/{prefixlen}"), received_at,
-                )
+        yield msg_type, offset, length
         offset += (length + 3) & ~3
+
+
+def _parse_address(data: bytes, offset: int, length: int, added: bool,
+                   received_at: float) -> AddressEvent | None:
+    """Decode one RTM_NEWADDR / RTM_DELADDR message."""
+    family, prefixlen, _flags, _scope, ifindex = struct.unpack_from("=BBBBI", data, offset + 16)
+    found: dict[int, str] = {}
+    attr, end = offset + 24, offset + length
+    while attr + 4 <= end:
+        attr_len, attr_type = struct.unpack_from("=HH", data, attr)
+        if attr_len < 4:
+            break
+        if attr_type in (_IFA_ADDRESS, _IFA_LOCAL):
+            found[attr_type] = socket.inet_ntop(family, data[attr + 4 : attr + attr_len])
+        attr += (attr_len + 3) & ~3
+    # IFA_LOCAL is the own address on point-to-point links, IFA_ADDRESS the peer there
+    chosen = found.get(_IFA_LOCAL) or found.get(_IFA_ADDRESS)
+    if chosen is None:
+        return None
+    return AddressEvent(added, ifindex, ipaddress.ip_interface(f"{chosen}/{prefixlen}"), received_at)
+
+
+def _address_events(data: bytes, received_at: float) -> Iterator[AddressEvent]:
+    for msg_type, offset, length in _netlink_messages(data):
+        if msg_type in (_RTM_NEWADDR, _RTM_DELADDR):
+            event = _parse_address(data, offset, length, msg_type == _RTM_NEWADDR, received_at)
+            if event is not None:
+                yield event
 
 
 def _rtnl_socket(netns: str, groups: int = 0) -> socket.socket:
@@ -145,23 +153,18 @@ def _rtnl_socket(netns: str, groups: int = 0) -> socket.socket:
 def dump_addresses(netns: str, ifindex: int | None = None) -> list[IpInterface]:
     """All addresses in ``netns`` (optionally of one interface) via one RTM_GETADDR dump."""
     with _rtnl_socket(netns) as sock:
-        request = struct.pack("=IHHII", 16 + 8, _RTM_GETADDR, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
-        sock.send(request + struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0))
+        header = struct.pack("=IHHII", 16 + 8, _RTM_GETADDR, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
+        sock.send(header + struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0))
         found: list[IpInterface] = []
-        while True:
+        while True:  # a dump spans several datagrams and ends with NLMSG_DONE
             data = sock.recv(1 << 16)
-            found += [e.interface for e in _parse_address_messages(data, 0.0)
-                      if ifindex is None or e.ifindex == ifindex]
-            _length, msg_type = struct.unpack_from("=IH", data, 0)
-            if msg_type in (_NLMSG_DONE, _NLMSG_ERROR):
-                return found
-            # a dump is several datagrams; the last one carries NLMSG_DONE after the payload
-            last = 0
-            while last + 16 <= len(data):
-                length, msg_type = struct.unpack_from("=IH", data, last)
-                if msg_type == _NLMSG_DONE:
+            for msg_type, offset, length in _netlink_messages(data):
+                if msg_type in (_NLMSG_DONE, _NLMSG_ERROR):
                     return found
-                last += max((length + 3) & ~3, 16)
+                if msg_type == _RTM_NEWADDR:
+                    event = _parse_address(data, offset, length, True, 0.0)
+                    if event is not None and ifindex in (None, event.ifindex):
+                        found.append(event.interface)
 
 
 class AddressWatcher:
@@ -178,8 +181,6 @@ class AddressWatcher:
 
     def poll(self, timeout: float) -> list[AddressEvent]:
         """Events that arrive within ``timeout`` seconds (returns as soon as any are read)."""
-        import select
-
         events: list[AddressEvent] = []
         ready, _, _ = select.select([self.sock], [], [], timeout)
         while ready:
@@ -187,7 +188,7 @@ class AddressWatcher:
                 data = self.sock.recv(1 << 16)
             except BlockingIOError:
                 break
-            events += _parse_address_messages(data, time.time())
+            events += _address_events(data, time.time())
         return events
 
     def wait_added(self, address: str, timeout: float) -> AddressEvent | None:
@@ -523,9 +524,6 @@ class VrrpDaemon:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        except PermissionError as exc:  # pragma: no cover - we are root
-            if exc.errno != errno.EPERM:
-                raise
         return self.proc.wait()
 
     def log_text(self) -> str:

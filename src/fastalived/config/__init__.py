@@ -1,0 +1,43 @@
+"""Configuration: read ``keepalived.conf`` (and includes) into the immutable model.
+
+``load_config`` never raises on bad input: every problem becomes a :class:`Diagnostic` in the
+returned :class:`LoadResult`, so ``fastalived -t`` can list them all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from fastalived.config.diagnostics import Diagnostic, LoadResult, Reporter
+from fastalived.config.lexer import Lexer, Stmt
+from fastalived.config.model import Config, Where, to_jsonable
+from fastalived.config.parser import Parser
+
+__all__ = ["Config", "Diagnostic", "LoadResult", "Where", "dump_json", "load_config", "parse_string"]
+
+
+def load_config(path: str, config_id: str | None = None) -> LoadResult:
+    """Load ``path``; ``config_id`` selects ``@id`` lines (default: the short host name)."""
+    report = Reporter()
+    lexer = Lexer(report, config_id)
+    root = lexer.read_file(path)
+    return _parse(report, lexer, root)
+
+
+def parse_string(text: str, filename: str = "<string>", config_id: str | None = None) -> LoadResult:
+    """Like :func:`load_config` for config text (includes resolve relative to ``filename``)."""
+    report = Reporter()
+    lexer = Lexer(report, config_id)
+    root = lexer.read_string(text, filename)
+    return _parse(report, lexer, root)
+
+
+def _parse(report: Reporter, lexer: Lexer, root: list[Stmt]) -> LoadResult:
+    config = Parser(report, hostname=socket.gethostname()).parse(root, lexer.files)
+    return LoadResult(config, report.diagnostics, report.notices)
+
+
+def dump_json(config: Config) -> str:
+    """The resolved model as JSON, for ``--dump-config``."""
+    return json.dumps(to_jsonable(config), indent=2, sort_keys=False)

@@ -28,6 +28,7 @@ VRRP_PROTO = 112
 MCAST4 = "224.0.0.18"
 MCAST6 = "ff02::12"
 VRRP_TTL = 255
+UNKNOWN_HOP_LIMIT = -1  # what recv_many reports when the kernel gave no hop limit
 VRRP_HEADER_LEN = 8
 V2_AUTH_LEN = 8
 IPV4_HEADER_LEN = 20
@@ -83,6 +84,11 @@ class Advert(NamedTuple):
     ttl: int  # IPv4 TTL or IPv6 hop limit
 
 
+def _as_bytes(data: bytes) -> bytes:
+    """``data`` itself when already bytes, else a copy of any buffer (bytearray, memoryview)."""
+    return data if type(data) is bytes else memoryview(data).tobytes()
+
+
 def internet_checksum(data: bytes, initial: int = 0) -> int:
     """RFC 1071 checksum of ``data`` (odd length padded with a zero byte) plus a partial sum.
 
@@ -91,15 +97,22 @@ def internet_checksum(data: bytes, initial: int = 0) -> int:
     """
     if not 0 <= initial <= 0xFFFFFFFF:
         raise ValueError("initial must be a 32-bit partial sum")
+    data = _as_bytes(data)
     if len(data) & 1:
-        data = bytes(data) + b"\x00"
-    # 2**16 == 1 (mod 0xFFFF), so the big-endian integer is congruent to the word sum; the folded
-    # one's-complement sum is that residue, written 0xFFFF when it is 0 for a non-zero sum.
-    total = int.from_bytes(data, "big") + initial
+        data += b"\x00"
+    # 2**16 == 1 (mod 0xFFFF), so the big-endian integer is congruent to the word sum.
+    return _complement_of_sum(int.from_bytes(data, "big") + initial)
+
+
+def _complement_of_sum(total: int) -> int:
+    """What a checksum field holds for the word sum ``total``: its folded sum, complemented.
+
+    Folding end-around carries keeps the residue mod 0xFFFF and never turns a non-zero sum
+    into 0, so the folded value is the residue, written 0xFFFF when it is 0.
+    """
     if total == 0:
         return 0xFFFF
-    folded = total % 0xFFFF or 0xFFFF
-    return folded ^ 0xFFFF
+    return (total % 0xFFFF or 0xFFFF) ^ 0xFFFF
 
 
 def _word_sum(data: bytes) -> int:
@@ -184,6 +197,7 @@ def advert_with_priority(advert: bytes, priority: int) -> bytes:
 
     Senders pre-build their adverts once and only patch this field on priority changes.
     """
+    advert = _as_bytes(advert)
     if len(advert) < VRRP_HEADER_LEN:
         raise ValueError("not a VRRP advert")
     if not 0 <= priority <= 255:
@@ -192,9 +206,7 @@ def advert_with_priority(advert: bytes, priority: int) -> bytes:
     new_word = (priority << 8) | advert[3]
     old_checksum = (advert[6] << 8) | advert[7]
     # HC' = ~(~HC + ~m + m'), RFC 1624 eqn. 3, in one's-complement arithmetic.
-    total = (old_checksum ^ 0xFFFF) + (old_word ^ 0xFFFF) + new_word
-    folded = total % 0xFFFF or 0xFFFF
-    checksum = folded ^ 0xFFFF
+    checksum = _complement_of_sum((old_checksum ^ 0xFFFF) + (old_word ^ 0xFFFF) + new_word)
     return b"".join(
         (advert[:2], bytes((priority,)), advert[3:6], checksum.to_bytes(2, "big"), advert[8:])
     )
@@ -342,7 +354,7 @@ def decode_advert(
     if family not in (socket.AF_INET, socket.AF_INET6):
         raise ValueError("family must be AF_INET or AF_INET6")
     address_length = 4 if family == socket.AF_INET else 16
-    packet = bytes(packet)
+    packet = _as_bytes(packet)
     if has_ip_header:
         stripped = _strip_ip_header(packet, family)
         if isinstance(stripped, Drop):
@@ -351,7 +363,7 @@ def decode_advert(
     else:
         if len(src) != address_length or len(dst) != address_length:
             raise ValueError("src and dst must be packed addresses of the given family")
-        payload, src, dst, ttl = packet, bytes(src), bytes(dst), hop_limit
+        payload, src, dst, ttl = packet, _as_bytes(src), _as_bytes(dst), hop_limit
     size = len(payload)
     if size < VRRP_HEADER_LEN:
         return Drop.TOO_SHORT
@@ -403,11 +415,12 @@ def validate_for_instance(
 ) -> Drop | None:
     """The checks that need the receiving instance's config, in keepalived's order.
 
+    A TTL of -1 (no IPV6_HOPLIMIT control message) is not checked, as in keepalived.
     ``auth_pass`` is compared zero-padded to 8 bytes like the password on the wire.
     ``expected_addr_count`` is None when ``vrrp_skip_check_adv_addr`` is on. Returns None if the
     advert is for this instance and acceptable.
     """
-    if multicast and adv.ttl != VRRP_TTL:
+    if multicast and adv.ttl not in (VRRP_TTL, UNKNOWN_HOP_LIMIT):
         return Drop.BAD_TTL
     if adv.version != version:
         return Drop.BAD_VERSION
@@ -466,7 +479,7 @@ def _hop_limit(ancillary: list[tuple[int, int, bytes]]) -> int:
     for level, kind, data in ancillary:
         if level == socket.IPPROTO_IPV6 and kind == _IPV6_HOPLIMIT and len(data) >= 4:
             return int.from_bytes(data[:4], sys.byteorder)
-    return -1
+    return UNKNOWN_HOP_LIMIT
 
 
 def recv_many(fd: int, max_packets: int = 64) -> list[tuple[bytes, str, int]]:

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""End-to-end VRRP bench: fastalived and the real keepalived side by side, in network namespaces.
+
+usage (root): python bench/e2e_vrrp.py [--runs N] [--quick] [--daemons fastalived,keepalived]
+
+For each daemon, in one run on the same host:
+* failover: node 1 (prio 150) is master, node 2 (prio 100) backup; after a random phase the
+  master's whole process group gets SIGKILL. Timed from the kill to RTM_NEWADDR of the VIP in
+  node 2's namespace, and from the master's last advert on the wire (kernel timestamp on the
+  bridge) to that same event. Cells: v2 advert_int 1 (PASS auth), v3 0.05, v3 0.01.
+* advert period: gaps between the master's adverts on the wire in steady state, p50 / p99, and
+  the p99 of |gap - advert_int| (jitter), at v3 0.05 and 0.01.
+* CPU: 200 instances at v3 0.01 on both nodes; utime+stime of the daemon's parent plus VRRP
+  process from /proc over a window, divided by the adverts counted on the switch ports.
+All clocks are CLOCK_REALTIME in this one process (kernel packet timestamps, time.time()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support (sniffer)
+
+from fastalived.testbed import (  # noqa: E402
+    Flavour,
+    Node,
+    VrrpDaemon,
+    global_defs_config,
+    vrrp_instance_config,
+    wait_for,
+)
+from tests.support.keepalived import fastalived_unavailable  # noqa: E402
+from tests.support.netns import Testbed  # noqa: E402
+from tests.support.wire import Sniffer, advert_gaps  # noqa: E402
+
+VIP = "198.51.100.100"
+MASTER_PRIO, BACKUP_PRIO = 150, 100
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One VRRP timing configuration."""
+
+    version: int
+    advert_int: float
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version} advert_int {self.advert_int:g} s"
+
+    @property
+    def master_down(self) -> float:
+        return 3 * self.advert_int + (256 - BACKUP_PRIO) / 256 * self.advert_int
+
+
+FAILOVER_CELLS = (Cell(2, 1), Cell(3, 0.05), Cell(3, 0.01))
+
+
+@dataclass
+class FailoverResult:
+    kill_to_vip_ms: list[float] = field(default_factory=list)
+    last_advert_to_vip_ms: list[float] = field(default_factory=list)
+    gaps_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class CpuResult:
+    master_cpu_pct: float
+    backup_cpu_pct: float
+    adverts_per_s: float
+    master_us_per_advert: float
+    backup_us_per_advert: float
+    flaps: int
+    converged: bool
+
+
+def _config(router_id: str, priority: int, cell: Cell, vips: list[str]) -> str:
+    """One instance per VIP (VRIDs 1..n) with the cell's timing; v2 gets PASS auth."""
+    auth = "fastaliv" if cell.version == 2 else None
+    return global_defs_config(router_id) + "".join(
+        vrrp_instance_config(f"VI_{vrid}", vrid, priority, [vip], version=cell.version,
+                             advert_int=cell.advert_int, auth_pass=auth)
+        for vrid, vip in enumerate(vips, start=1))
+
+
+def _start_pair(bed: Testbed, flavour: Flavour, cell: Cell, vips: list[str]) -> tuple[VrrpDaemon, VrrpDaemon]:
+    master = VrrpDaemon(bed.node(1), _config("node1", MASTER_PRIO, cell, vips), flavour, name="master")
+    backup = VrrpDaemon(bed.node(2), _config("node2", BACKUP_PRIO, cell, vips), flavour, name="backup")
+    return master.start(), backup.start()
+
+
+def _master_settled(bed: Testbed) -> bool:
+    return bed.node(1).has_address(VIP) and not bed.node(2).has_address(VIP)
+
+
+def _restart_master(bed: Testbed, master: VrrpDaemon, cell: Cell) -> None:
+    """Bring the killed master back and wait until it holds the VIP alone again."""
+    master.stop()
+    bed.node(1).delete_address(f"{VIP}/24")  # a SIGKILLed daemon leaves its VIP behind
+    master.start()
+    if not wait_for(lambda: _master_settled(bed), 4 * cell.master_down + 10):
+        raise RuntimeError(f"master did not regain the VIP; see {master.log_path}")
+    time.sleep(max(0.3, 3 * cell.advert_int))
+
+
+def _kill_trial(bed: Testbed, sniffer: Sniffer, master: VrrpDaemon, cell: Cell) -> tuple[float, float | None]:
+    """One kill -9; returns (kill -> VIP, master's last advert -> VIP) in ms."""
+    with bed.node(2).watch_addresses() as watcher:
+        time.sleep(max(0.3, 2.5 * cell.advert_int) + random.uniform(0, cell.advert_int))
+        watcher.drain()
+        killed_at = master.kill_group()
+        taken = watcher.wait_added(VIP, cell.master_down + 10)
+    if taken is None:
+        raise RuntimeError("backup never took the VIP after the kill")
+    before_kill = [f for f in sniffer.adverts(src_ip=bed.node(1).ipv4) if f.timestamp < killed_at]
+    last_advert = before_kill[-1].timestamp if before_kill else None
+    return ((taken.received_at - killed_at) * 1000,
+            None if last_advert is None else (taken.received_at - last_advert) * 1000)
+
+
+def failover_series(flavour: Flavour, cell: Cell, runs: int, gap_window: float,
+                    progress: Callable[[str], None]) -> FailoverResult:
+    result = FailoverResult()
+    with Testbed(2) as bed:
+        sniffer = bed.sniffer()
+        master, backup = _start_pair(bed, flavour, cell, [f"{VIP}/24"])
+        try:
+            if not wait_for(lambda: _master_settled(bed), 4 * cell.master_down + 10):
+                raise RuntimeError(f"initial election failed; see {master.log_path}")
+            if cell.version == 3:
+                steady_from = time.time()
+                time.sleep(gap_window)
+                frames = sniffer.adverts(src_ip=bed.node(1).ipv4, since=steady_from)
+                result.gaps_ms = [gap * 1000 for gap in advert_gaps(frames)]
+            for run in range(runs):
+                kill_ms, last_ms = _kill_trial(bed, sniffer, master, cell)
+                result.kill_to_vip_ms.append(kill_ms)
+                if last_ms is not None:
+                    result.last_advert_to_vip_ms.append(last_ms)
+                progress(f"{flavour} {cell.label} run {run + 1}/{runs}: kill->VIP {kill_ms:.1f} ms, "
+                         f"last advert->VIP {last_ms if last_ms is None else round(last_ms, 1)} ms")
+                sniffer.clear()
+                if run + 1 < runs:
+                    _restart_master(bed, master, cell)
+        finally:
+            master.close()
+            backup.close()
+    return result
+
+
+def _cpu_ticks(pid: int | None) -> int:
+    if pid is None:
+        return 0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _daemon_ticks(daemon: VrrpDaemon) -> int:
+    """Parent plus VRRP process (the same process when the daemon does not fork a child)."""
+    assert daemon.proc is not None
+    pids = {daemon.proc.pid, daemon.vrrp_pid()}
+    return sum(_cpu_ticks(pid) for pid in pids)
+
+
+def _port_rx_packets(bed: Testbed, index: int) -> int:
+    """Frames node ``index`` sent, as counted by its switch port (no sniffer CPU involved)."""
+    out = subprocess.run(["ip", "-n", bed.switch_netns, "-s", "-j", "link", "show", bed.port_name(index)],
+                         check=True, capture_output=True, text=True).stdout
+    return int(json.loads(out)[0]["stats64"]["rx"]["packets"])
+
+
+def _count_vips(node: Node, vips: set[str]) -> int:
+    return sum(1 for a in node.addresses() if str(a.ip) in vips)
+
+
+def _transitions(daemon: VrrpDaemon) -> int:
+    return sum(1 for line in daemon.log_text().splitlines() if "Entering" in line and "STATE" in line)
+
+
+def cpu_run(flavour: Flavour, instances: int, cell: Cell, window: float) -> CpuResult:
+    vips = [f"198.51.100.{19 + i}" for i in range(1, instances + 1)]  # .20.. clear of the nodes
+    wanted = set(vips)
+    with Testbed(2) as bed:
+        master, backup = _start_pair(bed, flavour, cell, [f"{vip}/24" for vip in vips])
+        try:
+            converged = bool(wait_for(lambda: _count_vips(bed.node(1), wanted) == instances
+                                      and _count_vips(bed.node(2), wanted) == 0, 30, interval=0.2))
+            time.sleep(3)
+            flaps_before = _transitions(master) + _transitions(backup)
+            ticks = (_daemon_ticks(master), _daemon_ticks(backup))
+            sent_before = _port_rx_packets(bed, 1)
+            started = time.monotonic()
+            time.sleep(window)
+            elapsed = time.monotonic() - started
+            sent = _port_rx_packets(bed, 1) - sent_before
+            master_s = (_daemon_ticks(master) - ticks[0]) / CLOCK_TICKS
+            backup_s = (_daemon_ticks(backup) - ticks[1]) / CLOCK_TICKS
+            flaps = _transitions(master) + _transitions(backup) - flaps_before
+        finally:
+            master.close()
+            backup.close()
+    per_advert = 1e6 / max(sent, 1)
+    return CpuResult(master_s / elapsed * 100, backup_s / elapsed * 100, sent / elapsed,
+                     master_s * per_advert, backup_s * per_advert, flaps, converged)
+
+
+# ------------------------------------------------------------------------------------ report
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    return f"{statistics.median(values):.1f} / {min(values):.1f} / {max(values):.1f} (n={len(values)})"
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _gap_summary(gaps_ms: list[float], advert_int: float) -> str:
+    if not gaps_ms:
+        return "n/a"
+    jitter = [abs(gap - advert_int * 1000) for gap in gaps_ms]
+    return (f"{_percentile(gaps_ms, 0.5):.3f} / {_percentile(gaps_ms, 0.99):.3f}; "
+            f"jitter p99 {_percentile(jitter, 0.99):.3f} (n={len(gaps_ms)})")
+
+
+def _print_table(rows: list[tuple[str, dict[str, str]]], flavours: list[str]) -> None:
+    header = ["measurement", *flavours]
+    table = [header, *([label, *(cells.get(f, "n/a") for f in flavours)] for label, cells in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for number, row in enumerate(table):
+        print("| " + " | ".join(text.ljust(width) for text, width in zip(row, widths)) + " |")
+        if number == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="kills per failover cell (default 10)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 runs per cell, shorter windows, 50 instances for CPU (smoke test)")
+    parser.add_argument("--daemons", default="fastalived,keepalived",
+                        help="comma-separated subset of fastalived,keepalived")
+    args = parser.parse_args(argv)
+    runs = 3 if args.quick else args.runs
+    gap_window, cpu_window, instances = (1.0, 4.0, 50) if args.quick else (3.0, 10.0, 200)
+    cpu_cell = Cell(3, 0.01)
+
+    flavours: list[Flavour] = [f for f in ("fastalived", "keepalived") if f in args.daemons.split(",")]
+    skipped: dict[str, str] = {}
+    if "fastalived" in flavours and (reason := fastalived_unavailable()):
+        skipped["fastalived"] = reason
+    active = [f for f in flavours if f not in skipped]
+
+    def progress(line: str) -> None:
+        print(f"  .. {line}", file=sys.stderr, flush=True)
+
+    rows: list[tuple[str, dict[str, str]]] = []
+    failovers = {(f, cell): failover_series(f, cell, runs, gap_window, progress)
+                 for cell in FAILOVER_CELLS for f in active}
+    for cell in FAILOVER_CELLS:
+        rows.append((f"failover {cell.label}: kill -> VIP, ms med/min/max",
+                     {f: _spread(failovers[f, cell].kill_to_vip_ms) for f in active}))
+        rows.append((f"failover {cell.label}: last advert -> VIP, ms (RFC {cell.master_down * 1000:.1f})",
+                     {f: _spread(failovers[f, cell].last_advert_to_vip_ms) for f in active}))
+    for cell in FAILOVER_CELLS:
+        if cell.version == 3:
+            rows.append((f"advert gap {cell.label}: p50 / p99 ms",
+                         {f: _gap_summary(failovers[f, cell].gaps_ms, cell.advert_int) for f in active}))
+    cpu = {f: cpu_run(f, instances, cpu_cell, cpu_window) for f in active}
+    for f, result in cpu.items():
+        progress(f"{f} cpu: {result}")
+    prefix = f"{instances} x {cpu_cell.label}"
+    rows += [
+        (f"{prefix}: adverts/s on the wire (master)", {f: f"{r.adverts_per_s:.0f}" for f, r in cpu.items()}),
+        (f"{prefix}: CPU % master / backup",
+         {f: f"{r.master_cpu_pct:.1f} / {r.backup_cpu_pct:.1f}" for f, r in cpu.items()}),
+        (f"{prefix}: CPU us per advert sent / received",
+         {f: f"{r.master_us_per_advert:.1f} / {r.backup_us_per_advert:.1f}" for f, r in cpu.items()}),
+        (f"{prefix}: state transitions in window (converged)",
+         {f: f"{r.flaps} ({'yes' if r.converged else 'NO'})" for f, r in cpu.items()}),
+    ]
+    print(f"\nend-to-end VRRP, {runs} kill -9 runs per failover cell, CPU window {cpu_window:g} s")
+    _print_table(rows, flavours)
+    for flavour, reason in skipped.items():
+        print(f"{flavour}: not run ({reason})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

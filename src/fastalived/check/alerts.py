@@ -1,0 +1,96 @@
+"""What the checker tells people about: notify_up/notify_down, quorum_up/quorum_down, smtp_alert.
+
+Script running and mail delivery are the daemon's (:mod:`fastalived.daemon.notify`); this module
+only decides which script and which words. Everything runs in the background, one queue per real
+or virtual server so an up/down pair is always reported in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from fastalived.config.model import GlobalDefs, RealServer, VirtualServer
+from fastalived.daemon.notify import (
+    NOTIFY_TIMEOUT,
+    SerialTasks,
+    SmtpError,
+    command_argv,
+    run_command,
+    send_mail,
+)
+
+log = logging.getLogger("fastalived.check")
+
+
+def format_rs(rs: RealServer, protocol: str) -> str:
+    """keepalived's ``[192.0.2.13]:tcp:8001``."""
+    return f"[{rs.address}]:{protocol.lower()}:{rs.port if rs.port is not None else 0}"
+
+
+def format_vs(vs: VirtualServer) -> str:
+    if vs.fwmark is not None:
+        return f"FWM {vs.fwmark}"
+    if vs.group is not None:
+        return f"[{vs.group}]:{vs.protocol.lower()}"
+    return f"[{vs.address}]:{vs.protocol.lower()}:{vs.port}"
+
+
+class CheckAlerts:
+    """Queues scripts and mails for real-server and quorum changes."""
+
+    def __init__(self, global_defs: GlobalDefs, script_timeout: float = NOTIFY_TIMEOUT) -> None:
+        self.global_defs = global_defs
+        self._script_timeout = script_timeout
+        self._queue = SerialTasks("checker notification failed")
+
+    def real_server_changed(self, vs: VirtualServer, rs: RealServer, up: bool) -> None:
+        script = rs.notify_up if up else rs.notify_down
+        subject = f"Realserver {format_rs(rs, vs.protocol)} of virtual server {format_vs(vs)} - {'UP' if up else 'DOWN'}"
+        body = "=> CHECK succeed on service <=" if up else "=> CHECK failed on service <="
+        self._queue.submit((vs.key, rs.key), lambda: self._notify(script, rs.smtp_alert, subject, body))
+
+    def quorum_changed(self, vs: VirtualServer, up: bool) -> None:
+        script = vs.quorum_up if up else vs.quorum_down
+        subject = f"Virtualserver {format_vs(vs)} - {'UP' if up else 'DOWN'}"
+        body = "=> Gained quorum <=" if up else "=> Lost quorum <="
+        self._queue.submit(vs.key, lambda: self._notify(script, vs.smtp_alert, subject, body))
+
+    async def drain(self) -> None:
+        await self._queue.drain()
+
+    async def _notify(self, script: str | None, mail: bool, subject: str, body: str) -> None:
+        mailing = asyncio.get_running_loop().create_task(self._mail(subject, body)) if mail else None
+        if script:
+            argv = command_argv(script)
+            status = await run_command(
+                argv, self._script_timeout, self.global_defs.script_user, self.global_defs.script_group
+            )
+            if status is None:
+                log.warning("notify script %s timed out or failed to start", argv[0])
+            elif status:
+                log.info("notify script %s exited with status %d", argv[0], status)
+        if mailing is not None:
+            await mailing
+
+    async def _mail(self, subject: str, body: str) -> None:
+        g = self.global_defs
+        if not g.smtp_server or not g.notification_email:
+            return
+        host = socket.gethostname()
+        try:
+            await send_mail(
+                g.smtp_server,
+                g.smtp_port,
+                g.smtp_helo_name or host,
+                g.notification_email_from or f"keepalived@{host}",
+                g.notification_email,
+                f"[{g.router_id or host}] {subject}",
+                body,
+                g.smtp_connect_timeout,
+            )
+        except (OSError, asyncio.TimeoutError, SmtpError) as exc:
+            log.warning("SMTP alert to %s failed: %s", g.smtp_server, exc)
+        else:
+            log.info("SMTP alert successfully sent.")

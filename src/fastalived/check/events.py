@@ -1,0 +1,47 @@
+"""The checker's output: a stream of state changes the IPVS layer (and notifiers) consume.
+
+The checker never talks to IPVS itself. Each decision of the sans-IO core (:mod:`.state`) comes out
+as one of these small immutable records, in order. A consumer that missed some (a reconciler that
+just started, a reload) rebuilds from :class:`fastalived.check.state.CheckState` instead, which
+always holds the current table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastalived.config.model import IPAddress
+
+RealServerKey = tuple[IPAddress, int | None]  # ``RealServer.key``: (address, port or None for fwmark)
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerChange:
+    """A real server went up or down, or its weight changed while up.
+
+    ``vs_key`` is ``VirtualServer.key``. ``weight`` is the weight IPVS should now use: the
+    configured weight (adjusted by ``misc_dynamic``) when up, 0 when down. Whether a down server is
+    removed or kept at weight 0 (``inhibit_on_failure``) is the config's call, not the event's.
+    ``reason`` is a short human text (``"HTTP status 503"``, ``"connect timeout"``, ``"initial"``).
+    """
+
+    vs_key: str
+    rs_key: RealServerKey
+    up: bool
+    weight: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServerChange:
+    """A virtual server gained (``quorum_up=True``) or lost its quorum.
+
+    While the quorum is lost and a ``sorry_server`` is configured, IPVS should hold only the sorry
+    server for this service; :meth:`fastalived.check.state.CheckState.desired_destinations` says so.
+    """
+
+    vs_key: str
+    quorum_up: bool
+
+
+CheckEvent = RealServerChange | VirtualServerChange

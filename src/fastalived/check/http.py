@@ -1,0 +1,281 @@
+"""HTTP_GET and SSL_GET: one connection per ``url {}``, all of them must pass.
+
+The request bytes are built once per url (keepalived's exact request: ``User-Agent:
+KeepAliveClient``, ``Host`` = virtualhost or ``ip:port``). Responses are judged by httptools as
+they arrive. Without a ``digest`` the check ends as soon as the status line and headers are in;
+with one the body is hashed (MD5 hex, as keepalived's ``genhash`` prints it) to its end.
+Plain HTTP runs on the raw-socket path of :mod:`.tcp`; SSL_GET uses an asyncio SSL transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+import time
+from typing import NamedTuple
+
+import httptools
+
+from fastalived.check.probe import CoroutineProbe, Done
+from fastalived.check.state import CheckResult
+from fastalived.check.tcp import RawConnection, connect, failure_text
+from fastalived.config.model import CheckerCommon, HttpCheck, SslDefs, StatusCodeRange, UrlSpec
+
+READ_SIZE = 65536
+
+
+class UrlPlan(NamedTuple):
+    """Everything one url needs per check, computed once."""
+
+    request: bytes
+    codes: tuple[StatusCodeRange, ...]
+    digest: str | None
+    sni: str
+
+
+def request_bytes(check: HttpCheck, url: UrlSpec) -> bytes:
+    """The GET request keepalived sends for ``url``."""
+    vhost = url.virtualhost or check.virtualhost
+    if vhost is None:
+        ip, port = check.common.connect_ip, check.common.connect_port
+        vhost = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    version = "1.1" if check.http_protocol == "1.1" else "1.0"
+    close = "Connection: close\r\n" if check.http_protocol in ("1.1", "1.0C") else ""
+    return f"GET {url.path} HTTP/{version}\r\nUser-Agent: KeepAliveClient\r\nHost: {vhost}\r\n{close}\r\n".encode()
+
+
+def url_plans(check: HttpCheck) -> tuple[UrlPlan, ...]:
+    plans = []
+    for url in check.urls:
+        vhost = url.virtualhost or check.virtualhost
+        sni = vhost if (check.enable_sni and vhost) else ""  # keepalived: SNI only with a virtualhost
+        plans.append(UrlPlan(request_bytes(check, url), url.status_codes, url.digest.lower() if url.digest else None, sni))
+    return tuple(plans)
+
+
+def client_ssl_context(defs: SslDefs | None) -> ssl.SSLContext:
+    """SSL_GET's context from the global ``SSL {}`` block.
+
+    Like keepalived, the server certificate is verified only when a ``ca`` is given, and never
+    against a host name (checks connect to addresses). ``certificate``/``key`` make a client cert.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if defs is not None and defs.ca:
+        context.load_verify_locations(defs.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    if defs is not None and defs.certificate:
+        context.load_cert_chain(defs.certificate, defs.key, password=defs.password)
+    return context
+
+
+class ResponseCheck:
+    """Judges one response fed in pieces: ``verdict`` is None until decided, then "" (pass) or why not.
+
+    This status-only variant has no body callbacks, so httptools does not even call back per header.
+    """
+
+    __slots__ = ("codes", "parser", "verdict")
+
+    def __init__(self, codes: tuple[StatusCodeRange, ...]) -> None:
+        self.codes = codes
+        self.parser = httptools.HttpResponseParser(self)
+        self.verdict: str | None = None
+
+    def feed(self, data: bytes) -> str | None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._decide("invalid HTTP response")
+        return self.verdict
+
+    def end(self, error: str | None) -> str:
+        """The connection ended (``error`` if it broke); returns the final verdict."""
+        self._decide(error or "connection closed before the response was complete")
+        return self.verdict  # type: ignore[return-value]
+
+    def _decide(self, verdict: str) -> None:
+        if self.verdict is None:
+            self.verdict = verdict
+
+    def _status_ok(self) -> bool:
+        status = self.parser.get_status_code()
+        if any(status in codes for codes in self.codes):
+            return True
+        self._decide(f"HTTP status {status}")
+        return False
+
+    def on_headers_complete(self) -> None:
+        if self._status_ok():
+            self._decide("")
+
+
+class DigestResponseCheck(ResponseCheck):
+    """Also hashes the body and compares it with the url's ``digest``."""
+
+    __slots__ = ("digest", "md5", "delimited", "headers_done")
+
+    def __init__(self, codes: tuple[StatusCodeRange, ...], digest: str) -> None:
+        super().__init__(codes)
+        self.digest = digest
+        self.md5 = hashlib.md5()
+        self.delimited = False  # Content-Length or chunked: an early EOF is a failure
+        self.headers_done = False
+
+    def end(self, error: str | None) -> str:
+        if error is None and self.headers_done and not self.delimited:
+            self.on_message_complete()  # an HTTP/1.0 body that ends with the connection
+        return super().end(error)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self.delimited = True
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = self._status_ok()
+
+    def on_body(self, body: bytes) -> None:
+        self.md5.update(body)
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            got = self.md5.hexdigest()
+            self._decide("" if got == self.digest else f"MD5 digest mismatch {got}")
+
+
+def response_check(plan: UrlPlan) -> ResponseCheck:
+    return ResponseCheck(plan.codes) if plan.digest is None else DigestResponseCheck(plan.codes, plan.digest)
+
+
+class _PlainExchange(RawConnection):
+    """All urls of one HTTP_GET check, one raw connection after another."""
+
+    __slots__ = ("plans", "index", "response", "pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, common: CheckerCommon, plans: tuple[UrlPlan, ...], done: Done) -> None:
+        super().__init__(loop, common, done)
+        self.plans = plans
+        self.index = 0
+        self.response = response_check(plans[0])
+        self.pending = plans[0].request
+
+    def on_connecting(self) -> None:
+        self._send()  # usually connected already; a connect in progress raises BlockingIOError
+
+    def on_connected(self) -> None:
+        self._send()
+
+    def _send(self) -> None:
+        assert self.sock is not None
+        try:
+            sent = self.sock.send(self.pending)
+        except BlockingIOError:
+            self.want_write()
+            return
+        except OSError as exc:
+            self.finish(failure_text(exc))
+            return
+        self.pending = self.pending[sent:]
+        if self.pending:
+            self.want_write()
+        else:
+            self.want_read()
+
+    def on_readable(self) -> None:
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.finish(self.response.end(failure_text(exc)))
+            return
+        verdict = self.response.feed(data) if data else self.response.end(None)
+        if verdict is None:
+            return
+        if verdict or self.index + 1 == len(self.plans):
+            self.finish(verdict or None)
+            return
+        self.close()
+        self.index += 1
+        plan = self.plans[self.index]
+        self.response, self.pending = response_check(plan), plan.request
+        self.open()
+
+    def finish(self, failure: str | None) -> None:
+        super().finish(f"url({self.index + 1}) {failure}" if failure else None)
+
+
+class HttpProbe:
+    """HTTP_GET on the raw-socket path: no task, no future, one parser per connection."""
+
+    __slots__ = ("common", "plans")
+
+    def __init__(self, check: HttpCheck) -> None:
+        self.common = check.common
+        self.plans = url_plans(check)
+
+    def start(self, done: Done) -> _PlainExchange:
+        exchange = _PlainExchange(asyncio.get_running_loop(), self.common, self.plans, done)
+        exchange.open()
+        return exchange
+
+
+class _TlsExchange(asyncio.Protocol):
+    """One request/response over an SSL transport; resolves ``done`` with the verdict."""
+
+    def __init__(self, plan: UrlPlan, done: asyncio.Future[str]) -> None:
+        self.plan = plan
+        self.response = response_check(plan)
+        self.done = done
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.plan.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        verdict = self.response.feed(data)
+        if verdict is not None and not self.done.done():
+            self.done.set_result(verdict)
+
+    def eof_received(self) -> bool:
+        self.connection_lost(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(self.response.end(failure_text(exc) if exc else None))
+
+
+class SslProbe(CoroutineProbe):
+    """SSL_GET: the same judgement over TLS (context from the global ``SSL {}`` block, SNI)."""
+
+    __slots__ = ("common", "plans", "context")
+
+    def __init__(self, check: HttpCheck, context: ssl.SSLContext) -> None:
+        self.common = check.common
+        self.plans = url_plans(check)
+        self.context = context
+
+    async def run(self) -> CheckResult:
+        started = time.monotonic()
+        for index, plan in enumerate(self.plans, 1):
+            failure = await self._fetch(plan)
+            if failure:
+                return CheckResult(False, f"url({index}) {failure}", time.monotonic() - started)
+        return CheckResult(True, "", time.monotonic() - started)
+
+    async def _fetch(self, plan: UrlPlan) -> str:
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        transport = None
+        try:
+            async with asyncio.timeout(self.common.connect_timeout):
+                transport, _ = await connect(self.common, lambda: _TlsExchange(plan, done), self.context, plan.sni)
+                return await done
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            return failure_text(exc)
+        finally:
+            if transport is not None:
+                transport.abort()

@@ -1,0 +1,52 @@
+"""MISC_CHECK: run ``misc_path``; exit 0 passes, anything else fails.
+
+``misc_dynamic`` reads the exit status as keepalived does: 0 up (weight unchanged), 1 down,
+2..255 up with weight ``status - 2``. The command runs without a shell unless it uses shell syntax
+(pipes, redirections, variables, globbing ...). It runs in its own session; after
+``misc_timeout`` (default ``delay_loop``) the whole process group is killed and the check fails.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastalived.check.state import CheckResult
+from fastalived.config.model import MiscCheck
+from fastalived.daemon.notify import command_argv, run_command
+
+SHELL_SYNTAX = frozenset("|&;<>()$`*?[]{}~#\n")
+
+
+def misc_argv(misc_path: str) -> list[str]:
+    """Plain words are exec'd directly; anything needing a shell goes to ``/bin/sh -c``."""
+    if any(char in SHELL_SYNTAX for char in misc_path):
+        return ["/bin/sh", "-c", misc_path]
+    return command_argv(misc_path)
+
+
+def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
+    """Map an exit status (None: timed out or could not start) to a result."""
+    if status is None:
+        return CheckResult(False, "timed out or could not start")
+    if status == 0:
+        return CheckResult(True)
+    if dynamic and status >= 2:
+        return CheckResult(True, weight=status - 2)
+    return CheckResult(False, f"exit status {status}")
+
+
+class MiscProbe:
+    __slots__ = ("argv", "timeout", "dynamic", "user", "group")
+
+    def __init__(self, check: MiscCheck) -> None:
+        self.argv = misc_argv(check.misc_path)
+        self.timeout = check.misc_timeout if check.misc_timeout is not None else check.common.delay_loop
+        self.dynamic = check.misc_dynamic
+        self.user = check.user
+        self.group = check.group
+
+    async def run(self) -> CheckResult:
+        started = time.monotonic()
+        status = await run_command(self.argv, self.timeout, self.user, self.group)
+        result = judge_exit(status, self.dynamic)
+        return CheckResult(result.ok, result.reason, time.monotonic() - started, result.weight)

@@ -1,0 +1,215 @@
+"""TCP_CHECK, and the connection handling every TCP-based probe shares.
+
+The plain-TCP path (TCP_CHECK, HTTP_GET) drives a raw non-blocking socket with loop callbacks:
+``connect()`` on loopback or a LAN usually completes before the call returns, so the request is
+sent at once and only the reply needs the event loop; a connect still in progress falls back to
+waiting for writability. Every connection is closed with SO_LINGER 0 (an RST), so thousands of
+checks per second leave no TIME_WAIT sockets behind to exhaust the ephemeral ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastalived.check.probe import Done
+from fastalived.check.state import CheckResult
+from fastalived.config.model import CheckerCommon, TcpCheck
+
+P = TypeVar("P", bound=asyncio.BaseProtocol)
+
+LINGER_ZERO = struct.pack("ii", 1, 0)
+_IN_PROGRESS = (0, errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
+
+
+def failure_text(exc: BaseException) -> str:
+    """A short reason for logs and ``/status``: ``connection refused``, ``timeout`` ..."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def errno_text(code: int) -> str:
+    return os.strerror(code).lower()
+
+
+def local_address(common: CheckerCommon) -> tuple[str, int] | None:
+    """``bindto``/``bind_port`` as a bind() address, or None when neither is set."""
+    if common.bindto is None and common.bind_port is None:
+        return None
+    return (str(common.bindto) if common.bindto is not None else "", common.bind_port or 0)
+
+
+class RawConnection:
+    """One checker connection on a raw socket; subclasses say what to do once connected.
+
+    Lifecycle: :meth:`open` -> ``on_connected`` -> (``on_readable`` ...) -> :meth:`finish` once.
+    ``connect_timeout`` bounds the whole exchange. Nothing here blocks: every socket is
+    non-blocking and every wait is a loop callback.
+    """
+
+    __slots__ = ("loop", "common", "sock", "fd", "timer", "done", "started", "reading", "writing")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, common: CheckerCommon, done: Done) -> None:
+        self.loop = loop
+        self.common = common
+        self.done: Done | None = done
+        self.sock: socket.socket | None = None
+        self.fd = -1
+        self.timer: asyncio.TimerHandle | None = None
+        self.started = time.monotonic()
+        self.reading = False
+        self.writing = False
+
+    def open(self) -> None:
+        common = self.common
+        try:
+            sock = socket.socket(socket.AF_INET6 if common.connect_ip.version == 6 else socket.AF_INET)
+        except OSError as exc:
+            self.finish(failure_text(exc))
+            return
+        self.sock, self.fd = sock, sock.fileno()
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+            if common.bind_if:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, common.bind_if.encode())
+            if (local := local_address(common)) is not None:
+                sock.bind(local)
+            code = sock.connect_ex((str(common.connect_ip), common.connect_port))
+        except OSError as exc:
+            self.finish(failure_text(exc))
+            return
+        if code not in _IN_PROGRESS:
+            self.finish(errno_text(code))
+            return
+        self.on_connecting()
+
+    def on_connecting(self) -> None:
+        """Connect was issued; by default wait until the socket is writable (connected or failed)."""
+        self.want_write()
+
+    def _arm_timeout(self) -> None:
+        """Only a check that has to wait needs a timer; a refused or instant connect never makes one."""
+        if self.timer is None:
+            self.timer = self.loop.call_at(
+                self.loop.time() + self.common.connect_timeout - (time.monotonic() - self.started), self._timed_out
+            )
+
+    def want_write(self) -> None:
+        self._arm_timeout()
+        if not self.writing:
+            self.writing = True
+            self.loop.add_writer(self.fd, self._writable)
+
+    def want_read(self) -> None:
+        self._arm_timeout()
+        if self.writing:
+            self.writing = False
+            self.loop.remove_writer(self.fd)
+        if not self.reading:
+            self.reading = True
+            self.loop.add_reader(self.fd, self.on_readable)
+
+    def _writable(self) -> None:
+        assert self.sock is not None
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self.finish(errno_text(code))
+        else:
+            self.on_connected()
+
+    def on_connected(self) -> None:
+        raise NotImplementedError
+
+    def on_readable(self) -> None:
+        raise NotImplementedError
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        self.finish("timeout")
+
+    def close(self) -> None:
+        """Release the socket and timer without reporting (cancellation, or before reporting)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.sock is not None:
+            if self.reading:
+                self.loop.remove_reader(self.fd)
+            if self.writing:
+                self.loop.remove_writer(self.fd)
+            self.reading = self.writing = False
+            self.sock.close()
+            self.sock = None
+
+    def cancel(self) -> None:
+        self.done = None
+        self.close()
+
+    def finish(self, failure: str | None) -> None:
+        """Close and report once: ``failure`` None means the check passed."""
+        self.close()
+        done, self.done = self.done, None
+        if done is not None:
+            done(CheckResult(failure is None, failure or "", time.monotonic() - self.started))
+
+
+class _TcpConnect(RawConnection):
+    __slots__ = ()
+
+    def on_connecting(self) -> None:
+        assert self.sock is not None
+        try:
+            self.sock.getpeername()  # already connected (the usual case on loopback / a LAN)
+        except OSError:
+            self.want_write()
+        else:
+            self.finish(None)
+
+    def on_connected(self) -> None:
+        self.finish(None)
+
+
+class TcpProbe:
+    """TCP_CHECK: passes when the connection is established within ``connect_timeout``."""
+
+    __slots__ = ("common",)
+
+    def __init__(self, check: TcpCheck) -> None:
+        self.common = check.common
+
+    def start(self, done: Done) -> RawConnection:
+        connection = _TcpConnect(asyncio.get_running_loop(), self.common, done)
+        connection.open()
+        return connection
+
+
+async def connect(
+    common: CheckerCommon,
+    protocol_factory: Callable[[], P],
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> tuple[asyncio.Transport, P]:
+    """A transport-based checker connection (SSL_GET, SMTP); the caller bounds the time."""
+    transport, protocol = await asyncio.get_running_loop().create_connection(
+        protocol_factory,
+        str(common.connect_ip),
+        common.connect_port,
+        ssl=ssl_context,
+        server_hostname=server_hostname if ssl_context is not None else None,
+        local_addr=local_address(common),
+    )
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+    return transport, protocol  # type: ignore[return-value]

@@ -1,0 +1,276 @@
+"""The generic child process: one role (VRRP or checker) on its own fresh uvloop event loop.
+
+The supervisor starts ``python -m fastalived.daemon.child ROLE --options JSON --channel-fd N``; the
+runner loads the config, starts the role, answers the parent over the control channel and turns
+signals into reloads, dumps and a graceful stop. It also runs standalone (``-f FILE``, no channel)
+so each role can be exercised in a real process without the supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Literal
+
+import uvloop
+
+from fastalived.config.model import Config
+from fastalived.daemon import logsetup
+from fastalived.daemon.channel import Channel, Message
+from fastalived.daemon.dumps import DUMP_SIGNALS, DumpKind, write_dump
+from fastalived.daemon.metrics import metric_to_wire
+from fastalived.daemon.role import Role
+from fastalived.options import RunOptions
+
+RoleName = Literal["vrrp", "check"]
+
+ROLE_CLASSES: dict[str, str] = {
+    "vrrp": "fastalived.vrrp.process:VrrpRole",
+    "check": "fastalived.check.process:CheckRole",
+}
+ROLE_TITLES: dict[str, str] = {"vrrp": "VRRP", "check": "Healthcheck"}
+
+HEARTBEAT_INTERVAL = 1.0  # seconds between "I am alive" messages; the parent's stall bound is a few of these
+STOP_TIMEOUT = 10.0  # bound on role.stop(); a hung stop must not keep the process (and its VIPs) forever
+
+EXIT_OK = 0
+EXIT_FATAL = 3  # config unusable or the role could not start: respawning would only loop
+
+_PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger("fastalived.child")
+
+
+def encode_options(options: RunOptions) -> str:
+    return json.dumps(dataclasses.asdict(options), separators=(",", ":"))
+
+
+def decode_options(text: str) -> RunOptions:
+    known = {f.name for f in dataclasses.fields(RunOptions)}
+    return RunOptions(**{key: value for key, value in json.loads(text).items() if key in known})
+
+
+def load_role_class(spec: str) -> type:
+    """Import ``module:Class`` lazily, so a VRRP-only process never imports the checker stack."""
+    module_name, _, class_name = spec.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the parent dies (the channel EOF is the portable backup)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.debug("prctl(PR_SET_PDEATHSIG) unavailable; relying on the control channel")
+
+
+def _load(options: RunOptions) -> tuple[Config | None, list[str], list[str]]:
+    """Load the config off the event loop: parsing a big file must not delay adverts or heartbeats."""
+    from fastalived.config import load_config
+
+    result = load_config(options.config_file, options.config_id)
+    errors = [str(d) for d in result.diagnostics if d.severity == "error"]
+    warnings = [str(d) for d in result.diagnostics if d.severity != "error"]
+    return (result.config if result.ok else None), errors, warnings
+
+
+class RoleRunner:
+    """Owns one role for the lifetime of the process: start, reload, dumps, stop."""
+
+    def __init__(self, role_name: str, options: RunOptions, role_class: type, channel_sock: socket.socket | None) -> None:
+        self.role_name = role_name
+        self.title = ROLE_TITLES.get(role_name, role_name)
+        self.options = options
+        self._role_class = role_class
+        self._channel_sock = channel_sock
+        self._channel: Channel | None = None
+        self._role: Role | None = None
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def load_and_log(self) -> Config | None:
+        config, errors, warnings = await asyncio.to_thread(_load, self.options)
+        for line in warnings:
+            log.warning("%s", line)
+        for line in errors:
+            log.error("%s", line)
+        return config
+
+    async def run(self) -> int:
+        if self._channel_sock is not None:
+            self._channel = await Channel.open(self._channel_sock)
+            self._spawn(self._serve_channel())
+        self._install_signals()
+        config = await self.load_and_log()
+        if config is None:
+            log.error("%s child: configuration is not usable; exiting", self.title)
+            return EXIT_FATAL
+        if self._stopping.is_set():
+            return EXIT_OK
+        role: Role = self._role_class(self.options)
+        self._role = role
+        try:
+            await role.start(config)
+        except Exception:
+            log.exception("%s child: role failed to start", self.title)
+            await self._stop_role()
+            return EXIT_FATAL
+        self._send({"op": "ready", "pid": os.getpid()})
+        self._spawn(self._heartbeat())
+        await self._stopping.wait()
+        log.info("Stopping")
+        await self._stop_role()
+        log.info("Stopped")
+        return EXIT_OK
+
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        for signum, kind in DUMP_SIGNALS.items():
+            loop.add_signal_handler(signum, self.dump, kind)
+
+    async def _stop_role(self) -> None:
+        if self._role is None:
+            return
+        try:
+            await asyncio.wait_for(self._role.stop(), STOP_TIMEOUT)
+        except TimeoutError:
+            log.error("%s child: graceful stop took more than %.0f s; exiting anyway", self.title, STOP_TIMEOUT)
+        except Exception:
+            log.exception("%s child: error while stopping", self.title)
+
+    async def reload(self) -> bool:
+        """Re-read the config; an invalid one is reported and the running one stays untouched."""
+        async with self._reload_lock:
+            if self._role is None or self._stopping.is_set():
+                return False
+            log.info("Reloading")
+            config = await self.load_and_log()
+            if config is None:
+                log.error("Reload failed: configuration has errors; keeping the running configuration")
+                return False
+            try:
+                await self._role.reload(config)
+            except Exception:
+                log.exception("%s child: reload failed", self.title)
+                return False
+            log.info("Reload complete")
+            return True
+
+    def dump(self, kind: DumpKind) -> None:
+        if self._role is None:
+            return
+        log.info("Printing %s %s for process(%d) on signal", self.title, kind, os.getpid())
+        try:
+            write_dump(self.options, self.role_name, kind, self._role.snapshot(), self._role.metrics())
+        except Exception:
+            log.exception("%s child: %s dump failed", self.title, kind)
+
+    def _send(self, message: Message) -> None:
+        if self._channel is not None:
+            self._channel.send(message)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self._send({"op": "hb"})
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+
+    async def _serve_channel(self) -> None:
+        assert self._channel is not None
+        while (message := await self._channel.receive()) is not None:
+            op = message.get("op")
+            if op == "reload":
+                self._spawn(self._reload_for_parent(message.get("id")))
+            elif op == "query":
+                self._send(self._state_message(message.get("id")))
+            elif op == "dump":
+                self.dump(message["kind"])
+        if not self._stopping.is_set():
+            log.warning("%s child: parent process went away; stopping", self.title)
+            self._stopping.set()
+
+    async def _reload_for_parent(self, request_id: object) -> None:
+        ok = await self.reload()
+        self._send({"op": "reloaded", "id": request_id, "ok": ok})
+
+    def _state_message(self, request_id: object) -> Message:
+        if self._role is None:
+            return {"op": "state", "id": request_id, "snapshot": {}, "metrics": []}
+        try:
+            snapshot = self._role.snapshot()
+            metrics = [metric_to_wire(m) for m in self._role.metrics()]
+        except Exception as exc:
+            log.exception("%s child: snapshot failed", self.title)
+            return {"op": "state", "id": request_id, "snapshot": {"error": repr(exc)}, "metrics": []}
+        return {"op": "state", "id": request_id, "snapshot": snapshot, "metrics": metrics}
+
+
+def run_role(
+    role_name: RoleName | str,
+    options: RunOptions,
+    *,
+    role_class: str | type | None = None,
+    channel_fd: int | None = None,
+) -> int:
+    """Run one role to completion on a new uvloop loop and return the process exit code."""
+    spec = role_class if role_class is not None else ROLE_CLASSES[role_name]
+    cls = load_role_class(spec) if isinstance(spec, str) else spec
+    channel_sock = None
+    if channel_fd is not None:
+        _die_with_parent()
+        channel_sock = socket.socket(fileno=channel_fd)
+    runner = RoleRunner(role_name, options, cls, channel_sock)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
+        return loop_runner.run(runner.run())
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m fastalived.daemon.child", description=__doc__)
+    parser.add_argument("role", choices=sorted(ROLE_CLASSES))
+    parser.add_argument("--options", help="RunOptions as JSON (what the supervisor passes)")
+    parser.add_argument("-f", "--use-file", dest="config_file", help="config file (standalone use)")
+    parser.add_argument("-i", "--config-id", dest="config_id")
+    parser.add_argument("-l", "--log-console", action="store_true")
+    parser.add_argument("-D", "--log-detail", action="store_true")
+    parser.add_argument("--run-dir")
+    parser.add_argument("--channel-fd", type=int)
+    parser.add_argument("--role-class", help="module:Class overriding the role (tests)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    options = decode_options(args.options) if args.options else RunOptions()
+    overrides = {
+        "config_file": args.config_file,
+        "config_id": args.config_id,
+        "run_dir": args.run_dir,
+        "log_console": args.log_console or None,
+        "log_detail": args.log_detail or None,
+    }
+    options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    logsetup.configure(options, args.role)
+    return run_role(args.role, options, role_class=args.role_class, channel_fd=args.channel_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

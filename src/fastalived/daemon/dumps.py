@@ -1,0 +1,93 @@
+"""SIGUSR1 data, SIGUSR2 stats and SIGRTMIN+2 JSON dumps, written the way keepalived does.
+
+Each process writes its own file (keepalived: ``keepalived.data`` from VRRP, ``keepalived_check.data``
+from the checker, ``keepalived_parent.data`` from the parent); ours carry the ``fastalived`` prefix and
+go to ``options.run_dir`` (falling back to ``/tmp``), mode 0600 because they hold auth passwords.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from fastalived.daemon.metrics import render
+from fastalived.daemon.role import Metric
+from fastalived.options import RunOptions
+
+DumpKind = Literal["data", "stats", "json"]
+
+# keepalived's JSON dump signal; SIGUSR1/SIGUSR2 are the data and stats dumps.
+SIGJSON = signal.SIGRTMIN + 2
+
+DUMP_SIGNALS: dict[int, DumpKind] = {signal.SIGUSR1: "data", signal.SIGUSR2: "stats", SIGJSON: "json"}
+
+# The VRRP process owns the unprefixed names, as in keepalived.
+_FILE_STEMS = {"vrrp": "fastalived", "check": "fastalived_check", "parent": "fastalived_parent"}
+
+log = logging.getLogger(__name__)
+
+
+def dump_dir(options: RunOptions) -> Path:
+    """``run_dir`` when it exists or can be created, else ``/tmp``."""
+    run_dir = Path(options.run_dir)
+    try:
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return Path("/tmp")
+    return run_dir if os.access(run_dir, os.W_OK) else Path("/tmp")
+
+
+def dump_path(options: RunOptions, process: str, kind: DumpKind) -> Path:
+    return dump_dir(options) / f"{_FILE_STEMS.get(process, 'fastalived_' + process)}.{kind}"
+
+
+def _tree_lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines: list[str] = []
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_tree_lines(item, indent + 2))
+            else:
+                lines.append(f"{pad}{key} = {item}")
+        return lines
+    if isinstance(value, list):
+        lines = []
+        for item in value:
+            if isinstance(item, dict | list):
+                lines.append(f"{pad}-")
+                lines.extend(_tree_lines(item, indent + 2))
+            else:
+                lines.append(f"{pad}- {item}")
+        return lines
+    return [f"{pad}{value}"]
+
+
+def format_dump(kind: DumpKind, process: str, snapshot: dict[str, Any], metrics: Iterable[Metric]) -> str:
+    """The text of one dump; ``data`` is an indented tree, ``stats`` the metric samples, ``json`` one line."""
+    if kind == "json":
+        return json.dumps(snapshot, default=str, separators=(",", ":")) + "\n"
+    if kind == "stats":
+        return f"------< {process} statistics >------\n" + render(metrics)
+    return "\n".join([f"------< {process} data >------", *_tree_lines(snapshot, 1)]) + "\n"
+
+
+def write_dump(
+    options: RunOptions, process: str, kind: DumpKind, snapshot: dict[str, Any], metrics: Iterable[Metric]
+) -> Path:
+    """Write one dump file atomically with mode 0600 and return its path."""
+    path = dump_path(options, process, kind)
+    text = format_dump(kind, process, snapshot, metrics)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,476 @@
+"""The parent process: spawns the VRRP and checker children, watches them, orchestrates reloads.
+
+The parent never does protocol work. It validates configs, keeps one control channel per child
+(heartbeats, reload acks, state queries), respawns a child that dies or hangs, forwards dump signals,
+serves the optional status endpoint and tells systemd where it stands. Each child is a fresh
+``python -m fastalived.daemon.child`` process with its own uvloop loop: no fork of a running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvloop
+
+from fastalived import __version__
+from fastalived.config.model import Config
+from fastalived.daemon import logsetup, pidfile, sdnotify
+from fastalived.daemon.channel import Channel, Message
+from fastalived.daemon.child import EXIT_FATAL, ROLE_TITLES, encode_options
+from fastalived.daemon.dumps import DUMP_SIGNALS, dump_dir, write_dump
+from fastalived.daemon.liveness import HeartbeatMonitor, RespawnPolicy
+from fastalived.daemon.metrics import metric_from_wire
+from fastalived.daemon.role import Metric
+from fastalived.options import RunOptions
+
+log = logging.getLogger("fastalived.supervisor")
+
+HEARTBEAT_TIMEOUT = 5.0  # a child loop silent this long is hung: SIGKILL and respawn
+WATCHDOG_INTERVAL = 0.5
+CHILD_STOP_TIMEOUT = 15.0  # the child's own stop bound (10 s) plus slack, then SIGKILL
+RELOAD_ACK_TIMEOUT = 60.0
+QUERY_TIMEOUT = 3.0
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+@dataclass
+class ChildSlot:
+    """Everything the parent knows about one role's child process, across respawns."""
+
+    role: str
+    pid_file: str
+    respawn: RespawnPolicy = field(default_factory=RespawnPolicy)
+    heartbeat: HeartbeatMonitor = field(default_factory=lambda: HeartbeatMonitor(HEARTBEAT_TIMEOUT))
+    process: asyncio.subprocess.Process | None = None
+    channel: Channel | None = None
+    wanted: bool = True
+    restarts: int = 0
+    started_at: float = 0.0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: dict[int, asyncio.Future[Message]] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return ROLE_TITLES.get(self.role, self.role)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None and self.process.returncode is None else None
+
+
+def wanted_roles(config: Config, options: RunOptions) -> list[str]:
+    """The children this config needs; like keepalived, a role with nothing configured is skipped."""
+    roles = []
+    if not options.check_only and (config.vrrp_instances or config.static_ipaddress or config.static_routes):
+        roles.append("vrrp")
+    if not options.vrrp_only and config.virtual_servers:
+        roles.append("check")
+    return roles
+
+
+def _describe_exit(pid: int, returncode: int) -> str:
+    if returncode < 0:
+        return f"pid {pid} exited due to signal {-returncode} ({signal.Signals(-returncode).name})"
+    return f"pid {pid} exited with status {returncode}"
+
+
+class Supervisor:
+    """The parent's state; ``run()`` is the whole life of the daemon."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        *,
+        role_classes: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self._role_classes = dict(role_classes or {})
+        self._clock = clock
+        self._slots: dict[str, ChildSlot] = {}
+        self._stop = asyncio.Event()
+        self._exit_code = EXIT_OK
+        self._reload_lock = asyncio.Lock()
+        self._request_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reloads = {"ok": 0, "invalid": 0, "failed": 0}
+        self._started_at = clock()
+        self._config: Config | None = None
+        self._status_server: Any = None  # fastalived.daemon.status.StatusServer, imported on demand
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def run(self) -> int:
+        log.info("Starting fastalived v%s", __version__)
+        config = await self._load_config()
+        if config is None:
+            log.error("Configuration has errors; not starting")
+            return EXIT_FAILURE
+        self._config = config
+        parent_pid_file = self.options.pid_file or pidfile.DEFAULT_PARENT
+        if (other := pidfile.running_pid(parent_pid_file)) is not None:
+            log.error("daemon is already running (pid %d, %s)", other, parent_pid_file)
+            return EXIT_FAILURE
+        pidfile.write(parent_pid_file, os.getpid())
+        dump_dir(self.options)  # creates run_dir (0700) for the children's dumps and state
+        try:
+            self._install_signals()
+            await self._apply_status_listen(config)
+            roles = wanted_roles(config, self.options)
+            if not roles:
+                log.warning("No VRRP instances or virtual servers configured; nothing to run until a reload")
+            for role in roles:
+                await self._spawn(self._slot(role))
+            self._spawn_task(self._watchdog())
+            await self._wait_ready(roles)
+            if not self._stop.is_set():
+                sdnotify.ready(f"running {', '.join(roles) or 'no'} children")
+            await self._stop.wait()
+            await self._shutdown()
+        finally:
+            pidfile.remove(parent_pid_file, os.getpid())
+        return self._exit_code
+
+    def request_stop(self, exit_code: int = EXIT_OK) -> None:
+        self._exit_code = max(self._exit_code, exit_code)
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        sdnotify.stopping()
+        log.info("Stopping")
+        await asyncio.gather(*(self._stop_child(slot) for slot in self._slots.values()))
+        if self._status_server is not None:
+            await self._status_server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        log.info("Stopped fastalived v%s", __version__)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn_task(self.reload()))
+        for signum, kind in DUMP_SIGNALS.items():
+            loop.add_signal_handler(signum, self._dump_signal, signum, kind)
+
+    def _spawn_task(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _load_config(self) -> Config | None:
+        from fastalived.config import load_config
+
+        result = await asyncio.to_thread(load_config, self.options.config_file, self.options.config_id)
+        for diagnostic in result.diagnostics:
+            (log.error if diagnostic.severity == "error" else log.warning)("%s", diagnostic)
+        return result.config if result.ok else None
+
+    # ------------------------------------------------------------------ children
+
+    def _slot(self, role: str) -> ChildSlot:
+        slot = self._slots.get(role)
+        if slot is None:
+            default_pid = pidfile.DEFAULT_VRRP if role == "vrrp" else pidfile.DEFAULT_CHECK
+            configured = self.options.vrrp_pid_file if role == "vrrp" else self.options.checkers_pid_file
+            slot = self._slots[role] = ChildSlot(role=role, pid_file=configured or default_pid)
+        slot.wanted = True
+        return slot
+
+    def _child_command(self, role: str, channel_fd: int) -> list[str]:
+        command = [sys.executable, "-m", "fastalived.daemon.child", role]
+        command += ["--options", encode_options(self.options), "--channel-fd", str(channel_fd)]
+        if role in self._role_classes:
+            command += ["--role-class", self._role_classes[role]]
+        return command
+
+    async def _spawn(self, slot: ChildSlot) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._child_command(slot.role, child_end.fileno()),
+                pass_fds=(child_end.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        slot.process = process
+        slot.ready.clear()
+        slot.started_at = self._clock()
+        slot.heartbeat.spawned(self._clock())
+        slot.channel = await Channel.open(parent_end)
+        pidfile.write(slot.pid_file, process.pid)
+        log.info("Starting %s child process, pid=%d", slot.title, process.pid)
+        self._spawn_task(self._read_channel(slot, slot.channel))
+        self._spawn_task(self._watch_exit(slot, process))
+
+    async def _read_channel(self, slot: ChildSlot, channel: Channel) -> None:
+        while (message := await channel.receive()) is not None:
+            slot.heartbeat.beat(self._clock())
+            op = message.get("op")
+            if op == "ready":
+                slot.ready.set()
+            elif op in ("reloaded", "state"):
+                future = slot.pending.pop(message.get("id", -1), None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+        channel.close()
+
+    async def _watch_exit(self, slot: ChildSlot, process: asyncio.subprocess.Process) -> None:
+        returncode = await process.wait()
+        pidfile.remove(slot.pid_file, process.pid)
+        for future in slot.pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError(f"{slot.title} child exited"))
+        slot.pending.clear()
+        if slot.process is not process or not slot.wanted or self._stop.is_set():
+            return
+        log.warning("%s", _describe_exit(process.pid, returncode))
+        if returncode == EXIT_FATAL:
+            log.error("%s child process(%d) exited fatally: stopping", slot.title, process.pid)
+            self.request_stop(EXIT_FAILURE)
+            return
+        if self.options.dont_respawn:
+            log.error("%s child process(%d) died: exiting (respawn disabled)", slot.title, process.pid)
+            self.request_stop(EXIT_FAILURE)
+            return
+        log.warning("%s child process(%d) died: Respawning", slot.title, process.pid)
+        slot.restarts += 1
+        delay = slot.respawn.record_death(self._clock())
+        log.info("Restart of %s process delayed %.0f seconds to limit respawn rate", slot.title, delay)
+        if delay:
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except TimeoutError:
+                pass
+        if slot.wanted and not self._stop.is_set() and slot.process is process:
+            await self._spawn(slot)
+
+    async def _watchdog(self) -> None:
+        """Kill a child whose loop stopped beating; its exit watcher then respawns it."""
+        while not self._stop.is_set():
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            now = self._clock()
+            for slot in self._slots.values():
+                if slot.pid is not None and slot.wanted and slot.heartbeat.stalled(now):
+                    log.error(
+                        "%s child process(%d) stalled (no heartbeat for %.1f s): killing it",
+                        slot.title,
+                        slot.pid,
+                        slot.heartbeat.timeout + slot.heartbeat.overdue_by(now),
+                    )
+                    slot.heartbeat.spawned(now)  # one kill per stall
+                    slot.process.kill()  # type: ignore[union-attr]
+
+    async def _wait_ready(self, roles: list[str]) -> None:
+        """Until every child applied its first config, or a stop was requested."""
+        stop = asyncio.ensure_future(self._stop.wait())
+        pending = {asyncio.ensure_future(self._slots[role].ready.wait()) for role in roles} | {stop}
+        while stop in pending and len(pending) > 1:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for future in pending:
+            future.cancel()
+
+    async def _stop_child(self, slot: ChildSlot) -> None:
+        slot.wanted = False
+        process = slot.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), CHILD_STOP_TIMEOUT)
+        except TimeoutError:
+            log.error("%s child process(%d) did not stop in time: killing it", slot.title, process.pid)
+            process.kill()
+            await process.wait()
+        pidfile.remove(slot.pid_file, process.pid)
+
+    async def _request(self, slot: ChildSlot, message: Message, timeout: float) -> Message:
+        """Send a request carrying a fresh id and wait for the child's answer with that id."""
+        if slot.channel is None or slot.pid is None:
+            raise ConnectionError(f"{slot.title} child is not running")
+        request_id = next(self._request_ids)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        slot.pending[request_id] = future
+        slot.channel.send({**message, "id": request_id})
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            slot.pending.pop(request_id, None)
+
+    # ------------------------------------------------------------------ reload
+
+    async def reload(self) -> bool:
+        """Validate the config; only a clean one reaches the children, which apply just the diff."""
+        async with self._reload_lock:
+            if self._stop.is_set():
+                return False
+            sdnotify.reloading()
+            log.info("Reloading ...")
+            try:
+                return await self._reload_locked()
+            finally:
+                if not self._stop.is_set():
+                    sdnotify.ready()
+
+    async def _reload_locked(self) -> bool:
+        config = await self._load_config()
+        if config is None:
+            log.error("Reload aborted: configuration has errors; keeping the running configuration")
+            self._reloads["invalid"] += 1
+            return False
+        self._config = config
+        await self._apply_status_listen(config)
+        wanted = wanted_roles(config, self.options)
+        for role, slot in self._slots.items():
+            if role not in wanted and slot.wanted:
+                log.info("%s no longer configured: stopping its child", slot.title)
+                await self._stop_child(slot)
+        outcomes = await asyncio.gather(*(self._reload_child(role) for role in wanted))
+        ok = all(outcomes)
+        self._reloads["ok" if ok else "failed"] += 1
+        log.info("Reload complete" if ok else "Reload finished with errors")
+        return ok
+
+    async def _reload_child(self, role: str) -> bool:
+        slot = self._slots.get(role)
+        if slot is None or not slot.wanted or slot.pid is None:
+            await self._spawn(self._slot(role))  # newly configured (or between respawns): start fresh
+            return True
+        try:
+            answer = await self._request(slot, {"op": "reload"}, RELOAD_ACK_TIMEOUT)
+        except (ConnectionError, TimeoutError) as exc:
+            log.error("%s child did not confirm the reload: %s", slot.title, exc or type(exc).__name__)
+            return False
+        return bool(answer.get("ok"))
+
+    # ------------------------------------------------------------------ dumps, status
+
+    def _dump_signal(self, signum: int, kind: str) -> None:
+        """Write the parent's own dump, then pass the signal on so each child writes its file."""
+        if kind == "data":
+            log.info("Printing parent data for process(%d) on signal", os.getpid())
+            write_dump(self.options, "parent", "data", self.parent_snapshot(), ())
+        for slot in self._slots.values():
+            if slot.pid is not None:
+                os.kill(slot.pid, signum)
+
+    def parent_snapshot(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "config_file": self.options.config_file,
+            "uptime": round(self._clock() - self._started_at, 3),
+            "reloads": dict(self._reloads),
+            "children": {
+                role: {"pid": slot.pid, "restarts": slot.restarts, "ready": slot.ready.is_set()}
+                for role, slot in self._slots.items()
+                if slot.wanted
+            },
+        }
+
+    def parent_metrics(self) -> list[Metric]:
+        samples = []
+        for role, slot in self._slots.items():
+            labels = (("role", role),)
+            samples.append(
+                Metric(
+                    "fastalived_process_restarts_total",
+                    slot.restarts,
+                    labels,
+                    "counter",
+                    "Child processes respawned after dying or hanging.",
+                )
+            )
+            samples.append(
+                Metric("fastalived_process_up", float(slot.pid is not None), labels, help="1 while the child runs.")
+            )
+        for result, count in self._reloads.items():
+            samples.append(
+                Metric(
+                    "fastalived_reloads_total",
+                    count,
+                    (("result", result),),
+                    "counter",
+                    "SIGHUP reloads by outcome (invalid = rejected, old config kept).",
+                )
+            )
+        return samples
+
+    async def collect(self) -> tuple[dict[str, Any], list[Metric]]:
+        """Aggregate state of the parent and every running child (for /status, /metrics)."""
+        status: dict[str, Any] = {"parent": self.parent_snapshot(), "roles": {}}
+        metrics = self.parent_metrics()
+        running = [slot for slot in self._slots.values() if slot.pid is not None and slot.wanted]
+        answers = await asyncio.gather(
+            *(self._request(slot, {"op": "query"}, QUERY_TIMEOUT) for slot in running), return_exceptions=True
+        )
+        for slot, answer in zip(running, answers, strict=True):
+            if isinstance(answer, BaseException):
+                status["roles"][slot.role] = {"error": f"no answer: {answer!r}"}
+                continue
+            status["roles"][slot.role] = answer.get("snapshot", {})
+            metrics.extend(metric_from_wire(item) for item in answer.get("metrics", ()))
+        return status, metrics
+
+    async def _apply_status_listen(self, config: Config) -> None:
+        listen = config.global_defs.status_listen
+        current = self._status_server.address if self._status_server is not None else None
+        if listen == current:
+            return
+        if self._status_server is not None:
+            await self._status_server.close()
+            self._status_server = None
+        if listen is None:
+            return
+        from fastalived.daemon.status import StatusServer
+
+        server = StatusServer(self.collect)
+        try:
+            await server.start(*listen)
+        except (OSError, ValueError) as exc:
+            log.error("Status endpoint %s:%d not started: %s", listen[0], listen[1], exc)
+            return
+        self._status_server = server
+
+
+def daemonize() -> None:
+    """Detach like keepalived without ``-n``: double fork, new session, stdio on /dev/null."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    if devnull > 2:
+        os.close(devnull)
+
+
+def run(options: RunOptions, *, role_classes: Mapping[str, str] | None = None) -> int:
+    """The daemon's entry point for a normal run (``-t`` is handled by the CLI); returns the exit code."""
+    if not options.dont_fork:
+        daemonize()
+    logsetup.configure(options, "parent")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(Supervisor(options, role_classes=role_classes).run())

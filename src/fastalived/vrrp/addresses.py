@@ -1,0 +1,357 @@
+"""System effects of VRRP: VIPs and routes through netlink, link state, GARP / unsolicited NA.
+
+These are the edge adapters the VRRP role drives from its state machines' actions. They talk to
+the kernel through pyroute2's ``AsyncIPRoute`` and send ARP / NA frames on ``AF_PACKET`` sockets
+bound to the interface, like keepalived does.
+
+pyroute2's asyncio sockets need ``create_datagram_endpoint`` for AF_NETLINK, which uvloop does not
+support, so every netlink socket lives on a small helper thread running a plain asyncio loop
+(:class:`NetlinkThread`). The role's uvloop awaits the results; nothing blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec
+from fastalived.vrrp import wire
+
+log = logging.getLogger("fastalived.vrrp")
+T = TypeVar("T")
+
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+IFA_F_NODAD = 0x02
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+ROUTE_PROTOS = {"redirect": 1, "kernel": 2, "boot": 3, "static": 4, "keepalived": 18}
+ROUTE_TYPES = {
+    "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
+    "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10,
+}  # fmt: skip
+# "Already there" / "already gone" answers that make add/delete idempotent.
+_ADD_OK = {errno.EEXIST}
+_DEL_OK = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
+
+
+def _number(value: str | None, names: dict[str, int]) -> int | None:
+    """A keyword (``link``, ``static``...) or a plain number, as ``ip`` accepts them."""
+    if value is None:
+        return None
+    return names[value] if value in names else int(value, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """What the role needs about an interface: index, MAC, running state and source addresses."""
+
+    index: int
+    mac: bytes
+    up: bool
+    primary4: ipaddress.IPv4Address | None
+    link_local6: ipaddress.IPv6Address | None
+
+
+def link_is_up(flags: int) -> bool:
+    """keepalived's notion of "up": administratively up *and* carrier (IFF_RUNNING)."""
+    return flags & (IFF_UP | IFF_RUNNING) == (IFF_UP | IFF_RUNNING)
+
+
+class NetlinkThread:
+    """A daemon thread with a plain asyncio loop where all pyroute2 sockets live and run."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # pyroute2 logs every netlink message at DEBUG; -D must stay readable.
+        logging.getLogger("pyroute2").setLevel(logging.WARNING)
+        ready = threading.Event()
+
+        def main() -> None:
+            loop = asyncio.SelectorEventLoop()  # never the uvloop policy's loop
+            self._loop = loop
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=main, name="fastalived-netlink", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the netlink thread and await its result from the caller's loop."""
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("NetlinkThread.start() was not called")
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return await asyncio.wrap_future(future)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        self._loop = None
+        self._thread = None
+
+
+class Netlink:
+    """Idempotent address / route changes and interface queries over one rtnetlink socket.
+
+    The public coroutines may be awaited from any loop; the work runs on the netlink thread.
+    """
+
+    def __init__(self, thread: NetlinkThread) -> None:
+        self._thread = thread
+        self._ipr: AsyncIPRoute | None = None
+        self._indexes: dict[str, int] = {}
+
+    async def open(self) -> None:
+        await self._thread.call(self._open())
+
+    async def _open(self) -> None:
+        self._ipr = AsyncIPRoute(groups=0)  # requests only: events go to LinkMonitor's socket
+        await self._ipr.setup_endpoint()
+
+    async def close(self) -> None:
+        await self._thread.call(self._close())
+
+    async def _close(self) -> None:
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+    @property
+    def ipr(self) -> AsyncIPRoute:
+        if self._ipr is None:
+            raise RuntimeError("Netlink.open() was not awaited")
+        return self._ipr
+
+    async def _index(self, ifname: str) -> int | None:
+        """Interface index, cached; None when the interface does not exist."""
+        if ifname not in self._indexes:
+            found = await self.ipr.link_lookup(ifname=ifname)
+            if not found:
+                return None
+            self._indexes[ifname] = found[0]
+        return self._indexes[ifname]
+
+    def forget(self, ifname: str) -> None:
+        """Drop a cached index (the interface was deleted or re-created)."""
+        self._indexes.pop(ifname, None)
+
+    async def link_info(self, ifname: str) -> LinkInfo | None:
+        """Index, MAC, up/down and source addresses of ``ifname``; None if it does not exist."""
+        return await self._thread.call(self._link_info(ifname))
+
+    async def _link_info(self, ifname: str) -> LinkInfo | None:
+        index = await self._index(ifname)
+        if index is None:
+            return None
+        try:
+            links = await self.ipr.link("get", index=index)
+        except NetlinkError:
+            self.forget(ifname)
+            return None
+        link = links[0]
+        mac = bytes.fromhex((link.get("address") or "00:00:00:00:00:00").replace(":", ""))
+        primary4: ipaddress.IPv4Address | None = None
+        link_local6: ipaddress.IPv6Address | None = None
+        async for msg in await self.ipr.addr("dump", index=index):
+            address = ipaddress.ip_address(msg.get("address"))
+            if address.version == 4 and primary4 is None and not msg["flags"] & 0x01:  # not secondary
+                primary4 = address
+            elif address.version == 6 and address.is_link_local and link_local6 is None:
+                link_local6 = address
+        return LinkInfo(index, mac, link_is_up(link["flags"]), primary4, link_local6)
+
+    async def add_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
+        """Add each address (``ip addr add`` semantics); returns how many were new."""
+        return await self._thread.call(self._addresses("add", list(specs), default_dev))
+
+    async def remove_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
+        """Delete each address that is present; returns how many were removed."""
+        return await self._thread.call(self._addresses("del", list(specs), default_dev))
+
+    async def _addresses(self, command: str, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
+        changed = 0
+        for spec in specs:
+            dev = spec.dev or default_dev
+            if dev is None:
+                log.warning("cannot %s %s: no dev given", command, spec.address)
+                continue
+            index = await self._index(dev)
+            if index is None:
+                log.warning("cannot %s %s: interface %s does not exist", command, spec.address, dev)
+                continue
+            request: dict = {"index": index, "prefixlen": spec.address.network.prefixlen}
+            if spec.peer is not None:
+                request.update(address=str(spec.peer.ip), local=str(spec.address.ip))
+            else:
+                request["address"] = str(spec.address.ip)
+            if command == "add":
+                if spec.brd is not None:
+                    request["broadcast"] = str(spec.brd)
+                if spec.scope is not None:
+                    request["scope"] = _number(spec.scope, SCOPES)
+                if spec.label is not None:
+                    request["label"] = spec.label
+                if spec.family == 6:
+                    request["flags"] = IFA_F_NODAD  # usable at once, as keepalived does
+            if await self._request(self.ipr.addr, command, request, spec.address):
+                changed += 1
+        return changed
+
+    async def add_routes(self, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
+        return await self._thread.call(self._routes("replace", list(routes), default_dev))
+
+    async def remove_routes(self, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
+        return await self._thread.call(self._routes("del", list(routes), default_dev))
+
+    async def _routes(self, command: str, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
+        changed = 0
+        for route in routes:
+            request: dict = {"family": socket.AF_INET6 if route.family == 6 else socket.AF_INET}
+            if route.dst is not None:
+                request["dst"] = str(route.dst)
+            else:
+                request["dst_len"] = 0
+            dev = route.dev or (default_dev if route.via is None and route.type == "unicast" else None)
+            if dev is not None:
+                index = await self._index(dev)
+                if index is None:
+                    log.warning("cannot %s route %s: interface %s does not exist", command, route.dst, dev)
+                    continue
+                request["oif"] = index
+            optional = {
+                "gateway": str(route.via) if route.via is not None else None,
+                "prefsrc": str(route.src) if route.src is not None else None,
+                "priority": route.metric,
+                "table": route.table,
+                "scope": _number(route.scope, SCOPES),
+                "proto": _number(route.proto, ROUTE_PROTOS),
+                "type": ROUTE_TYPES.get(route.type, 1),
+            }
+            request.update({k: v for k, v in optional.items() if v is not None})
+            if await self._request(self.ipr.route, command, request, route.dst or "default"):
+                changed += 1
+        return changed
+
+    async def _request(self, method: Callable, command: str, request: dict, what: object) -> bool:
+        """One netlink request; True if it changed something, False if it was already so."""
+        try:
+            await method(command, **request)
+        except NetlinkError as exc:
+            if exc.code in (_DEL_OK if command == "del" else _ADD_OK):
+                return False
+            log.warning("netlink %s %s failed: %s", command, what, exc)
+            return False
+        return True
+
+
+LinkCallback = Callable[[str, int, bool], None]
+
+
+class LinkMonitor:
+    """Reports link changes as ``on_change(ifname, index, up)`` on the loop that called start()."""
+
+    def __init__(self, thread: NetlinkThread, on_change: LinkCallback) -> None:
+        self._thread = thread
+        self._on_change = on_change
+        self._ipr: AsyncIPRoute | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last: dict[str, bool] = {}
+        self._caller: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._caller = asyncio.get_running_loop()
+        await self._thread.call(self._start())
+
+    async def _start(self) -> None:
+        self._ipr = AsyncIPRoute()
+        await self._ipr.bind(groups=RTMGRP_LINK)
+        self._task = asyncio.get_running_loop().create_task(self._read(), name="link monitor")
+
+    async def stop(self) -> None:
+        await self._thread.call(self._stop())
+
+    async def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+    async def _read(self) -> None:
+        assert self._ipr is not None
+        while True:
+            async for msg in self._ipr.get():
+                ifname = msg.get("ifname")
+                if not ifname:
+                    continue
+                up = msg["event"] == "RTM_NEWLINK" and link_is_up(msg["flags"])
+                if self._last.get(ifname) != up:  # netlink repeats NEWLINK for many reasons
+                    self._last[ifname] = up
+                    assert self._caller is not None
+                    self._caller.call_soon_threadsafe(self._on_change, ifname, msg["index"], up)
+
+
+class FrameSender:
+    """Raw Ethernet frames (GARP, unsolicited NA) on AF_PACKET sockets, one per interface."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, socket.socket] = {}
+
+    def send(self, ifname: str, frames: Sequence[bytes]) -> int:
+        """Send frames back to back; returns how many left. Errors are logged, never raised."""
+        try:
+            sock = self._sockets.get(ifname)
+            if sock is None:
+                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+                sock.setblocking(False)
+                sock.bind((ifname, 0))
+                self._sockets[ifname] = sock
+            sent = 0
+            for frame in frames:
+                sock.send(frame)
+                sent += 1
+            return sent
+        except OSError as exc:
+            log.warning("cannot send gratuitous ARP/NA on %s: %s", ifname, exc)
+            self.forget(ifname)
+            return 0
+
+    def forget(self, ifname: str) -> None:
+        sock = self._sockets.pop(ifname, None)
+        if sock is not None:
+            sock.close()
+
+    def close(self) -> None:
+        for ifname in list(self._sockets):
+            self.forget(ifname)
+
+
+def announcement_frames(mac: bytes, addresses: Iterable[IPAddress], repeat: int) -> list[bytes]:
+    """``repeat`` rounds of one GARP per IPv4 address and one unsolicited NA per IPv6 address."""
+    one_round = [
+        wire.build_garp(mac, a.packed) if a.version == 4 else wire.build_unsolicited_na(mac, a.packed)
+        for a in addresses
+    ]
+    return one_round * max(1, repeat)

@@ -1,0 +1,304 @@
+"""VRRP raw sockets and the timer heap, on the role's event loop.
+
+One raw IP-protocol-112 socket per (interface, family) carries every instance on that interface:
+the kernel hands each raw socket every VRRP packet anyway, so one socket per instance would only
+multiply receive work. Reads are batched with ``recv_many`` from a loop reader; all instance timers
+share one heap and a single ``call_later`` handle armed for the earliest deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import ipaddress
+import itertools
+import logging
+import socket
+import struct
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+
+from fastalived.vrrp import wire
+
+log = logging.getLogger("fastalived.vrrp")
+
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+IP_MULTICAST_ALL = 49
+IPV6_CHECKSUM = 7
+IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
+IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
+VRRP_TOS = 0xC0
+VRRP_TTL = 255
+RECEIVE_BUFFER = 1 << 20  # room for bursts from many instances at 10 ms
+MAX_BATCH = 64  # packets read per reader wake-up before yielding to other callbacks
+TIMER_SLACK = 0.001  # libuv timers have millisecond resolution: treat this close as due
+
+Packet = tuple[bytes, str, int]  # (data, source address, hop limit or -1), as recv_many returns
+
+
+def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> socket.socket:
+    """A non-blocking raw VRRP socket bound to ``ifname`` and joined to the multicast group.
+
+    IPv4 uses IP_HDRINCL (we write keepalived's header: TOS 0xc0, TTL 255, our own IP ID).
+    IPv6 lets the kernel fill in the checksum (IPV6_CHECKSUM), so it is right for whichever
+    source address the kernel picks, and reports each packet's hop limit.
+    """
+    sock = socket.socket(family, socket.SOCK_RAW, wire.VRRP_PROTO)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        if family == socket.AF_INET:
+            mreqn = struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, ifindex)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+            sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            mreq6 = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_CHECKSUM, 6)
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, VRRP_TOS)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class VrrpSocket:
+    """A shared raw socket for one (interface, family) plus its send queue and drop counters."""
+
+    def __init__(self, family: int, ifname: str, ifindex: int, group: str) -> None:
+        self.family = family
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.group = group
+        self.sock = open_vrrp_socket(family, ifname, ifindex, group)
+        self.fd = self.sock.fileno()
+        self.users = 0
+        self.drops: Counter[str] = Counter()  # every drop on this interface, by reason
+        self.send_errors = 0
+        self._out_packets: list[bytes] = []
+        self._out_dests: list[tuple] = []
+
+    def destination(self, address: str) -> tuple:
+        """sendto() address for a peer or the group; link-local IPv6 needs the interface index."""
+        if self.family == socket.AF_INET:
+            return (address, 0)
+        scope = self.ifindex if ipaddress.IPv6Address(address).is_link_local or address == self.group else 0
+        return (address, 0, 0, scope)
+
+    def queue(self, packet: bytes, dest: tuple) -> None:
+        self._out_packets.append(packet)
+        self._out_dests.append(dest)
+
+    def flush(self) -> int:
+        """Send everything queued this tick in one ``send_many``; returns packets sent."""
+        if not self._out_packets:
+            return 0
+        packets, dests = self._out_packets, self._out_dests
+        self._out_packets, self._out_dests = [], []
+        sent = 0
+        while sent < len(packets):
+            try:
+                done = wire.send_many(self.fd, packets[sent:], dests[sent:])
+            except OSError as exc:
+                self.send_errors += 1
+                log.debug("VRRP send on %s failed: %s", self.ifname, exc)
+                sent += 1  # skip the packet the kernel refused, keep the rest
+                continue
+            if done == 0:  # socket buffer full: drop the rest of this tick, next advert will follow
+                self.send_errors += len(packets) - sent
+                break
+            sent += done
+        return sent
+
+    def receive(self) -> list[Packet]:
+        try:
+            return wire.recv_many(self.fd, MAX_BATCH)
+        except OSError as exc:
+            log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
+            return []
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+PacketHandler = Callable[[VrrpSocket, list[Packet]], None]
+
+
+class SocketPool:
+    """Reference-counted :class:`VrrpSocket` per (interface, family), read by loop readers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_packets: PacketHandler) -> None:
+        self._loop = loop
+        self._on_packets = on_packets
+        self._sockets: dict[tuple[str, int], VrrpSocket] = {}
+
+    def __iter__(self):
+        return iter(self._sockets.values())
+
+    def acquire(self, ifname: str, ifindex: int, family: int, group: str) -> VrrpSocket:
+        key = (ifname, family)
+        vsock = self._sockets.get(key)
+        if vsock is not None and vsock.ifindex != ifindex:  # interface was re-created
+            self._close(vsock)
+            vsock = None
+        if vsock is None:
+            vsock = VrrpSocket(family, ifname, ifindex, group)
+            self._loop.add_reader(vsock.fd, self._readable, vsock)
+            self._sockets[key] = vsock
+        vsock.users += 1
+        return vsock
+
+    def release(self, vsock: VrrpSocket) -> None:
+        vsock.users -= 1
+        if vsock.users <= 0 and self._sockets.get((vsock.ifname, vsock.family)) is vsock:
+            self._close(vsock)
+
+    def close(self) -> None:
+        for vsock in list(self._sockets.values()):
+            self._close(vsock)
+
+    def _close(self, vsock: VrrpSocket) -> None:
+        vsock.flush()  # e.g. the priority-0 advert of the last instance leaving this socket
+        self._sockets.pop((vsock.ifname, vsock.family), None)
+        self._loop.remove_reader(vsock.fd)
+        vsock.close()
+
+    def _readable(self, vsock: VrrpSocket) -> None:
+        packets = vsock.receive()
+        if packets:
+            self._on_packets(vsock, packets)
+
+
+class DeadlineScheduler:
+    """One heap of per-key deadlines (monotonic seconds) behind a single loop timer.
+
+    ``set`` records a key's next deadline (None = nothing pending) lazily: stale heap entries
+    are skipped when they surface. ``arm`` (re)schedules the loop timer for the earliest one;
+    when it fires, ``on_due(now, keys)`` gets every key whose deadline has come.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_due: Callable[[float, list[Hashable]], None]) -> None:
+        self._loop = loop
+        self._on_due = on_due
+        self._deadlines: dict[Hashable, float] = {}
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_for: float | None = None
+
+    def set(self, key: Hashable, deadline: float | None) -> None:
+        if deadline is None:
+            self._deadlines.pop(key, None)
+            return
+        if self._deadlines.get(key) == deadline:
+            return
+        self._deadlines[key] = deadline
+        heapq.heappush(self._heap, (deadline, next(self._seq), key))
+
+    def deadline(self, key: Hashable) -> float | None:
+        return self._deadlines.get(key)
+
+    def arm(self) -> None:
+        earliest = self._earliest()
+        if earliest == self._armed_for:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._armed_for = earliest
+        if earliest is not None:
+            self._handle = self._loop.call_later(max(0.0, earliest - wire.monotonic()), self._fire)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = None
+        self._armed_for = None
+        self._deadlines.clear()
+        self._heap.clear()
+
+    def _earliest(self) -> float | None:
+        heap = self._heap
+        while heap and self._deadlines.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed_for = None
+        now = wire.monotonic()
+        due: list[Hashable] = []
+        while (earliest := self._earliest()) is not None and earliest <= now + TIMER_SLACK:
+            key = heapq.heappop(self._heap)[2]
+            del self._deadlines[key]
+            due.append(key)
+        if due:
+            self._on_due(now, due)
+        self.arm()
+
+
+def vrrp_interval_field(version: int, advert_int: float) -> int:
+    """The advert's interval field: whole seconds (v2, rounded half-up) or centiseconds (v3)."""
+    if version == 2:
+        return max(1, int(advert_int + 0.5))
+    return max(1, min(0xFFF, int(advert_int * 100 + 0.5)))
+
+
+class AdvertSender:
+    """Builds one instance's adverts once per destination and patches only the priority.
+
+    IPv4 adverts get keepalived's own IP header with an IP ID counting up from 1.
+    """
+
+    def __init__(
+        self,
+        vsock: VrrpSocket,
+        *,
+        version: int,
+        vrid: int,
+        advert_int: float,
+        addresses: Sequence[bytes],
+        src: bytes,
+        destinations: Sequence[str],
+        auth_type: int = 0,
+        auth_data: bytes = b"",
+        pseudo_header: bool = True,
+    ) -> None:
+        self.vsock = vsock
+        self.src = src
+        self.ip_id = 0
+        self._targets: list[tuple[bytes, tuple, bytes]] = []  # (dst packed, sendto address, advert)
+        for dst in destinations:
+            packed = ipaddress.ip_address(dst).packed
+            advert = wire.build_advert(
+                version, vrid, 0, vrrp_interval_field(version, advert_int), addresses,
+                auth_type=auth_type, auth_data=auth_data, src=src, dst=packed, pseudo_header=pseudo_header,
+            )  # fmt: skip
+            self._targets.append((packed, vsock.destination(dst), advert))
+        self._by_priority: dict[int, list[bytes]] = {}
+
+    def queue(self, priority: int) -> int:
+        """Queue this advert at ``priority`` to every destination; returns the packet count."""
+        payloads = self._by_priority.get(priority)
+        if payloads is None:
+            if len(self._by_priority) > 4:  # priorities come and go with tracking: keep it small
+                self._by_priority.clear()
+            payloads = [wire.advert_with_priority(advert, priority) for _, _, advert in self._targets]
+            self._by_priority[priority] = payloads
+        ipv4 = self.vsock.family == socket.AF_INET
+        for (dst, dest, _), payload in zip(self._targets, payloads):
+            if ipv4:
+                self.ip_id += 1
+                payload = wire.build_ipv4_header(self.src, dst, len(payload), self.ip_id, VRRP_TTL, VRRP_TOS) + payload
+            self.vsock.queue(payload, dest)
+        return len(self._targets)

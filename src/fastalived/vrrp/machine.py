@@ -1,0 +1,382 @@
+"""The per-instance VRRP state machine (RFC 3768 §6.4 / RFC 5798 §6.4, plus FAULT and STOP), sans-IO.
+
+The machine never touches a socket or a clock: the I/O layer feeds it already-validated
+advertisements, tracking results and the current monotonic time, carries out the returned
+actions in order, and calls :meth:`VrrpMachine.on_timer` when ``next_deadline`` is reached.
+
+Actions are ``(Act, argument)`` pairs:
+
+* ``SEND_ADVERT``  - argument: the priority to put in the packet (0 = release mastership)
+* ``ADD_VIPS`` / ``REMOVE_VIPS`` - argument 0; VIPs are added on entering MASTER and removed on
+  leaving it, never otherwise
+* ``SEND_GARP``    - argument: which burst (``GARP_ON_MASTER`` right after the transition,
+  ``GARP_DELAYED`` after ``garp_master_delay``, ``GARP_REFRESH`` every ``garp_master_refresh``)
+* ``NOTIFY``       - argument: the new state (run notify scripts, log ``Entering X STATE``)
+
+Deviations from the RFC follow keepalived: a master hearing a lower priority advertisement answers
+at once (so a stale peer learns quickly), ``preempt_delay`` and ``nopreempt`` only take effect
+when the configured initial state is BACKUP, and the address owner (priority 255) is never
+lowered by tracking. Sync groups force members with :meth:`VrrpMachine.sync_to` (see
+:class:`fastalived.vrrp.tracking.SyncGroup`); a group's shared fault arrives through ``set_fault``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastalived.config.model import VrrpInstance
+
+INIT, BACKUP, MASTER, FAULT, STOP = 0, 1, 2, 3, 4
+STATE_NAMES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+
+OWNER_PRIORITY = 255
+RELEASE_PRIORITY = 0
+
+GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH = 1, 2, 3
+
+
+class Act(IntEnum):
+    """What an action asks the I/O layer to do; the argument's meaning is in the module doc."""
+
+    SEND_ADVERT = 1
+    ADD_VIPS = 2
+    REMOVE_VIPS = 3
+    SEND_GARP = 4
+    NOTIFY = 5
+
+
+Action = tuple[int, int]  # (Act, argument)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineParams:
+    """Everything the machine needs from the configuration; durations in seconds."""
+
+    name: str
+    vrid: int
+    version: int
+    priority: int
+    advert_int: float
+    primary_ip: bytes  # this node's packed address, for the equal-priority tie break
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    initial_state: int = BACKUP
+    garp_master_delay: float = 5.0
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    down_timer_adverts: int = 3
+
+    @classmethod
+    def from_instance(cls, inst: VrrpInstance, primary_ip: bytes) -> MachineParams:
+        return cls(
+            name=inst.name,
+            vrid=inst.virtual_router_id,
+            version=inst.version,
+            priority=inst.priority,
+            advert_int=inst.advert_int,
+            primary_ip=primary_ip,
+            nopreempt=inst.nopreempt,
+            preempt_delay=inst.preempt_delay,
+            initial_state=MASTER if inst.state == "MASTER" else BACKUP,
+            garp_master_delay=inst.garp_master_delay,
+            garp_master_repeat=inst.garp_master_repeat,
+            garp_master_refresh=inst.garp_master_refresh,
+        )
+
+    @property
+    def owner(self) -> bool:
+        return self.priority == OWNER_PRIORITY
+
+    @property
+    def preempts(self) -> bool:
+        """keepalived ignores ``nopreempt`` when the initial state is MASTER."""
+        return not self.nopreempt or self.initial_state == MASTER
+
+    @property
+    def effective_preempt_delay(self) -> float:
+        """keepalived ignores ``preempt_delay`` when the initial state is MASTER."""
+        return self.preempt_delay if self.initial_state == BACKUP else 0.0
+
+
+def clamp_priority(base_priority: int, priority: int) -> int:
+    """The owner (base 255) keeps 255; anyone else stays within 1..254 whatever tracking adds."""
+    if base_priority == OWNER_PRIORITY:
+        return OWNER_PRIORITY
+    return min(max(priority, 1), OWNER_PRIORITY - 1)
+
+
+class VrrpMachine:
+    """One VRRP instance. Every public method returns the actions to carry out, in order."""
+
+    def __init__(self, params: MachineParams) -> None:
+        self.params = params
+        self.state = INIT
+        self.effective_priority = clamp_priority(params.priority, params.priority)
+        self.master_adver_int = params.advert_int
+        self.master_ip: bytes | None = None
+        self.transitions = 0
+        self._faulted = False
+        self._adver_deadline: float | None = None
+        self._master_down_deadline: float | None = None
+        self._garp_delayed_deadline: float | None = None
+        self._garp_refresh_deadline: float | None = None
+        # While set and in the future, lower-priority adverts still count as a live master.
+        self._preempt_until: float | None = None
+
+    # ------------------------------------------------------------------ derived timing
+
+    @property
+    def skew_time(self) -> float:
+        """RFC 3768: (256-prio)/256 s; RFC 5798 scales it by Master_Adver_Interval."""
+        skew = (256 - self.effective_priority) / 256
+        return skew * self.master_adver_int if self.params.version == 3 else skew
+
+    @property
+    def master_down_interval(self) -> float:
+        return self.params.down_timer_adverts * self.master_adver_int + self.skew_time
+
+    @property
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`on_timer` must run, or None when nothing is pending."""
+        pending = [
+            d
+            for d in (
+                self._adver_deadline,
+                self._master_down_deadline,
+                self._garp_delayed_deadline,
+                self._garp_refresh_deadline,
+            )
+            if d is not None
+        ]
+        return min(pending) if pending else None
+
+    # ------------------------------------------------------------------ events
+
+    def start(self, now: float) -> list[Action]:
+        """RFC 5798 §6.4.1: the owner becomes MASTER at once, everyone else waits as BACKUP."""
+        if self.state not in (INIT, STOP):
+            return self._fire_due_timers(now)
+        return self._come_up(now)
+
+    def on_advert(self, now: float, src_ip: bytes, priority: int, interval: float) -> list[Action]:
+        """An advertisement that already passed validation; ``interval`` in seconds."""
+        actions = self._fire_due_timers(now)
+        if self.state == BACKUP:
+            self._backup_hears(now, src_ip, priority, interval)
+        elif self.state == MASTER and src_ip != self.params.primary_ip:
+            actions += self._master_hears(now, src_ip, priority, interval)
+        return actions
+
+    def on_timer(self, now: float) -> list[Action]:
+        """Run every timer that expired at or before ``now``; extra calls do nothing."""
+        return self._fire_due_timers(now)
+
+    def set_priority(self, now: float, effective_priority: int) -> list[Action]:
+        """New effective priority from tracking. A backup's running down timer shrinks with
+        the smaller skew when the priority rises, as keepalived does."""
+        actions = self._fire_due_timers(now)
+        new_priority = clamp_priority(self.params.priority, effective_priority)
+        if new_priority == self.effective_priority:
+            return actions
+        old_down_interval = self.master_down_interval
+        self.effective_priority = new_priority
+        if self.state == BACKUP and self._master_down_deadline is not None:
+            shrink = old_down_interval - self.master_down_interval
+            if shrink > 0:
+                self._master_down_deadline = max(now, self._master_down_deadline - shrink)
+        return actions
+
+    def set_fault(self, now: float, fault: bool) -> list[Action]:
+        """Interface down or a tracked fault: a master releases (priority 0) before leaving;
+        clearing the last fault brings the instance back up as at start."""
+        actions = self._fire_due_timers(now)
+        if fault == self._faulted:
+            return actions
+        self._faulted = fault
+        if fault and self.state in (BACKUP, MASTER):
+            actions += self._leave(FAULT, release=True)
+        elif not fault and self.state == FAULT:
+            actions += self._come_up(now)
+        return actions
+
+    def sync_to(self, now: float, state: int) -> list[Action]:
+        """Forced by the sync group: BACKUP->MASTER or MASTER->BACKUP; anything else is ignored
+        (group faults go through :meth:`set_fault`)."""
+        actions = self._fire_due_timers(now)
+        if state == MASTER and self.state == BACKUP:
+            actions += self._become_master(now)
+        elif state == BACKUP and self.state == MASTER:
+            actions += self._leave(BACKUP, release=False)
+            self._enter_backup(now, preempt_window=False)
+        return actions
+
+    def stop(self, now: float) -> list[Action]:
+        """Graceful shutdown: a master hands over at once with a priority 0 advertisement."""
+        if self.state in (INIT, STOP):
+            self.state = STOP
+            self._clear_timers()
+            return []
+        return self._leave(STOP, release=True)
+
+    def reconfigure(self, now: float, params: MachineParams) -> list[Action]:
+        """Reload: keep the state and apply the new settings without a re-election.
+
+        A changed base priority resets the effective priority to it; the caller re-applies
+        tracking with :meth:`set_priority` afterwards."""
+        actions = self._fire_due_timers(now)
+        old = self.params
+        self.params = params
+        if params.priority != old.priority:
+            self.effective_priority = clamp_priority(params.priority, params.priority)
+        adopted_from_master = self.state == BACKUP and params.version == old.version == 3 and self.master_ip is not None
+        if not adopted_from_master:
+            self.master_adver_int = params.advert_int
+        if self.state == MASTER:
+            self._adver_deadline = _earliest(self._adver_deadline, now + params.advert_int)
+            self._garp_refresh_deadline = (
+                _earliest(self._garp_refresh_deadline, now + params.garp_master_refresh)
+                if params.garp_master_refresh > 0
+                else None
+            )
+            if params.garp_master_delay <= 0:
+                self._garp_delayed_deadline = None
+        elif self.state == BACKUP:
+            if params.owner:
+                return actions + self._become_master(now)
+            self._master_down_deadline = _earliest(self._master_down_deadline, now + self.master_down_interval)
+        return actions
+
+    # ------------------------------------------------------------------ state handlers
+
+    def _backup_hears(self, now: float, src_ip: bytes, priority: int, interval: float) -> None:
+        """RFC 5798 §6.4.2 with keepalived's preempt_delay window."""
+        if priority == RELEASE_PRIORITY:
+            self.master_ip = None
+            self._master_down_deadline = now + self.skew_time
+            return
+        if priority >= self.effective_priority:
+            self._preempt_until = None
+        elif self.params.preempts and not self._within_preempt_delay(now):
+            return  # "received lower priority advert ... discarding": the down timer runs on
+        if self.params.version == 3:
+            self.master_adver_int = interval
+        self.master_ip = src_ip
+        self._master_down_deadline = now + self.master_down_interval
+
+    def _within_preempt_delay(self, now: float) -> bool:
+        """A lower-priority master is tolerated for preempt_delay from the first time it is
+        seen (or from start-up), so preemption is delayed rather than suppressed."""
+        delay = self.params.effective_preempt_delay
+        if delay <= 0:
+            return False
+        if self._preempt_until is None:
+            self._preempt_until = now + delay
+        return now < self._preempt_until
+
+    def _master_hears(self, now: float, src_ip: bytes, priority: int, interval: float) -> list[Action]:
+        """RFC 5798 §6.4.3: yield to a higher priority (or equal with a higher address)."""
+        higher = priority > self.effective_priority or (
+            priority == self.effective_priority and src_ip > self.params.primary_ip
+        )
+        if priority == RELEASE_PRIORITY or not higher:
+            return self._advertise(now + self.params.advert_int)
+        actions = self._leave(BACKUP, release=False)
+        if self.params.version == 3:
+            self.master_adver_int = interval
+        self._enter_backup(now, preempt_window=False)
+        self.master_ip = src_ip
+        return actions
+
+    # ------------------------------------------------------------------ timers
+
+    def _fire_due_timers(self, now: float) -> list[Action]:
+        """Run expired timers in deadline order until none is due."""
+        actions: list[Action] = []
+        while (deadline := self.next_deadline) is not None and deadline <= now:
+            if deadline == self._master_down_deadline:
+                self._master_down_deadline = None
+                actions += self._become_master(now)
+            elif deadline == self._adver_deadline:
+                actions += self._advertise(_rearm(deadline, self.params.advert_int, now))
+            elif deadline == self._garp_delayed_deadline:
+                self._garp_delayed_deadline = None
+                actions.append((Act.SEND_GARP, GARP_DELAYED))
+            else:
+                self._garp_refresh_deadline = _rearm(deadline, self.params.garp_master_refresh, now)
+                actions.append((Act.SEND_GARP, GARP_REFRESH))
+        return actions
+
+    def _advertise(self, next_advert_at: float) -> list[Action]:
+        """Advertise at the effective priority and restart the Adver_Timer."""
+        self._adver_deadline = next_advert_at
+        return [(Act.SEND_ADVERT, self.effective_priority)]
+
+    def _clear_timers(self) -> None:
+        self._adver_deadline = None
+        self._master_down_deadline = None
+        self._garp_delayed_deadline = None
+        self._garp_refresh_deadline = None
+
+    # ------------------------------------------------------------------ transitions
+
+    def _come_up(self, now: float) -> list[Action]:
+        """Start or recovery from FAULT: FAULT if still faulted, the owner straight to MASTER,
+        anyone else BACKUP for Master_Down_Interval (plus preempt_delay)."""
+        if self._faulted:
+            return self._set_state(FAULT)
+        if self.params.owner:
+            return self._become_master(now)
+        actions = self._set_state(BACKUP)
+        self._enter_backup(now, preempt_window=True)
+        return actions
+
+    def _enter_backup(self, now: float, preempt_window: bool) -> None:
+        """Arm the Master_Down_Timer; coming up also opens the preempt_delay window."""
+        delay = self.params.effective_preempt_delay if preempt_window else 0.0
+        self._preempt_until = now + delay if delay > 0 else None
+        self._master_down_deadline = now + delay + self.master_down_interval
+
+    def _become_master(self, now: float) -> list[Action]:
+        """keepalived's order: advert, VIPs, first GARP burst, notify."""
+        params = self.params
+        self.master_adver_int = params.advert_int
+        self.master_ip = params.primary_ip
+        self._preempt_until = None
+        self._master_down_deadline = None
+        self._garp_delayed_deadline = now + params.garp_master_delay if params.garp_master_delay > 0 else None
+        self._garp_refresh_deadline = now + params.garp_master_refresh if params.garp_master_refresh > 0 else None
+        actions = self._advertise(now + params.advert_int)
+        actions += [(Act.ADD_VIPS, 0), (Act.SEND_GARP, GARP_ON_MASTER)]
+        return actions + self._set_state(MASTER)
+
+    def _leave(self, state: int, release: bool) -> list[Action]:
+        """Leave the current state for BACKUP, FAULT or STOP; a master drops its VIPs, and
+        sends a priority 0 advert first when ``release`` so a backup takes over within Skew_Time."""
+        actions: list[Action] = []
+        if self.state == MASTER:
+            if release:
+                actions.append((Act.SEND_ADVERT, RELEASE_PRIORITY))
+            actions.append((Act.REMOVE_VIPS, 0))
+        self._clear_timers()
+        self._preempt_until = None
+        if state != BACKUP:
+            self.master_ip = None
+        return actions + self._set_state(state)
+
+    def _set_state(self, state: int) -> list[Action]:
+        self.state = state
+        self.transitions += 1
+        return [(Act.NOTIFY, state)]
+
+
+def _earliest(deadline: float | None, candidate: float) -> float:
+    return candidate if deadline is None else min(deadline, candidate)
+
+
+def _rearm(deadline: float, period: float, now: float) -> float:
+    """Next periodic deadline without drift; after a stall, skip ahead instead of bursting."""
+    following = deadline + period
+    return following if following > now else now + period

@@ -1,0 +1,642 @@
+"""The VRRP role: every vrrp_instance's state machine wired to sockets, netlink, scripts and notifies.
+
+The machines (:mod:`fastalived.vrrp.machine`) decide; this module only feeds them events and a clock
+reading and carries out the actions they return. Sends that fall in one loop tick (a timer batch or
+a receive batch) go out in one ``send_many`` per socket. Slow effects (netlink, GARP after the VIPs
+are in place, scripts, e-mail) run as ordered background jobs per instance, so nothing slows the
+advert path. Reload keeps every unchanged instance's machine as is: no re-election, no VIP flap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+from fastalived.config.model import Config, IPAddressSpec, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.daemon.notify import Notifier, SerialTasks
+from fastalived.daemon.role import Metric
+from fastalived.options import RunOptions
+from fastalived.vrrp import wire
+from fastalived.vrrp.addresses import (
+    FrameSender,
+    LinkInfo,
+    LinkMonitor,
+    Netlink,
+    NetlinkThread,
+    announcement_frames,
+)
+from fastalived.vrrp.io import AdvertSender, DeadlineScheduler, Packet, SocketPool, VrrpSocket, vrrp_interval_field
+from fastalived.vrrp.machine import (
+    BACKUP,
+    FAULT,
+    GARP_REFRESH,
+    INIT,
+    MASTER,
+    STATE_NAMES,
+    STOP,
+    Act,
+    Action,
+    MachineParams,
+    VrrpMachine,
+)
+from fastalived.vrrp.scripts import ScriptRunner
+from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup
+
+log = logging.getLogger("fastalived.vrrp")
+
+AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
+MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change, for ``snapshot()`` and tests asserting "no transition during reload"."""
+
+    time: float  # wall clock
+    instance: str
+    old: str
+    new: str
+
+
+@dataclass
+class Instance:
+    """One running vrrp_instance: config, machine, socket binding, tracking and counters."""
+
+    config: VrrpInstance
+    machine: VrrpMachine
+    tracking: PriorityCalculator
+    vsock: VrrpSocket | None = None
+    sender: AdvertSender | None = None
+    link: LinkInfo | None = None
+    peers: frozenset[bytes] | None = None
+    vips_set: bool = False  # our VIPs are on the interface (added by us as MASTER)
+    last_state: int = INIT  # the state the last NOTIFY reported, for the transition log
+    adverts_sent: int = 0
+    adverts_received: int = 0
+    drops: Counter[str] = field(default_factory=Counter)
+    last_transition: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if self.config.family == 6 else socket.AF_INET
+
+
+
+def _vips(cfg: VrrpInstance) -> tuple[IPAddressSpec, ...]:
+    """Every address an instance owns as MASTER: the advertised VIPs and the excluded ones."""
+    return cfg.virtual_ipaddresses + cfg.virtual_ipaddresses_excluded
+
+def _sync_group_of(config: Config, name: str) -> VrrpSyncGroup | None:
+    return next((g for g in config.vrrp_sync_groups if name in g.group), None)
+
+
+def _tracked_scripts(config: Config) -> list[VrrpScript]:
+    """Only scripts some instance or sync group tracks are run, as keepalived does."""
+    names = {ts.name for inst in config.vrrp_instances for ts in inst.track_script}
+    names |= {ts.name for group in config.vrrp_sync_groups for ts in group.track_script}
+    return [s for s in config.vrrp_scripts if s.name in names]
+
+
+class VrrpRole:
+    """The VRRP child's role (see :mod:`fastalived.daemon.role`)."""
+
+    name = "vrrp"
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.config = Config()
+        self.instances: dict[str, Instance] = {}
+        self.transitions: list[Transition] = []
+        self.sync_groups: dict[str, SyncGroup] = {}
+        self._group_announced: dict[str, int] = {}  # the last state each group notified
+        self.script_trackers: dict[str, ScriptTracker] = {}
+        self._netlink_thread = NetlinkThread()
+        self._netlink = Netlink(self._netlink_thread)
+        self._frames = FrameSender()
+        self._notifier = Notifier(self.config.global_defs)
+        self._effects = SerialTasks("VRRP system effect failed")
+        self._scripts = ScriptRunner(self._on_script_result)
+        self._links = LinkMonitor(self._netlink_thread, self._on_link_change)
+        self._link_state: dict[str, bool] = {}
+        self._background: set[asyncio.Task] = set()
+        self._pool: SocketPool | None = None
+        self._timers: DeadlineScheduler | None = None
+        self._by_vrid: dict[tuple[str, int, int], Instance] = {}
+        self._touched: set[str] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------ Role protocol
+
+    async def start(self, config: Config) -> None:
+        loop = asyncio.get_running_loop()
+        self._pool = SocketPool(loop, self._on_packets)
+        self._timers = DeadlineScheduler(loop, self._on_timers)
+        self._netlink_thread.start()
+        await self._netlink.open()
+        await self._links.start()
+        self.config = config
+        self._notifier.global_defs = config.global_defs
+        await self._netlink.add_addresses(config.static_ipaddress, None)
+        await self._netlink.add_routes(config.static_routes, None)
+        self._rebuild_sync_groups(config)
+        for inst_config in config.vrrp_instances:
+            await self._add_instance(inst_config, clean_leftovers=True)
+        self._scripts.update(_tracked_scripts(config))
+        self._end_tick()
+
+    async def reload(self, config: Config) -> None:
+        old = self.config
+        self.config = config
+        self._notifier.global_defs = config.global_defs
+        await self._reload_static(old, config)
+        wanted = {inst.name: inst for inst in config.vrrp_instances}
+        now = wire.monotonic()
+        for name in [n for n in self.instances if n not in wanted]:
+            self._remove_instance(self.instances[name], now)
+        self._rebuild_sync_groups(config)
+        scripts = {s.name: s for s in config.vrrp_scripts}
+        for name, tracker in list(self.script_trackers.items()):
+            if scripts.get(name) != tracker.script:
+                del self.script_trackers[name]
+        for name, inst_config in wanted.items():
+            current = self.instances.get(name)
+            if current is None:
+                await self._add_instance(inst_config, clean_leftovers=True)
+            elif self._needs_restart(current.config, inst_config):
+                self._remove_instance(current, wire.monotonic())
+                await self._add_instance(inst_config, clean_leftovers=False)
+            else:
+                await self._update_instance(current, inst_config)
+        self._scripts.update(_tracked_scripts(config))
+        self._end_tick()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self._scripts.stop()
+        now = wire.monotonic()
+        for inst in list(self.instances.values()):
+            self._remove_instance(inst, now)
+        self._end_tick()
+        await self._effects.drain()
+        if not self.options.dont_release_vrrp:
+            await self._netlink.remove_routes(self.config.static_routes, None)
+            await self._netlink.remove_addresses(self.config.static_ipaddress, None)
+        await self._notifier.drain()
+        await self._links.stop()
+        for task in list(self._background):
+            task.cancel()
+        if self._timers is not None:
+            self._timers.close()
+        if self._pool is not None:
+            self._pool.close()
+        self._frames.close()
+        await self._netlink.close()
+        self._netlink_thread.stop()
+
+    def snapshot(self) -> dict:
+        return {
+            "instances": [self._instance_snapshot(inst) for inst in self.instances.values()],
+            "sync_groups": [
+                {"name": name, "state": STATE_NAMES[group.state], "members": list(group.group.group)}
+                for name, group in self.sync_groups.items()
+            ],
+            "interfaces": [
+                {"interface": s.ifname, "family": 6 if s.family == socket.AF_INET6 else 4,
+                 "drops": dict(s.drops), "send_errors": s.send_errors}
+                for s in (self._pool or ())
+            ],  # fmt: skip
+            "transitions": [[t.time, t.instance, t.old, t.new] for t in self.transitions[-100:]],
+        }
+
+    def metrics(self) -> Iterable[Metric]:
+        for inst in self.instances.values():
+            labels = (("instance", inst.name), ("vrid", str(inst.config.virtual_router_id)))
+            m = inst.machine
+            yield Metric("fastalived_vrrp_state", m.state, labels, help="0=INIT 1=BACKUP 2=MASTER 3=FAULT 4=STOP")
+            yield Metric("fastalived_vrrp_priority", inst.config.priority, labels, help="Configured priority")
+            yield Metric("fastalived_vrrp_effective_priority", m.effective_priority, labels,
+                         help="Priority after tracking")  # fmt: skip
+            yield Metric("fastalived_vrrp_transitions_total", m.transitions, labels, "counter", "State changes")
+            yield Metric("fastalived_vrrp_adverts_sent_total", inst.adverts_sent, labels, "counter", "Adverts sent")
+            yield Metric("fastalived_vrrp_adverts_received_total", inst.adverts_received, labels, "counter",
+                         "Valid adverts received")  # fmt: skip
+            for reason, count in sorted(inst.drops.items()):
+                yield Metric("fastalived_vrrp_drops_total", count, labels + (("reason", reason),), "counter",
+                             "Received packets dropped, by reason")  # fmt: skip
+
+    # ------------------------------------------------------------------ instances
+
+    def _instance_snapshot(self, inst: Instance) -> dict:
+        m = inst.machine
+        master_ip = m.master_ip
+        return {
+            "name": inst.name,
+            "vrid": inst.config.virtual_router_id,
+            "interface": inst.config.interface,
+            "state": STATE_NAMES[m.state],
+            "priority": inst.config.priority,
+            "effective_priority": m.effective_priority,
+            "master_ip": str(ipaddress.ip_address(master_ip)) if master_ip else None,
+            "adverts_sent": inst.adverts_sent,
+            "adverts_received": inst.adverts_received,
+            "drops": dict(inst.drops),
+            "transitions": m.transitions,
+            "last_transition": inst.last_transition,
+        }
+
+    async def _add_instance(self, config: VrrpInstance, clean_leftovers: bool) -> None:
+        """Create, bind and start one instance (FAULT when its interface is missing or down)."""
+        group = _sync_group_of(self.config, config.name)
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        tracking = PriorityCalculator(config, scripts, group)
+        inst = Instance(config, VrrpMachine(MachineParams.from_instance(config, b"")), tracking)
+        self.instances[config.name] = inst
+        if clean_leftovers:
+            # A kill -9 leaves VIPs behind; whoever owns them now will announce them.
+            removed = await self._netlink.remove_addresses(_vips(config), config.interface)
+            if removed:
+                log.info("(%s) removing %d leftover VIP(s).", config.name, removed)
+        await self._bind(inst)
+        await self._refresh_tracking_inputs(inst)
+        now = wire.monotonic()
+        self._apply_tracking(inst, now, initial=True)
+        self._apply(inst, inst.machine.start(now), now)
+
+    @staticmethod
+    def _needs_restart(old: VrrpInstance, new: VrrpInstance) -> bool:
+        """Identity changes cannot be applied in place: another router on the wire."""
+        return (old.interface, old.virtual_router_id, old.family, old.version, old.use_vmac) != (
+            new.interface, new.virtual_router_id, new.family, new.version, new.use_vmac,
+        )  # fmt: skip
+
+    async def _update_instance(self, inst: Instance, config: VrrpInstance) -> None:
+        """Reload of a kept instance: apply the new settings without touching its state."""
+        old = inst.config
+        group = _sync_group_of(self.config, config.name)
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        tracking = PriorityCalculator(config, scripts, group)
+        if config == old and tracking.items == inst.tracking.items:
+            inst.tracking = tracking
+            await self._refresh_tracking_inputs(inst)
+            return
+        inst.config = config
+        inst.tracking = tracking
+        await self._bind(inst, rebind=True)
+        await self._refresh_tracking_inputs(inst)
+        now = wire.monotonic()
+        params = MachineParams.from_instance(config, inst.machine.params.primary_ip)
+        actions = inst.machine.reconfigure(now, params)
+        self._apply(inst, actions, now)
+        self._apply_tracking(inst, now)
+        if inst.vips_set and inst.machine.state == MASTER:
+            self._effects.submit(inst.name, lambda: self._replace_vips(inst, old))
+
+    def _remove_instance(self, inst: Instance, now: float) -> None:
+        """Stop: a master sends priority 0 and drops its VIPs (unless ``-V``); then forget it."""
+        self._apply(inst, inst.machine.stop(now), now)
+        self._unbind(inst)
+        self._touched.add(inst.name)
+        del self.instances[inst.name]
+
+    async def _bind(self, inst: Instance, rebind: bool = False) -> None:
+        """Attach the instance to its interface's socket and build its advert template."""
+        assert self._pool is not None
+        cfg = inst.config
+        info = await self._netlink.link_info(cfg.interface)
+        src = self._source_address(cfg, info)
+        if rebind or info is None or src is None or (inst.vsock is not None and inst.vsock.ifindex != info.index):
+            self._unbind(inst)
+        inst.link = info
+        if info is None or src is None:
+            log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
+            return
+        if inst.machine.params.primary_ip != src.packed:
+            inst.machine.params = MachineParams.from_instance(cfg, src.packed)
+        family = inst.family
+        group = str(self.config.global_defs.vrrp_mcast_group6 if family == socket.AF_INET6
+                    else self.config.global_defs.vrrp_mcast_group4)  # fmt: skip
+        if inst.vsock is None:
+            inst.vsock = self._pool.acquire(cfg.interface, info.index, family, group)
+        self._by_vrid[(cfg.interface, family, cfg.virtual_router_id)] = inst
+        peers = [str(p) for p in cfg.unicast_peers]
+        inst.peers = frozenset(p.packed for p in cfg.unicast_peers) or None
+        vips = [s.address.ip.packed for s in cfg.virtual_ipaddresses if s.family == cfg.family]
+        previous_id = inst.sender.ip_id if inst.sender is not None else 0
+        inst.sender = AdvertSender(
+            inst.vsock,
+            version=cfg.version,
+            vrid=cfg.virtual_router_id,
+            advert_int=cfg.advert_int,
+            addresses=vips,
+            src=src.packed,
+            destinations=peers or [group],
+            auth_type=AUTH_TYPES[cfg.auth_type] if cfg.version == 2 else 0,
+            auth_data=cfg.auth_pass or b"",
+            pseudo_header=not cfg.v3_checksum_as_v2,
+        )
+        inst.sender.ip_id = previous_id
+
+    def _unbind(self, inst: Instance) -> None:
+        if inst.vsock is None:
+            return
+        key = (inst.vsock.ifname, inst.vsock.family, inst.config.virtual_router_id)
+        if self._by_vrid.get(key) is inst:
+            del self._by_vrid[key]
+        assert self._pool is not None
+        self._pool.release(inst.vsock)
+        inst.vsock = None
+        inst.sender = None
+
+    @staticmethod
+    def _source_address(cfg: VrrpInstance, info: LinkInfo | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        """keepalived's choice: unicast_src_ip / mcast_src_ip, else the interface's own address."""
+        configured = cfg.unicast_src_ip if cfg.unicast_peers else cfg.mcast_src_ip
+        if configured is None:
+            configured = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if configured is not None and configured.version == cfg.family:
+            return configured
+        if info is None:
+            return None
+        return info.link_local6 if cfg.family == 6 else info.primary4
+
+    # ------------------------------------------------------------------ tracking
+
+    async def _refresh_tracking_inputs(self, inst: Instance) -> None:
+        """Feed a new PriorityCalculator the current link and script states."""
+        for item in inst.tracking.items:
+            if item.kind == "interface":
+                if item.name not in self._link_state:
+                    info = inst.link if item.name == inst.config.interface else await self._netlink.link_info(item.name)
+                    self._link_state[item.name] = info is not None and info.up
+                inst.tracking.update_interface(item.name, self._link_state[item.name])
+            elif item.name in self.script_trackers:
+                inst.tracking.update_script(item.name, self.script_trackers[item.name].up)
+        if inst.vsock is None:
+            inst.tracking.update_interface(inst.config.interface, False)
+
+    def _apply_tracking(self, inst: Instance, now: float, initial: bool = False) -> None:
+        """Push the calculator's priority and fault flag into the machine (and the sync group)."""
+        self._apply(inst, inst.machine.set_priority(now, inst.tracking.effective_priority), now)
+        own_fault = inst.tracking.faulted or inst.vsock is None
+        group = self._group_for(inst.name)
+        if group is None:
+            self._apply(inst, inst.machine.set_fault(now, own_fault), now)
+            return
+        if group.set_member_fault(inst.name, own_fault) or initial:
+            for member in self._members(group):
+                self._apply(member, member.machine.set_fault(now, group.faulted), now)
+
+    def _on_script_result(self, name: str, ok: bool) -> None:
+        script = self.config.script(name)
+        if script is None:
+            return
+        tracker = self.script_trackers.get(name)
+        if tracker is None:
+            tracker = self.script_trackers[name] = ScriptTracker(script)
+        if not tracker.result(ok):
+            return
+        log.info("Script `%s` now returning %s", name, "success" if tracker.up else "failure")
+        now = wire.monotonic()
+        for inst in list(self.instances.values()):
+            if inst.tracking.update_script(name, tracker.up):
+                self._apply_tracking(inst, now)
+        self._end_tick()
+
+    def _on_link_change(self, ifname: str, index: int, up: bool) -> None:
+        if self._link_state.get(ifname) == up:
+            return
+        self._link_state[ifname] = up
+        if any(ifname == i.config.interface or ifname in (t.name for t in i.tracking.items)
+               for i in self.instances.values()):  # fmt: skip
+            log.info("Netlink reports %s %s", ifname, "up" if up else "down")
+        self._netlink.forget(ifname)
+        self._frames.forget(ifname)
+        task = asyncio.get_running_loop().create_task(self._relink(ifname, up))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _relink(self, ifname: str, up: bool) -> None:
+        """A link changed: rebind instances on it if needed, then re-evaluate their tracking."""
+        for inst in list(self.instances.values()):
+            if inst.config.interface == ifname and up:
+                await self._bind(inst)
+        now = wire.monotonic()
+        for inst in list(self.instances.values()):
+            changed = inst.tracking.update_interface(ifname, up)
+            if inst.config.interface == ifname and inst.vsock is None:
+                changed |= inst.tracking.update_interface(ifname, False)
+            if changed or inst.config.interface == ifname:
+                self._apply_tracking(inst, now)
+        self._end_tick()
+
+    # ------------------------------------------------------------------ sync groups
+
+    def _rebuild_sync_groups(self, config: Config) -> None:
+        """New SyncGroup objects for the config, seeded with the members' current states."""
+        self.sync_groups = {}
+        for group_config in config.vrrp_sync_groups:
+            group = SyncGroup(group_config)
+            for member in group_config.group:
+                inst = self.instances.get(member)
+                if inst is not None:
+                    group.states[member] = inst.machine.state
+                    group.set_member_fault(member, inst.tracking.faulted or inst.vsock is None)
+            self.sync_groups[group_config.name] = group
+
+    def _group_for(self, name: str) -> SyncGroup | None:
+        return next((g for g in self.sync_groups.values() if name in g.states), None)
+
+    def _members(self, group: SyncGroup) -> list[Instance]:
+        return [self.instances[m] for m in group.group.group if m in self.instances]
+
+    def _sync(self, inst: Instance, state: int, now: float, depth: int) -> None:
+        group = self._group_for(inst.name)
+        if group is None:
+            return
+        forced = group.member_changed(inst.name, state, now)
+        for member_name, target in forced:
+            member = self.instances.get(member_name)
+            if member is not None and depth < MAX_SYNC_DEPTH:
+                self._apply(member, member.machine.sync_to(now, target), now, depth + 1)
+        after = group.state
+        if after != self._group_announced.get(group.group.name, INIT) and after in (BACKUP, MASTER, FAULT):
+            self._group_announced[group.group.name] = after
+            log.info("VRRP_Group(%s) Syncing instances to %s state", group.group.name, STATE_NAMES[after])
+            self._notifier.group_changed(group.group.name, group.group.notify, STATE_NAMES[after])
+
+    # ------------------------------------------------------------------ events from the loop
+
+    def _on_packets(self, vsock: VrrpSocket, packets: list[Packet]) -> None:
+        now = wire.monotonic()
+        for data, src, hop_limit in packets:
+            self._receive(vsock, data, src, hop_limit, now)
+        self._end_tick()
+
+    def _receive(self, vsock: VrrpSocket, data: bytes, src: str, hop_limit: int, now: float) -> None:
+        if vsock.family == socket.AF_INET:
+            advert = wire.decode_advert(data, socket.AF_INET, has_ip_header=True, accept_no_pseudo=True)
+        else:
+            packed_src = socket.inet_pton(socket.AF_INET6, src)
+            advert = wire.decode_advert(
+                data, socket.AF_INET6, has_ip_header=False, src=packed_src,
+                dst=socket.inet_pton(socket.AF_INET6, vsock.group), hop_limit=hop_limit,
+            )  # fmt: skip
+            if advert is wire.Drop.BAD_CHECKSUM:
+                # Unicast to us: the kernel already verified the checksum (IPV6_CHECKSUM), but
+                # the decoder needs the real destination, which is one of our unicast sources.
+                for local in {i.sender.src for i in self.instances.values() if i.peers and i.sender}:
+                    advert = wire.decode_advert(data, socket.AF_INET6, has_ip_header=False, src=packed_src,
+                                                dst=local, hop_limit=hop_limit)  # fmt: skip
+                    if not isinstance(advert, wire.Drop):
+                        break
+        if isinstance(advert, wire.Drop):
+            vsock.drops[advert.name] += 1
+            log.debug("%s: dropped VRRP packet from %s: %s", vsock.ifname, src, advert.name)
+            return
+        inst = self._by_vrid.get((vsock.ifname, vsock.family, advert.vrid))
+        if inst is None:
+            vsock.drops[wire.Drop.BAD_VRID.name] += 1
+            return
+        cfg = inst.config
+        reason = wire.validate_for_instance(
+            advert,
+            version=cfg.version,
+            vrid=cfg.virtual_router_id,
+            auth_type=AUTH_TYPES[cfg.auth_type],
+            auth_pass=cfg.auth_pass or b"",
+            interval=vrrp_interval_field(cfg.version, cfg.advert_int),
+            multicast=inst.peers is None,
+            peers=inst.peers,
+            expected_addr_count=None if self.config.global_defs.vrrp_skip_check_adv_addr
+            else sum(1 for s in cfg.virtual_ipaddresses if s.family == cfg.family),
+        )
+        if reason is None and advert.checksum_ok_form == "no-pseudo" and not cfg.v3_checksum_as_v2:
+            reason = wire.Drop.BAD_CHECKSUM
+        if reason is not None:
+            inst.drops[reason.name] += 1
+            vsock.drops[reason.name] += 1
+            log.debug("(%s) dropped advert from %s: %s", inst.name, src, reason.name)
+            return
+        inst.adverts_received += 1
+        machine = inst.machine
+        if machine.state == BACKUP and 0 < advert.priority < machine.effective_priority and machine.params.preempts:
+            log.info("(%s) received lower priority (%d) advert from %s - discarding", inst.name, advert.priority, src)
+        elif machine.state == MASTER and advert.priority > machine.effective_priority:
+            log.info("(%s) Master received advert from %s with higher priority %d, ours %d",
+                     inst.name, src, advert.priority, machine.effective_priority)  # fmt: skip
+        interval = advert.interval / 100 if advert.version == 3 else float(advert.interval)
+        self._apply(inst, machine.on_advert(now, advert.src, advert.priority, interval), now)
+
+    def _on_timers(self, now: float, names: list[Hashable]) -> None:
+        for name in names:
+            inst = self.instances.get(name)  # type: ignore[arg-type]
+            if inst is None:
+                continue
+            deadline = inst.machine.next_deadline
+            tick = max(now, deadline) if deadline is not None else now
+            self._apply(inst, inst.machine.on_timer(tick), tick)
+        self._end_tick()
+
+    def _end_tick(self) -> None:
+        """Send what this tick queued, then re-arm the timer for the touched instances."""
+        if self._pool is None or self._timers is None:
+            return
+        for vsock in self._pool:
+            vsock.flush()
+        for name in self._touched:
+            inst = self.instances.get(name)
+            self._timers.set(name, inst.machine.next_deadline if inst is not None else None)
+        self._touched.clear()
+        self._timers.arm()
+
+    # ------------------------------------------------------------------ actions
+
+    def _apply(self, inst: Instance, actions: list[Action], now: float, depth: int = 0) -> None:
+        """Carry out one machine's actions in order; slow ones go to the instance's job queue."""
+        self._touched.add(inst.name)
+        for act, arg in actions:
+            if act == Act.SEND_ADVERT:
+                if inst.sender is not None:
+                    inst.adverts_sent += inst.sender.queue(arg)
+                if arg == 0:
+                    log.info("(%s) sent 0 priority", inst.name)
+            elif act == Act.ADD_VIPS:
+                log.info("(%s) setting VIPs.", inst.name)
+                inst.vips_set = True
+                self._effects.submit(inst.name, lambda cfg=inst.config: self._set_vips(cfg))
+            elif act == Act.REMOVE_VIPS:
+                if self._stopping and self.options.dont_release_vrrp:
+                    continue  # -V: leave VIPs and routes in place on daemon stop
+                log.info("(%s) removing VIPs.", inst.name)
+                inst.vips_set = False
+                self._effects.submit(inst.name, lambda cfg=inst.config: self._remove_vips(cfg))
+            elif act == Act.SEND_GARP:
+                cfg = inst.config
+                repeat = cfg.garp_master_refresh_repeat if arg == GARP_REFRESH else cfg.garp_master_repeat
+                self._effects.submit(inst.name, lambda cfg=cfg, n=repeat: self._announce(cfg, _vips(cfg), n))
+            elif act == Act.NOTIFY:
+                self._entered(inst, arg, now, depth)
+
+    def _entered(self, inst: Instance, state: int, now: float, depth: int) -> None:
+        old, inst.last_state = inst.last_state, state
+        name = STATE_NAMES[state]
+        suffix = " (init)" if old == INIT and state == BACKUP else ""
+        log.info("(%s) Entering %s STATE%s", inst.name, name, suffix)
+        inst.last_transition = time.time()
+        self.transitions.append(Transition(inst.last_transition, inst.name, STATE_NAMES[old], name))
+        self._notifier.instance_changed(inst.name, inst.config.notify, name, inst.machine.effective_priority)
+        if state != STOP:
+            self._sync(inst, state, now, depth)
+
+    # ------------------------------------------------------------------ system effects (jobs)
+
+    async def _set_vips(self, cfg: VrrpInstance) -> None:
+        await self._netlink.add_addresses(_vips(cfg), cfg.interface)
+        await self._netlink.add_routes(cfg.virtual_routes, cfg.interface)
+
+    async def _remove_vips(self, cfg: VrrpInstance) -> None:
+        await self._netlink.remove_routes(cfg.virtual_routes, cfg.interface)
+        await self._netlink.remove_addresses(_vips(cfg), cfg.interface)
+
+    async def _replace_vips(self, inst: Instance, old: VrrpInstance) -> None:
+        """Reload of a master: drop VIPs and routes no longer configured, add and announce new ones."""
+        new = inst.config
+        old_vips = set(_vips(old))
+        new_vips = set(_vips(new))
+        gone = [v for v in _vips(old) if v not in new_vips]
+        added = [v for v in _vips(new) if v not in old_vips]
+        for spec in gone:
+            log.info("(%s) ip address %s dev %s, no longer exist", new.name, spec.address, spec.dev or old.interface)
+        await self._netlink.remove_routes([r for r in old.virtual_routes if r not in new.virtual_routes], old.interface)
+        await self._netlink.remove_addresses(gone, old.interface)
+        if added:
+            log.info("(%s) setting VIPs.", new.name)
+        await self._netlink.add_addresses(added, new.interface)
+        await self._netlink.add_routes([r for r in new.virtual_routes if r not in old.virtual_routes], new.interface)
+        await self._announce(new, added, new.garp_master_repeat)
+
+    async def _announce(self, cfg: VrrpInstance, vips: Iterable[IPAddressSpec], repeat: int) -> None:
+        """GARP / unsolicited NA bursts for the VIPs, from each VIP's own interface."""
+        by_dev: dict[str, list] = {}
+        for spec in vips:
+            by_dev.setdefault(spec.dev or cfg.interface, []).append(spec.address.ip)
+        for dev, addresses in by_dev.items():
+            info = await self._netlink.link_info(dev)
+            if info is not None:
+                self._frames.send(dev, announcement_frames(info.mac, addresses, repeat))
+
+    async def _reload_static(self, old: Config, new: Config) -> None:
+        await self._netlink.remove_routes([r for r in old.static_routes if r not in new.static_routes], None)
+        await self._netlink.remove_addresses([a for a in old.static_ipaddress if a not in new.static_ipaddress], None)
+        await self._netlink.add_addresses([a for a in new.static_ipaddress if a not in old.static_ipaddress], None)
+        await self._netlink.add_routes([r for r in new.static_routes if r not in old.static_routes], None)

@@ -1,0 +1,212 @@
+"""Tracking for VRRP instances, pure: script hysteresis, effective priority, sync groups.
+
+The I/O layer runs the scripts and watches links; these classes turn the raw results into what
+the state machines need: :class:`ScriptTracker` applies ``rise``/``fall``,
+:class:`PriorityCalculator` folds tracked items into an effective priority and a fault flag
+(``VrrpMachine.set_priority`` / ``set_fault``), and :class:`SyncGroup` keeps the members of a
+``vrrp_sync_group`` moving together.
+
+Weights follow ``man keepalived.conf``: a positive weight is added while the item is up, a
+negative one subtracted while it is down, ``reverse`` flips the direction, and weight 0 (or an
+unweighted ``track_interface``) means FAULT while the item is down (up, with ``reverse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, clamp_priority
+
+
+class ScriptTracker:
+    """One ``vrrp_script``: consecutive-result hysteresis as keepalived counts it.
+
+    ``up`` is None until the first result (keepalived's INIT state, where one result decides),
+    False from the start with ``init_fail``; afterwards ``fall`` consecutive failures take it
+    down and ``rise`` consecutive successes bring it back."""
+
+    def __init__(self, script: VrrpScript) -> None:
+        self.script = script
+        self.up: bool | None = False if script.init_fail else None
+        self._streak = 0  # consecutive results disagreeing with ``up``
+
+    def result(self, ok: bool) -> bool:
+        """Record one run's outcome; True when ``up`` changed."""
+        if self.up is None:
+            self.up = ok
+            return True
+        if ok == self.up:
+            self._streak = 0
+            return False
+        self._streak += 1
+        if self._streak < (self.script.fall if self.up else self.script.rise):
+            return False
+        self.up = ok
+        self._streak = 0
+        return True
+
+
+TrackKind = Literal["script", "interface"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedItem:
+    """One tracked script or interface as it bears on one instance; weight 0 = FAULT item."""
+
+    kind: TrackKind
+    name: str
+    weight: int
+    reverse: bool
+
+    def contribution(self, up: bool | None) -> int:
+        """Priority change while in this state: positive weights count while up, negative
+        ones while down, ``reverse`` flips the sign; an item not yet known counts nothing."""
+        if up is None or self.weight == 0 or (self.weight > 0) != up:
+            return 0
+        return -self.weight if self.reverse else self.weight
+
+    def faults(self, up: bool | None) -> bool:
+        """Weight-0 items fault while down (while up with ``reverse``), never while unknown."""
+        return self.weight == 0 and up is not None and up == self.reverse
+
+
+def tracked_items(
+    inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: VrrpSyncGroup | None = None
+) -> tuple[TrackedItem, ...]:
+    """Everything ``inst`` tracks: its own interface (unless ``dont_track_primary``), its
+    track_interface/track_script entries, and its sync group's. Inside a sync group the
+    instance's own weights are forced to 0, as keepalived does, so members agree on priority."""
+    items: list[TrackedItem] = []
+    if not inst.dont_track_primary:
+        items.append(TrackedItem("interface", inst.interface, 0, False))
+    items += _entries(inst.track_interface, inst.track_script, scripts, keep_weights=sync_group is None)
+    if sync_group is not None:
+        items += _entries(sync_group.track_interface, sync_group.track_script, scripts, keep_weights=True)
+    return tuple(items)
+
+
+def _entries(
+    interfaces: Iterable[TrackInterface],
+    track_scripts: Iterable[TrackScript],
+    scripts: dict[str, VrrpScript],
+    keep_weights: bool,
+) -> Iterator[TrackedItem]:
+    """TrackedItems for one tracking block; without ``keep_weights`` a weighted entry becomes
+    a plain fault item (down -> FAULT), while an explicit ``weight 0 reverse`` stays reversed."""
+
+    def item(kind: TrackKind, name: str, weight: int, reverse: bool) -> TrackedItem:
+        if keep_weights or weight == 0:
+            return TrackedItem(kind, name, weight, reverse)
+        return TrackedItem(kind, name, 0, False)
+
+    for ti in interfaces:
+        yield item("interface", ti.name, ti.weight or 0, ti.reverse)
+    for ts in track_scripts:
+        script = scripts.get(ts.name)
+        if script is None:
+            continue  # the parser reports unknown scripts; nothing to track here
+        if ts.weight is None:
+            yield item("script", ts.name, script.weight, script.weight_reverse)
+        else:
+            yield item("script", ts.name, ts.weight, ts.reverse)
+
+
+class PriorityCalculator:
+    """Base priority plus tracked weights -> effective priority (1..254, the owner keeps 255),
+    and whether any weight-0 item puts the instance in FAULT."""
+
+    def __init__(
+        self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: VrrpSyncGroup | None = None
+    ) -> None:
+        self.base_priority = inst.priority
+        self.items = tracked_items(inst, scripts, sync_group)
+        self._status: dict[tuple[TrackKind, str], bool | None] = {}
+        for item in self.items:
+            initial = (False if scripts[item.name].init_fail else None) if item.kind == "script" else True
+            self._status[(item.kind, item.name)] = initial
+        self.effective_priority, self.faulted = self._compute()
+
+    def update_script(self, name: str, up: bool | None) -> bool:
+        """A script's tracked state (``ScriptTracker.up``); True if priority or fault changed."""
+        return self._update("script", name, up)
+
+    def update_interface(self, name: str, up: bool) -> bool:
+        """A link's operational state; True if priority or fault changed."""
+        return self._update("interface", name, up)
+
+    def _update(self, kind: TrackKind, name: str, up: bool | None) -> bool:
+        key = (kind, name)
+        if key not in self._status or self._status[key] == up:
+            return False
+        self._status[key] = up
+        before = (self.effective_priority, self.faulted)
+        self.effective_priority, self.faulted = self._compute()
+        return before != (self.effective_priority, self.faulted)
+
+    def _compute(self) -> tuple[int, bool]:
+        faulted = any(item.faults(self._status[(item.kind, item.name)]) for item in self.items)
+        total = self.base_priority + sum(item.contribution(self._status[(item.kind, item.name)]) for item in self.items)
+        return clamp_priority(self.base_priority, total), faulted
+
+
+class SyncGroup:
+    """A ``vrrp_sync_group``: its members are all MASTER, or all BACKUP/FAULT.
+
+    Faults are shared: the I/O layer reports each member's own fault with
+    :meth:`set_member_fault` and applies ``faulted`` to every member (keepalived puts the whole
+    group in FAULT). Elections are shared through :meth:`member_changed`, which answers with the
+    members to force via ``VrrpMachine.sync_to``."""
+
+    def __init__(self, group: VrrpSyncGroup) -> None:
+        self.group = group
+        self.states: dict[str, int] = dict.fromkeys(group.group, INIT)
+        self._own_faults: set[str] = set()
+        self.last_change: float | None = None
+
+    @property
+    def faulted(self) -> bool:
+        return bool(self._own_faults)
+
+    @property
+    def state(self) -> int:
+        """The group's state for GROUP notifies: FAULT if any member is, MASTER once all are."""
+        states = set(self.states.values())
+        if FAULT in states:
+            return FAULT
+        if states == {MASTER}:
+            return MASTER
+        return BACKUP if BACKUP in states or MASTER in states else INIT
+
+    def set_member_fault(self, name: str, fault: bool) -> bool:
+        """One member's own fault changed; True when the group's ``faulted`` flipped."""
+        before = self.faulted
+        if fault:
+            self._own_faults.add(name)
+        else:
+            self._own_faults.discard(name)
+        return before != self.faulted
+
+    def member_changed(self, name: str, new_state: int, now: float) -> list[tuple[str, int]]:
+        """Member ``name`` entered ``new_state``; returns ``(member, state)`` pairs to force.
+
+        A member losing mastership takes the other masters to BACKUP; a member winning takes
+        the backups to MASTER, unless some member is in FAULT and cannot follow, in which case
+        the winner itself is sent back to BACKUP."""
+        if name not in self.states:
+            return []
+        previous, self.states[name] = self.states[name], new_state
+        if previous != new_state:
+            self.last_change = now
+        others = {member: state for member, state in self.states.items() if member != name}
+        if new_state == MASTER:
+            if FAULT in others.values():
+                return [(name, BACKUP)]
+            return [(member, MASTER) for member, state in others.items() if state == BACKUP]
+        if new_state == BACKUP and previous == MASTER:
+            return [(member, BACKUP) for member, state in others.items() if state == MASTER]
+        if new_state == BACKUP and MASTER in others.values() and FAULT not in others.values():
+            return [(name, MASTER)]
+        return []

@@ -1,0 +1,125 @@
+"""VrrpRole driven directly on a uvloop loop inside one node namespace: snapshot, metrics,
+transition log, reload semantics, wire format of what it sends, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+import uvloop
+
+from fastalived.config import parse_string
+from fastalived.config.model import Config
+from fastalived.options import RunOptions
+from fastalived.testbed import in_netns, vrrp_instance_config
+from fastalived.vrrp.process import VrrpRole
+from tests.support.netns import Testbed
+
+pytestmark = pytest.mark.root
+
+VIP, VIP2, VIP3 = "198.51.100.100", "198.51.100.101", "198.51.100.102"
+STATIC = "203.0.113.5"
+
+
+def config(*instances: str, static: str = "") -> Config:
+    result = parse_string(static + "".join(instances))
+    assert result.ok, result.diagnostics
+    return result.config
+
+
+def v3(name: str, vrid: int, priority: int, vips: list[str], **kw) -> str:
+    return vrrp_instance_config(name, vrid, priority, vips, version=3, advert_int=0.05, **kw)
+
+
+async def until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
+
+def run_in(bed: Testbed, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run ``scenario`` on a fresh uvloop loop with this thread inside node 1's namespace."""
+    with in_netns(bed.node(1).netns):
+        uvloop.run(scenario())
+
+
+def state_of(role: VrrpRole, name: str) -> str:
+    return next(i["state"] for i in role.snapshot()["instances"] if i["name"] == name)
+
+
+def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
+    bed = testbed(1)
+    node = bed.node(1)
+    sniffer = bed.sniffer()
+    static = f"static_ipaddress {{\n    {STATIC}/32 dev eth0\n}}\n"
+    first = config(v3("VI_1", 11, 150, [f"{VIP}/24"]), v3("VI_2", 12, 150, [f"{VIP2}/24"]), static=static)
+
+    async def scenario() -> None:
+        role = VrrpRole(RunOptions())
+        await role.start(first)
+        assert node.has_address(STATIC)
+        assert await until(lambda: state_of(role, "VI_1") == "MASTER" == state_of(role, "VI_2"), 2)
+        assert await until(lambda: node.has_address(VIP) and node.has_address(VIP2), 1)
+
+        snap = {i["name"]: i for i in role.snapshot()["instances"]}
+        assert snap["VI_1"]["vrid"] == 11 and snap["VI_1"]["master_ip"] == node.ipv4
+        assert snap["VI_1"]["adverts_sent"] > 0 and snap["VI_1"]["transitions"] == 2
+        metrics = {(m.name, dict(m.labels).get("instance")): m.value for m in role.metrics()}
+        assert metrics[("fastalived_vrrp_state", "VI_1")] == 2
+        assert metrics[("fastalived_vrrp_effective_priority", "VI_1")] == 150
+        assert metrics[("fastalived_vrrp_adverts_sent_total", "VI_2")] > 0
+
+        # Reload: VI_1 unchanged, VI_2 swaps its VIP; neither changes state.
+        transitions = len(role.transitions)
+        await role.reload(config(v3("VI_1", 11, 150, [f"{VIP}/24"]), v3("VI_2", 12, 140, [f"{VIP3}/24"]),
+                                 static=static))
+        assert await until(lambda: node.has_address(VIP3) and not node.has_address(VIP2), 1)
+        await asyncio.sleep(0.3)
+        assert len(role.transitions) == transitions
+        assert node.has_address(VIP)
+        assert {i["name"]: i["effective_priority"] for i in role.snapshot()["instances"]}["VI_2"] == 140
+
+        await role.stop()
+        assert [t.new for t in role.transitions[-2:]] == ["STOP", "STOP"]
+
+    run_in(bed, scenario)
+    assert not any(node.has_address(a) for a in (VIP, VIP2, VIP3, STATIC))
+
+    adverts = sniffer.adverts(src_ip=node.ipv4, vrid=11)
+    assert adverts and adverts[-1].priority == 0  # the stop's release
+    raw = adverts[0].raw
+    assert raw[15] == 0xC0 and raw[22] == 255  # TOS and TTL of keepalived's own IP header
+    ids = [int.from_bytes(f.raw[18:20], "big") for f in adverts]
+    assert ids[0] == 1 and ids == list(range(1, len(ids) + 1))
+    garps = [f for f in sniffer.frames("arp") if f.target == VIP and f.gratuitous]
+    assert len(garps) >= 5 and garps[4].timestamp - garps[0].timestamp < 0.05  # a burst of five
+
+
+def test_missing_interface_is_fault_until_it_appears(testbed) -> None:
+    bed = testbed(1)
+    node = bed.node(1)
+    late, peer = "fa" + secrets.token_hex(3), "fa" + secrets.token_hex(3)
+    cfg = config(v3("VI_X", 21, 150, [f"{VIP}/24"], interface=late))
+
+    async def scenario() -> None:
+        role = VrrpRole(RunOptions())
+        await role.start(cfg)
+        assert state_of(role, "VI_X") == "FAULT"
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "link", "add", late, "type", "veth", "peer", "name", peer)
+        await proc.wait()
+        await (await asyncio.create_subprocess_exec("ip", "addr", "add", "198.51.100.50/24", "dev", late)).wait()
+        for dev in (late, peer):
+            await (await asyncio.create_subprocess_exec("ip", "link", "set", dev, "up")).wait()
+        assert await until(lambda: state_of(role, "VI_X") == "MASTER", 3), role.snapshot()
+        assert node.has_address(VIP, late)
+        await role.stop()
+
+    run_in(bed, scenario)
+    assert not node.has_address(VIP, None)

@@ -1,0 +1,1 @@
+"""Test-only helpers: namespace testbeds, packet sniffer, keepalived/fastalived node runners."""

@@ -1,0 +1,171 @@
+"""keepalived's defaults and the inheritance chains the parser resolves for consumers."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+
+from fastalived.config import parse_string
+from fastalived.config import model as m
+
+
+def load(text: str) -> m.Config:
+    result = parse_string(text)
+    assert result.diagnostics == [], [str(d) for d in result.diagnostics]
+    return result.config
+
+
+def test_minimal_instance_defaults() -> None:
+    vi = load("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n}\n").vrrp_instances[0]
+    assert (vi.state, vi.priority, vi.advert_int, vi.version, vi.family) == ("BACKUP", 100, 1.0, 2, 4)
+    assert (vi.garp_master_delay, vi.garp_master_repeat, vi.garp_master_refresh) == (5.0, 5, 0.0)
+    assert (vi.nopreempt, vi.preempt_delay, vi.accept, vi.auth_type) == (False, 0.0, True, None)
+
+
+def test_global_vrrp_version_and_strict_flow_into_instances() -> None:
+    config = load(
+        "global_defs {\n vrrp_version 3\n vrrp_strict\n vrrp_garp_master_repeat 9\n}\n"
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n}\n"
+        "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n garp_master_repeat 1\n accept\n}\n"
+    )
+    a, b = config.vrrp_instances
+    assert (a.version, a.advert_int, a.accept, a.garp_master_repeat) == (3, 0.5, False, 9)
+    assert (b.version, b.accept, b.garp_master_repeat) == (2, True, 1)
+
+
+def test_v3_advert_int_is_rounded_to_centiseconds() -> None:
+    vi = load("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n advert_int 0.123\n}\n")
+    assert vi.vrrp_instances[0].advert_int == 0.12
+
+
+def test_ipv6_family_from_first_vip_and_mixed_family_moves_to_excluded() -> None:
+    result = parse_string(
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+        " virtual_ipaddress {\n  2001:db8::1/64\n  198.51.100.1\n }\n}\n"
+    )
+    vi = result.config.vrrp_instances[0]
+    assert vi.family == 6
+    assert [str(s.address) for s in vi.virtual_ipaddresses] == ["2001:db8::1/64"]
+    assert [str(s.address) for s in vi.virtual_ipaddresses_excluded] == ["198.51.100.1/32"]
+    assert [d.severity for d in result.diagnostics] == ["warning"]
+
+
+def test_same_vrid_different_family_or_interface_is_fine() -> None:
+    config = load(
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n}\n"
+        "vrrp_instance B {\n interface eth1\n virtual_router_id 1\n}\n"
+        "vrrp_instance C {\n interface eth0\n virtual_router_id 1\n native_ipv6\n}\n"
+    )
+    assert [i.family for i in config.vrrp_instances] == [4, 4, 6]
+
+
+VS_DEFAULTS = "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 8080 {\n  %s {\n%s  }\n }\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "retry", "delay_before_retry", "port"),
+    [
+        ("TCP_CHECK", "", 1, 1.0, 8080),
+        ("HTTP_GET", "   url {\n    path /\n   }\n", 1, 3.0, 8080),
+        ("SSL_GET", "   url {\n    path /\n   }\n", 1, 3.0, 8080),
+        ("SMTP_CHECK", "", 1, 1.0, 8080),
+        ("DNS_CHECK", "", 3, 60.0, 8080),
+        ("MISC_CHECK", "   misc_path /bin/true\n", 0, 1.0, 8080),
+    ],
+)
+def test_checker_defaults_per_kind(kind: str, body: str, retry: int, delay_before_retry: float, port: int) -> None:
+    config = load(VS_DEFAULTS % (kind, body))
+    vs = config.virtual_servers[0]
+    assert (vs.delay_loop, vs.lvs_sched, vs.lvs_method, vs.protocol, vs.quorum, vs.hysteresis) == (
+        60.0, "wlc", "NAT", "TCP", 1, 0,
+    )
+    rs = vs.real_servers[0]
+    assert (rs.weight, rs.inhibit_on_failure, rs.alpha) == (1, False, False)
+    common = rs.checkers[0].common
+    assert (common.connect_ip, common.connect_port, common.connect_timeout) == (ip_address("203.0.113.1"), port, 5.0)
+    assert (common.retry, common.delay_before_retry, common.delay_loop, common.warmup) == (
+        retry, delay_before_retry, 60.0, None,
+    )
+
+
+def test_inheritance_virtual_server_to_real_server_to_checker() -> None:
+    config = load(
+        """\
+virtual_server 198.51.100.1 80 {
+    delay_loop 20
+    connect_timeout 9
+    retry 4
+    delay_before_retry 6
+    warmup 2
+    alpha
+    virtualhost vs.example.com
+    inhibit_on_failure
+    lvs_method DR
+    real_server 203.0.113.1 80 {
+        connect_timeout 8
+        virtualhost rs.example.com
+        HTTP_GET {
+            url {
+                path /
+            }
+            retry 3
+        }
+        TCP_CHECK {
+        }
+    }
+    real_server 203.0.113.2 80 {
+        alpha no
+        inhibit_on_failure off
+        delay_loop 5
+        HTTP_GET {
+            url {
+                path /
+            }
+            virtualhost ck.example.com
+            warmup 0
+        }
+    }
+}
+"""
+    )
+    rs1, rs2 = config.virtual_servers[0].real_servers
+    http1, tcp1 = rs1.checkers
+    assert isinstance(http1, m.HttpCheck)
+    assert http1.virtualhost == "rs.example.com"
+    assert (http1.common.connect_timeout, http1.common.retry, http1.common.delay_before_retry) == (8.0, 3, 6.0)
+    assert (http1.common.delay_loop, http1.common.warmup, http1.common.alpha) == (20.0, 2.0, True)
+    assert (tcp1.common.connect_timeout, tcp1.common.retry) == (8.0, 4)
+    assert (rs1.alpha, rs1.inhibit_on_failure, rs1.lvs_method) == (True, True, None)
+    (http2,) = rs2.checkers
+    assert isinstance(http2, m.HttpCheck)
+    assert http2.virtualhost == "ck.example.com"
+    assert (http2.common.delay_loop, http2.common.warmup, http2.common.alpha) == (5.0, 0.0, False)
+    assert (rs2.alpha, rs2.inhibit_on_failure) == (False, False)
+    assert config.virtual_servers[0].delay_loop == 20.0
+
+
+def test_persistence_timeout_without_value_is_six_minutes() -> None:
+    vs = load("virtual_server 198.51.100.1 80 {\n persistence_timeout\n}\n").virtual_servers[0]
+    assert vs.persistence_timeout == 360
+
+
+def test_smtp_helo_defaults_to_host_name_and_hosts_inherit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "lb7.example.com")
+    config = load(
+        "virtual_server 198.51.100.1 25 {\n real_server 203.0.113.1 25 {\n  SMTP_CHECK {\n   connect_timeout 3\n"
+        "   host {\n    connect_ip 203.0.113.9\n   }\n  }\n }\n}\n"
+    )
+    smtp = config.virtual_servers[0].real_servers[0].checkers[0]
+    assert isinstance(smtp, m.SmtpCheck)
+    assert smtp.helo_name == "lb7.example.com"
+    (host,) = smtp.hosts
+    assert (host.connect_ip, host.connect_port, host.connect_timeout) == (ip_address("203.0.113.9"), 25, 3.0)
+
+
+def test_global_defaults() -> None:
+    g = load("").global_defs
+    assert g == m.GlobalDefs()
+    assert (g.smtp_connect_timeout, g.vrrp_version, g.router_id, g.status_listen) == (30.0, 2, None, None)

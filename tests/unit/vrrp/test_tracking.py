@@ -1,0 +1,332 @@
+"""Script hysteresis, weights -> effective priority, faults, and sync groups."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, Act, MachineParams, VrrpMachine
+from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup, TrackedItem, tracked_items
+
+
+def script(name: str = "chk", **kw: object) -> VrrpScript:
+    return VrrpScript(name=name, script=f"/bin/{name}", **kw)  # type: ignore[arg-type]
+
+
+def instance(**kw: object) -> VrrpInstance:
+    base: dict[str, object] = dict(name="VI_1", interface="eth0", virtual_router_id=51, priority=100)
+    base.update(kw)
+    return VrrpInstance(**base)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- ScriptTracker
+
+
+def test_script_pending_until_first_result_which_decides() -> None:
+    tracker = ScriptTracker(script(rise=3, fall=3))
+    assert tracker.up is None
+    assert tracker.result(False) is True
+    assert tracker.up is False
+    other = ScriptTracker(script(rise=3, fall=3))
+    assert other.result(True) is True
+    assert other.up is True
+
+
+def test_script_needs_fall_consecutive_failures() -> None:
+    tracker = ScriptTracker(script(rise=2, fall=3))
+    tracker.result(True)
+    assert [tracker.result(False) for _ in range(2)] == [False, False]
+    assert tracker.result(True) is False  # streak broken
+    assert [tracker.result(False) for _ in range(3)] == [False, False, True]
+    assert tracker.up is False
+
+
+def test_script_needs_rise_consecutive_successes() -> None:
+    tracker = ScriptTracker(script(rise=2, fall=1))
+    tracker.result(False)
+    assert tracker.result(True) is False
+    assert tracker.result(False) is False
+    assert [tracker.result(True) for _ in range(2)] == [False, True]
+    assert tracker.up is True
+
+
+def test_init_fail_starts_down_and_needs_rise() -> None:
+    tracker = ScriptTracker(script(rise=2, init_fail=True))
+    assert tracker.up is False
+    assert [tracker.result(True) for _ in range(2)] == [False, True]
+
+
+# --------------------------------------------------------------------------- weights
+
+
+@pytest.mark.parametrize(
+    ("weight", "reverse", "up", "delta"),
+    [
+        (10, False, True, 10),
+        (10, False, False, 0),
+        (-10, False, True, 0),
+        (-10, False, False, -10),
+        (10, True, True, -10),
+        (10, True, False, 0),
+        (-10, True, True, 0),
+        (-10, True, False, 10),
+        (10, False, None, 0),
+    ],
+)
+def test_weight_sign_semantics(weight: int, reverse: bool, up: bool | None, delta: int) -> None:
+    assert TrackedItem("script", "s", weight, reverse).contribution(up) == delta
+
+
+@pytest.mark.parametrize(
+    ("reverse", "up", "faults"), [(False, False, True), (False, True, False), (True, True, True), (True, False, False)]
+)
+def test_weight_zero_faults(reverse: bool, up: bool, faults: bool) -> None:
+    assert TrackedItem("script", "s", 0, reverse).faults(up) is faults
+    assert TrackedItem("script", "s", 0, reverse).faults(None) is False
+
+
+def test_positive_script_weight_added_when_up() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(weight=20)})
+    assert calc.effective_priority == 100  # pending counts nothing
+    assert calc.update_script("chk", True) is True
+    assert calc.effective_priority == 120
+    assert calc.update_script("chk", False) is True
+    assert (calc.effective_priority, calc.faulted) == (100, False)
+
+
+def test_negative_script_weight_subtracted_when_down() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=-30),)), {"chk": script(weight=5)})
+    calc.update_script("chk", True)
+    assert calc.effective_priority == 100
+    calc.update_script("chk", False)
+    assert calc.effective_priority == 70
+
+
+def test_track_script_uses_script_reverse_unless_overridden() -> None:
+    scripts = {"chk": script(weight=10, weight_reverse=True)}
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), scripts)
+    calc.update_script("chk", True)
+    assert calc.effective_priority == 90
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=10),)), scripts)
+    calc.update_script("chk", True)
+    assert calc.effective_priority == 110
+
+
+def test_unweighted_script_failure_faults() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script()})
+    assert calc.faulted is False
+    assert calc.update_script("chk", False) is True
+    assert calc.faulted is True
+    assert calc.update_script("chk", False) is False
+    calc.update_script("chk", True)
+    assert calc.faulted is False
+
+
+def test_init_fail_script_faults_from_the_start() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(init_fail=True)})
+    assert calc.faulted is True
+
+
+def test_primary_interface_down_faults_unless_dont_track_primary() -> None:
+    calc = PriorityCalculator(instance(), {})
+    calc.update_interface("eth0", False)
+    assert calc.faulted is True
+    calc = PriorityCalculator(instance(dont_track_primary=True), {})
+    assert calc.update_interface("eth0", False) is False
+    assert calc.faulted is False
+
+
+def test_track_interface_unweighted_faults_weighted_adjusts() -> None:
+    inst = instance(
+        track_interface=(TrackInterface("eth1"), TrackInterface("eth2", weight=-15), TrackInterface("eth3", weight=5))
+    )
+    calc = PriorityCalculator(inst, {})
+    assert calc.effective_priority == 105  # interfaces start up
+    calc.update_interface("eth2", False)
+    calc.update_interface("eth3", False)
+    assert (calc.effective_priority, calc.faulted) == (85, False)
+    calc.update_interface("eth1", False)
+    assert calc.faulted is True
+
+
+def test_reverse_unweighted_interface_faults_while_up() -> None:
+    calc = PriorityCalculator(instance(track_interface=(TrackInterface("eth1", weight=0, reverse=True),)), {})
+    assert calc.faulted is True
+    calc.update_interface("eth1", False)
+    assert calc.faulted is False
+
+
+def test_effective_priority_clamped() -> None:
+    scripts = {"up": script("up", weight=200), "down": script("down", weight=-200)}
+    high = PriorityCalculator(instance(track_script=(TrackScript("up"),)), scripts)
+    high.update_script("up", True)
+    assert high.effective_priority == 254
+    low = PriorityCalculator(instance(track_script=(TrackScript("down"),)), scripts)
+    low.update_script("down", False)
+    assert low.effective_priority == 1
+
+
+def test_owner_never_reduced_but_can_fault() -> None:
+    scripts = {"w": script("w", weight=-50), "f": script("f")}
+    calc = PriorityCalculator(instance(priority=255, track_script=(TrackScript("w"), TrackScript("f"))), scripts)
+    calc.update_script("w", False)
+    assert calc.effective_priority == 255
+    calc.update_script("f", False)
+    assert calc.faulted is True
+
+
+def test_unknown_names_are_ignored() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("missing"),)), {})
+    assert calc.update_script("missing", False) is False
+    assert calc.update_interface("nope", False) is False
+    assert calc.faulted is False
+
+
+def test_shared_name_updates_every_entry() -> None:
+    inst = instance(track_interface=(TrackInterface("eth0", weight=-10),))
+    calc = PriorityCalculator(inst, {})
+    calc.update_interface("eth0", False)
+    assert (calc.effective_priority, calc.faulted) == (90, True)
+
+
+def test_sync_group_zeroes_member_weights_and_adds_group_tracking() -> None:
+    inst = instance(track_script=(TrackScript("own", weight=20),), dont_track_primary=True)
+    group = VrrpSyncGroup(
+        name="G",
+        group=("VI_1",),
+        track_script=(TrackScript("grp", weight=-40),),
+        track_interface=(TrackInterface("eth9"),),
+    )
+    scripts = {"own": script("own"), "grp": script("grp")}
+    assert tracked_items(inst, scripts, group) == (
+        TrackedItem("script", "own", 0, False),
+        TrackedItem("interface", "eth9", 0, False),
+        TrackedItem("script", "grp", -40, False),
+    )
+    calc = PriorityCalculator(inst, scripts, group)
+    calc.update_script("grp", False)
+    assert (calc.effective_priority, calc.faulted) == (60, False)
+    calc.update_script("own", False)
+    assert calc.faulted is True
+
+
+def test_sync_group_keeps_explicit_weight_zero_reverse() -> None:
+    inst = instance(
+        track_script=(TrackScript("a", weight=10, reverse=True), TrackScript("b", weight=0, reverse=True)),
+        dont_track_primary=True,
+    )
+    group = VrrpSyncGroup(name="G", group=("VI_1",))
+    scripts = {"a": script("a"), "b": script("b")}
+    assert tracked_items(inst, scripts, group) == (
+        TrackedItem("script", "a", 0, False),
+        TrackedItem("script", "b", 0, True),
+    )
+
+
+def test_calculator_drives_machine() -> None:
+    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=-60),)), {"chk": script()})
+    machine = VrrpMachine(
+        MachineParams(name="VI_1", vrid=51, version=2, priority=100, advert_int=1.0, primary_ip=b"\x0a\0\0\1")
+    )
+    machine.start(0.0)
+    machine.on_timer(10.0)
+    calc.update_script("chk", False)
+    machine.set_priority(10.5, calc.effective_priority)
+    assert machine.on_timer(11.0) == [(Act.SEND_ADVERT, 40)]
+
+
+# --------------------------------------------------------------------------- sync groups
+
+
+def group_of(*names: str) -> SyncGroup:
+    return SyncGroup(VrrpSyncGroup(name="G", group=names))
+
+
+def test_member_winning_takes_backups_to_master() -> None:
+    group = group_of("A", "B", "C")
+    for name in "ABC":
+        assert group.member_changed(name, BACKUP, 0.0) == []
+    assert group.member_changed("A", MASTER, 1.0) == [("B", MASTER), ("C", MASTER)]
+    # C has not reported yet, so it is named again; forcing a MASTER to MASTER is a no-op
+    assert group.member_changed("B", MASTER, 1.0) == [("C", MASTER)]
+    assert group.member_changed("C", MASTER, 1.0) == []
+    assert group.state == MASTER
+
+
+def test_member_losing_takes_masters_to_backup() -> None:
+    group = group_of("A", "B")
+    group.member_changed("A", MASTER, 0.0)
+    group.member_changed("B", MASTER, 0.0)
+    assert group.member_changed("B", BACKUP, 1.0) == [("A", BACKUP)]
+    assert group.member_changed("A", BACKUP, 1.0) == []
+    assert group.state == BACKUP
+
+
+def test_member_cannot_win_while_another_is_faulted() -> None:
+    group = group_of("A", "B")
+    group.member_changed("A", BACKUP, 0.0)
+    group.member_changed("B", FAULT, 0.0)
+    assert group.member_changed("A", MASTER, 1.0) == [("A", BACKUP)]
+    assert group.state == FAULT
+
+
+def test_late_member_joins_masters() -> None:
+    group = group_of("A", "B")
+    group.member_changed("A", MASTER, 0.0)
+    assert group.member_changed("B", BACKUP, 1.0) == [("B", MASTER)]
+
+
+def test_unknown_member_ignored_and_state_init() -> None:
+    group = group_of("A")
+    assert group.state == INIT
+    assert group.member_changed("Z", MASTER, 0.0) == []
+
+
+def test_faults_are_shared() -> None:
+    group = group_of("A", "B")
+    assert group.set_member_fault("A", True) is True
+    assert group.set_member_fault("B", True) is False
+    assert group.set_member_fault("A", False) is False
+    assert group.faulted is True
+    assert group.set_member_fault("B", False) is True
+    assert group.faulted is False
+
+
+def test_group_last_change_records_time() -> None:
+    group = group_of("A")
+    group.member_changed("A", BACKUP, 3.0)
+    group.member_changed("A", BACKUP, 4.0)
+    assert group.last_change == 3.0
+
+
+def test_group_keeps_machines_together_end_to_end() -> None:
+    """Drive two real machines the way the I/O layer does: apply forced states until quiet."""
+    names = ("A", "B")
+    machines = {
+        name: VrrpMachine(
+            MachineParams(
+                name=name, vrid=i + 1, version=2, priority=100 + i, advert_int=1.0, primary_ip=bytes([10, 0, 0, 1])
+            )
+        )
+        for i, name in enumerate(names)
+    }
+    group = SyncGroup(VrrpSyncGroup(name="G", group=names))
+
+    def settle(name: str, actions: list) -> None:
+        for act, arg in actions:
+            if act == Act.NOTIFY:
+                for other, state in group.member_changed(name, arg, now):
+                    settle(other, machines[other].sync_to(now, state))
+
+    now = 0.0
+    for name in names:
+        settle(name, machines[name].start(now))
+    now = machines["B"].next_deadline  # B (higher priority, shorter skew) times out first
+    settle("B", machines["B"].on_timer(now))
+    assert {m.state for m in machines.values()} == {MASTER}
+    peer = ipaddress.IPv4Address("10.0.0.200").packed
+    now += 0.5
+    settle("A", machines["A"].on_advert(now, peer, 250, 1.0))
+    assert {m.state for m in machines.values()} == {BACKUP}
