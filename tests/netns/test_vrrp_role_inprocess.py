@@ -118,7 +118,7 @@ def test_missing_interface_is_fault_until_it_appears(testbed) -> None:
         for dev in (late, peer):
             await (await asyncio.create_subprocess_exec("ip", "link", "set", dev, "up")).wait()
         assert await until(lambda: state_of(role, "VI_X") == "MASTER", 3), role.snapshot()
-        assert node.has_address(VIP, late)
+        assert await until(lambda: node.has_address(VIP, late), 1)
         await role.stop()
 
     run_in(bed, scenario)

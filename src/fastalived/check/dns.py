@@ -12,6 +12,7 @@ import random
 import struct
 import time
 
+from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
 from fastalived.check.tcp import failure_text
 from fastalived.config.model import DnsCheck
@@ -71,7 +72,7 @@ class _Exchange(asyncio.DatagramProtocol):
             self.done.set_result(failure_text(exc))
 
 
-class DnsProbe:
+class DnsProbe(CoroutineProbe):
     __slots__ = ("common", "question")
 
     def __init__(self, check: DnsCheck) -> None:

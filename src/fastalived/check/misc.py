@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
 from fastalived.config.model import MiscCheck
 from fastalived.daemon.notify import command_argv, run_command
@@ -35,7 +36,7 @@ def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
     return CheckResult(False, f"exit status {status}")
 
 
-class MiscProbe:
+class MiscProbe(CoroutineProbe):
     __slots__ = ("argv", "timeout", "dynamic", "user", "group")
 
     def __init__(self, check: MiscCheck) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -19,8 +20,9 @@ from typing import Protocol
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
 from fastalived.check.dns import DnsProbe
 from fastalived.check.events import CheckEvent, RealServerChange, VirtualServerChange
-from fastalived.check.http import HttpProbe, client_ssl_context
+from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context
 from fastalived.check.misc import MiscProbe
+from fastalived.check.probe import InFlight, Probe
 from fastalived.check.scheduler import DurationStats, TimerHeap, spread
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
@@ -33,10 +35,6 @@ log = logging.getLogger("fastalived.check")
 
 BATCH = 256  # probes started per timer callback before yielding to I/O
 LOCALITY_REFRESH = 1.0  # seconds between ha_suspend "is the VIP here?" tests per virtual server
-
-
-class Probe(Protocol):
-    async def run(self) -> CheckResult: ...
 
 
 class IpvsSink(Protocol):
@@ -69,9 +67,10 @@ async def open_ipvs_sink() -> IpvsSink:
     return opened if opened is not None else IpvsUnavailable()
 
 
-def build_probe(checker: Checker, ssl_context_factory: Callable[[], object]) -> Probe:
+def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext]) -> Probe:
+    """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context."""
     if isinstance(checker, HttpCheck):
-        return HttpProbe(checker, ssl_context_factory() if checker.kind == "SSL_GET" else None)  # type: ignore[arg-type]
+        return SslProbe(checker, ssl_context()) if checker.kind == "SSL_GET" else HttpProbe(checker)
     if isinstance(checker, TcpCheck):
         return TcpProbe(checker)
     if isinstance(checker, SmtpCheck):
@@ -112,7 +111,7 @@ class CheckRole:
         self._config: Config | None = None
         self._alerts: CheckAlerts | None = None
         self._probes: dict[str, Probe] = {}
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[CheckerState, InFlight] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = float("inf")
         self._locality_checked: dict[str, float] = {}
@@ -141,10 +140,9 @@ class CheckRole:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        tasks = list(self._in_flight)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for handle in self._in_flight.values():
+            handle.cancel()
+        self._in_flight.clear()
         if self._ipvs_task is not None:
             await asyncio.gather(self._ipvs_task, return_exceptions=True)
         if self._alerts is not None:
@@ -236,9 +234,9 @@ class CheckRole:
         self._config = config
         self._alerts = CheckAlerts(config.global_defs) if self._alerts is None else self._alerts
         self._alerts.global_defs = config.global_defs
-        ssl_context = None
+        ssl_context: ssl.SSLContext | None = None
 
-        def ssl_factory() -> object:
+        def shared_ssl_context() -> ssl.SSLContext:
             nonlocal ssl_context
             if ssl_context is None:
                 ssl_context = client_ssl_context(config.ssl)
@@ -248,7 +246,7 @@ class CheckRole:
         probes: dict[str, Probe] = {}
         for checker in self.state.checkers():
             try:
-                probes[checker.id] = build_probe(checker.checker, ssl_factory)
+                probes[checker.id] = build_probe(checker.checker, shared_ssl_context)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
@@ -276,15 +274,13 @@ class CheckRole:
         self._timer = None
         self._timer_due = float("inf")
         now = time.monotonic()
-        create_task, probes, in_flight = self._loop.create_task, self._probes, self._in_flight  # type: ignore[union-attr]
+        probes, in_flight = self._probes, self._in_flight
         for checker in self.heap.pop_due(now, BATCH):
             vs = checker.server.vs
             if vs.config.ha_suspend and self._suspended(vs, now):
                 self.heap.push(now + checker.delay_loop, checker)
                 continue
-            task = create_task(self._check(checker, probes[checker.id]))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            in_flight[checker] = probes[checker.id].start(lambda result, checker=checker: self._finished(checker, result))
         due = self.heap.next_deadline
         if due is not None and due <= now:  # more due than one batch: let I/O run, then go on
             self._timer_due = now
@@ -301,12 +297,8 @@ class CheckRole:
             vs.suspended = not address_is_local(str(vs.config.address), vs.config.address.version)
         return vs.suspended
 
-    async def _check(self, checker: CheckerState, probe: Probe) -> None:
-        try:
-            result = await probe.run()
-        except Exception as exc:  # a probe bug must fail one check, not stop the checker for good
-            log.exception("%s on %s crashed", checker.checker.kind, checker.id)
-            result = CheckResult(False, f"internal error: {exc!r}")
+    def _finished(self, checker: CheckerState, result: CheckResult) -> None:
+        self._in_flight.pop(checker, None)
         if not checker.live:
             return
         self.runs["success" if result.ok else "failure"] += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
 from fastalived.check.tcp import connect, failure_text
 from fastalived.config.model import CheckerCommon, SmtpCheck
@@ -47,7 +48,7 @@ class _SmtpDialogue(asyncio.Protocol):
             self.done.set_result(failure_text(exc) if exc else "connection closed by server")
 
 
-class SmtpProbe:
+class SmtpProbe(CoroutineProbe):
     __slots__ = ("hosts", "helo")
 
     def __init__(self, check: SmtpCheck) -> None:

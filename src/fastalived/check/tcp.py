@@ -57,7 +57,7 @@ class RawConnection:
     non-blocking and every wait is a loop callback.
     """
 
-    __slots__ = ("loop", "common", "sock", "fd", "timer", "done", "started", "reading", "writing")
+    __slots__ = ("loop", "common", "sock", "fd", "timer", "done", "started", "opened", "reading", "writing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, common: CheckerCommon, done: Done) -> None:
         self.loop = loop
@@ -66,12 +66,13 @@ class RawConnection:
         self.sock: socket.socket | None = None
         self.fd = -1
         self.timer: asyncio.TimerHandle | None = None
-        self.started = time.monotonic()
+        self.started = self.opened = time.monotonic()  # the check's start; this connection's start
         self.reading = False
         self.writing = False
 
     def open(self) -> None:
         common = self.common
+        self.opened = time.monotonic()
         try:
             sock = socket.socket(socket.AF_INET6 if common.connect_ip.version == 6 else socket.AF_INET)
         except OSError as exc:
@@ -102,7 +103,7 @@ class RawConnection:
         """Only a check that has to wait needs a timer; a refused or instant connect never makes one."""
         if self.timer is None:
             self.timer = self.loop.call_at(
-                self.loop.time() + self.common.connect_timeout - (time.monotonic() - self.started), self._timed_out
+                self.loop.time() + self.common.connect_timeout - (time.monotonic() - self.opened), self._timed_out
             )
 
     def want_write(self) -> None:

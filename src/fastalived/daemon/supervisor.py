@@ -119,11 +119,12 @@ class Supervisor:
             log.error("Configuration has errors; not starting")
             return EXIT_FAILURE
         self._config = config
-        parent_pid_file = self.options.pid_file or pidfile.DEFAULT_PARENT
-        if (other := pidfile.running_pid(parent_pid_file)) is not None:
-            log.error("daemon is already running (pid %d, %s)", other, parent_pid_file)
+        parent_pid_file = pidfile.PidFileLock(self.options.pid_file or pidfile.DEFAULT_PARENT)
+        try:
+            parent_pid_file.acquire()
+        except pidfile.AlreadyRunning as exc:
+            log.error("%s", exc)
             return EXIT_FAILURE
-        pidfile.write(parent_pid_file, os.getpid())
         dump_dir(self.options)  # creates run_dir (0700) for the children's dumps and state
         try:
             self._install_signals()
@@ -140,7 +141,7 @@ class Supervisor:
             await self._stop.wait()
             await self._shutdown()
         finally:
-            pidfile.remove(parent_pid_file, os.getpid())
+            parent_pid_file.release()
         return self._exit_code
 
     def request_stop(self, exit_code: int = EXIT_OK) -> None:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_LINK
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec
 from fastalived.vrrp import wire
@@ -264,14 +264,17 @@ class Netlink:
 
 
 LinkCallback = Callable[[str, int, bool], None]
+AddressCallback = Callable[[int], None]
 
 
 class LinkMonitor:
-    """Reports link changes as ``on_change(ifname, index, up)`` on the loop that called start()."""
+    """Reports link changes as ``on_link(ifname, index, up)`` and address changes as
+    ``on_address(index)``, both called on the loop that called start()."""
 
-    def __init__(self, thread: NetlinkThread, on_change: LinkCallback) -> None:
+    def __init__(self, thread: NetlinkThread, on_link: LinkCallback, on_address: AddressCallback) -> None:
         self._thread = thread
-        self._on_change = on_change
+        self._on_link = on_link
+        self._on_address = on_address
         self._ipr: AsyncIPRoute | None = None
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, bool] = {}
@@ -283,7 +286,7 @@ class LinkMonitor:
 
     async def _start(self) -> None:
         self._ipr = AsyncIPRoute()
-        await self._ipr.bind(groups=RTMGRP_LINK)
+        await self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
         self._task = asyncio.get_running_loop().create_task(self._read(), name="link monitor")
 
     async def stop(self) -> None:
@@ -303,14 +306,23 @@ class LinkMonitor:
         assert self._ipr is not None
         while True:
             async for msg in self._ipr.get():
-                ifname = msg.get("ifname")
-                if not ifname:
+                event = msg.get("event")
+                if event in ("RTM_NEWADDR", "RTM_DELADDR"):
+                    self._post(self._on_address, msg["index"])
                     continue
-                up = msg["event"] == "RTM_NEWLINK" and link_is_up(msg["flags"])
+                ifname = msg.get("ifname")
+                if event not in ("RTM_NEWLINK", "RTM_DELLINK") or not ifname:
+                    continue
+                up = event == "RTM_NEWLINK" and link_is_up(msg["flags"])
                 if self._last.get(ifname) != up:  # netlink repeats NEWLINK for many reasons
                     self._last[ifname] = up
-                    assert self._caller is not None
-                    self._caller.call_soon_threadsafe(self._on_change, ifname, msg["index"], up)
+                    self._post(self._on_link, ifname, msg["index"], up)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        """Hand an event to the role's loop; quietly drop it if that loop is already gone."""
+        assert self._caller is not None
+        with contextlib.suppress(RuntimeError):
+            self._caller.call_soon_threadsafe(callback, *args)
 
 
 class FrameSender:

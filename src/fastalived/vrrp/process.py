@@ -15,8 +15,9 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastalived.config.model import Config, IPAddressSpec, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.daemon.notify import Notifier, SerialTasks
@@ -126,7 +127,7 @@ class VrrpRole:
         self._notifier = Notifier(self.config.global_defs)
         self._effects = SerialTasks("VRRP system effect failed")
         self._scripts = ScriptRunner(self._on_script_result)
-        self._links = LinkMonitor(self._netlink_thread, self._on_link_change)
+        self._links = LinkMonitor(self._netlink_thread, self._on_link_change, self._on_address_change)
         self._link_state: dict[str, bool] = {}
         self._background: set[asyncio.Task] = set()
         self._pool: SocketPool | None = None
@@ -291,7 +292,7 @@ class VrrpRole:
             return
         inst.config = config
         inst.tracking = tracking
-        await self._bind(inst, rebind=True)
+        await self._bind(inst)
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
         params = MachineParams.from_instance(config, inst.machine.params.primary_ip)
@@ -308,20 +309,29 @@ class VrrpRole:
         self._touched.add(inst.name)
         del self.instances[inst.name]
 
-    async def _bind(self, inst: Instance, rebind: bool = False) -> None:
-        """Attach the instance to its interface's socket and build its advert template."""
+    async def _bind(self, inst: Instance) -> None:
+        """Attach the instance to its interface's socket and (re)build its advert template.
+
+        Also called when the interface or its addresses change: the source address (and so the
+        machine's primary IP, used for tie-breaks) follows the interface.
+        """
         assert self._pool is not None
         cfg = inst.config
         info = await self._netlink.link_info(cfg.interface)
         src = self._source_address(cfg, info)
-        if rebind or info is None or src is None or (inst.vsock is not None and inst.vsock.ifindex != info.index):
+        if info is None or src is None or (inst.vsock is not None and inst.vsock.ifindex != info.index):
             self._unbind(inst)
         inst.link = info
         if info is None or src is None:
             log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
             return
         if inst.machine.params.primary_ip != src.packed:
-            inst.machine.params = MachineParams.from_instance(cfg, src.packed)
+            params = MachineParams.from_instance(cfg, src.packed)
+            if inst.machine.state == INIT:
+                inst.machine = VrrpMachine(params)
+            else:
+                now = wire.monotonic()
+                self._apply(inst, inst.machine.reconfigure(now, params), now)
         family = inst.family
         group = str(self.config.global_defs.vrrp_mcast_group6 if family == socket.AF_INET6
                     else self.config.global_defs.vrrp_mcast_group4)  # fmt: skip
@@ -421,7 +431,15 @@ class VrrpRole:
             log.info("Netlink reports %s %s", ifname, "up" if up else "down")
         self._netlink.forget(ifname)
         self._frames.forget(ifname)
-        task = asyncio.get_running_loop().create_task(self._relink(ifname, up))
+        self._spawn(self._relink(ifname, up))
+
+    def _on_address_change(self, index: int) -> None:
+        """An address came or went: instances on that interface may gain or change their source."""
+        for ifname in {i.config.interface for i in self.instances.values() if i.link and i.link.index == index}:
+            self._spawn(self._relink(ifname, self._link_state.get(ifname, True)))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

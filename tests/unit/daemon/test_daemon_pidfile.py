@@ -1,8 +1,9 @@
-"""Pid files: a live fastalived blocks a second start; stale or foreign pids do not."""
+"""Pid files: the parent's is a lock held for its life; child files are removed only by their owner."""
 
-import os
 import subprocess
 import sys
+
+import pytest
 
 from fastalived.daemon import pidfile
 
@@ -17,28 +18,24 @@ def test_write_and_remove_only_our_own(tmp_path) -> None:
     assert not path.exists()
 
 
-def test_stale_and_foreign_pids_are_not_running(tmp_path) -> None:
-    path = tmp_path / "x.pid"
-    assert pidfile.running_pid(path) is None  # missing
-    path.write_text("garbage")
-    assert pidfile.running_pid(path) is None
-    path.write_text(f"{os.getpid()}\n")
-    assert pidfile.running_pid(path) is None  # ourselves
-    with subprocess.Popen(["sleep", "30"]) as other:
+def test_a_stale_file_does_not_block_but_a_live_holder_does(tmp_path) -> None:
+    path = tmp_path / "parent.pid"
+    path.write_text("999999\n")  # left behind by a SIGKILLed daemon
+    holder_code = (
+        "import sys, time\n"
+        "from fastalived.daemon.pidfile import PidFileLock\n"
+        "lock = PidFileLock(sys.argv[1]); lock.acquire(); print(flush=True); time.sleep(30)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", holder_code, str(path)], stdout=subprocess.PIPE) as holder:
         try:
-            path.write_text(f"{other.pid}\n")
-            assert pidfile.running_pid(path) is None  # alive but not fastalived
+            holder.stdout.readline()
+            assert path.read_text() == f"{holder.pid}\n"
+            with pytest.raises(pidfile.AlreadyRunning) as info:
+                pidfile.PidFileLock(path).acquire()
+            assert info.value.pid == holder.pid
         finally:
-            other.kill()
-
-
-def test_a_live_fastalived_process_is_detected(tmp_path) -> None:
-    path = tmp_path / "x.pid"
-    code = "import sys, time; print(flush=True); time.sleep(30)"
-    with subprocess.Popen([sys.executable, "-c", code, "fastalived"], stdout=subprocess.PIPE) as other:
-        try:
-            other.stdout.readline()  # exec done: /proc/PID/cmdline is the new one
-            path.write_text(f"{other.pid}\n")
-            assert pidfile.running_pid(path) == other.pid
-        finally:
-            other.kill()
+            holder.kill()
+    lock = pidfile.PidFileLock(path)
+    lock.acquire()  # the holder died, its lock with it
+    lock.release()
+    assert not path.exists()
