@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def run(version: int, advert_int: float, flavour: Flavour) -> int:
 def _fail(what: str, *daemons: VrrpDaemon) -> int:
     print(f"\nFAILED: {what}", file=sys.stderr)
     for daemon in daemons:
-        print(f"--- {daemon.name} log ({daemon.log_path})\n{daemon.log_text()[-3000:]}", file=sys.stderr)
+        print(f"--- {daemon.name} log\n{daemon.log_text()[-3000:]}", file=sys.stderr)
     return 1
 
 
@@ -137,4 +138,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM would skip every cleanup; as SystemExit it unwinds and tears the namespaces down
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     sys.exit(main())

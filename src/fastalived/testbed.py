@@ -418,6 +418,21 @@ def fastalived_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("fastalived") or "fastalived")
 
 
+_run_root: Path | None = None
+
+
+def _new_run_dir() -> Path:
+    """A fresh directory under one per-process temp dir that is removed at exit.
+
+    Callers that want the configs and logs kept (tests) pass their own ``run_dir``.
+    """
+    global _run_root
+    if _run_root is None:
+        _run_root = Path(tempfile.mkdtemp(prefix="fastalived-run-"))
+        atexit.register(shutil.rmtree, _run_root, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=_run_root))
+
+
 @dataclass
 class VrrpDaemon:
     """A keepalived or fastalived VRRP process (``-P``) inside a node, with its own run directory.
@@ -431,10 +446,10 @@ class VrrpDaemon:
     config: str
     flavour: Flavour = "fastalived"
     name: str = ""
-    run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fbrun-")))
+    run_dir: Path = field(default_factory=_new_run_dir)
     extra_args: tuple[str, ...] = ()
-    proc: subprocess.Popen | None = None
-    _log: IO[bytes] | None = None
+    proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or f"{self.flavour}-n{self.node.index}"
@@ -477,7 +492,7 @@ class VrrpDaemon:
                                   env={**os.environ, "TMPDIR": str(tmp)})
         if wait_vrrp and not wait_for(lambda: self.vrrp_pid() or self.proc.poll() is not None,
                                       wait_vrrp):
-            raise RuntimeError(f"{self.name}: no VRRP process after {wait_vrrp}s; see {self.log_path}")
+            raise RuntimeError(f"{self.name}: no VRRP process after {wait_vrrp}s:\n{self.log_text()}")
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()}")
         return self
@@ -491,9 +506,6 @@ class VrrpDaemon:
     def vrrp_pid(self) -> int | None:
         """The VRRP child (the process doing the protocol work), from its pid file."""
         return self._read_pid("-r")
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def kill_group(self) -> float:
         """A crash: SIGKILL the parent and all children at once; returns the time before the kill."""
@@ -535,7 +547,7 @@ class VrrpDaemon:
             return ""
 
     def close(self) -> None:
-        """Stop the process and release the log file (the run directory is kept for inspection)."""
+        """Stop the process and release the log file."""
         self.stop()
         if self._log is not None:
             self._log.close()

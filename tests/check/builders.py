@@ -44,3 +44,84 @@ def virtual_server(*real_servers: RealServer, address: str = "192.0.2.10", port:
 
 def config(*virtual_servers: VirtualServer, ssl: SslDefs | None = None, **kw: Any) -> Config:
     return Config(virtual_servers=virtual_servers, ssl=ssl, **kw)
+
+
+async def probe_once(probe: Any) -> Any:
+    """Run one check of ``probe`` and return its CheckResult."""
+    import asyncio
+
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    probe.start(done.set_result)
+    return await done
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (connects to it are refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def ipvs_weights(cfg: Config, state: Any) -> dict[str, dict[tuple[str, int], int]]:
+    """The destinations fastalived.ipvs would program for ``state``, as {service: {(addr, port): weight}}.
+
+    Reads the check state the way ``IpvsDirector.apply`` does, so these tests pin the contract.
+    """
+    from fastalived.ipvs.desired import build_desired
+
+    rs_state = {
+        (vs_key, rs_key): (rs.up, rs.weight)
+        for vs_key, vs in state.virtual_servers.items()
+        for rs_key, rs in vs.servers.items()
+    }
+    quorum = {vs_key: vs.quorum_up for vs_key, vs in state.virtual_servers.items()}
+    table = build_desired(cfg, rs_state, quorum)
+    return {
+        str(key): {(dest.address, dest.port): spec.weight for dest, spec in entry.dests.items()}
+        for key, entry in table.services.items()
+    }
+
+
+class SilentListener:
+    """A loopback port whose tiny accept queue is full, so new SYNs are dropped: connects hang.
+
+    ``release()`` accepts the queued connections; the kernel's SYN retransmission (after ~1 s)
+    then completes a hanging connect. Used to exercise the connect-in-progress paths.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.socket()
+        self.listener.bind((LOOPBACK, 0))
+        self.listener.listen(0)
+        self.port = int(self.listener.getsockname()[1])
+        self.fillers = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex((LOOPBACK, self.port))
+            self.fillers.append(filler)
+
+    def release(self) -> None:
+        self.listener.setblocking(False)
+        for filler in self.fillers:
+            filler.close()
+        while True:
+            try:
+                self.listener.accept()[0].close()
+            except BlockingIOError:
+                return
+
+    def listener_accept_blocking(self) -> Any:
+        """Wait (in a thread) for the next connection and return it."""
+        self.listener.setblocking(True)
+        self.listener.settimeout(5.0)
+        return self.listener.accept()[0]
+
+    def close(self) -> None:
+        for filler in self.fillers:
+            filler.close()
+        self.listener.close()

@@ -31,6 +31,8 @@ MASTER_PRIO, BACKUP_PRIO = 150, 100
 
 @dataclass(frozen=True)
 class Scenario:
+    """One VRRP flavour of the pair: version, timing, VIP family and auth."""
+
     version: int
     advert_int: float
     vip: str
@@ -68,7 +70,7 @@ def _announces(frame: Frame, scenario: Scenario, mac: str) -> bool:
     """A gratuitous ARP / unsolicited NA for the VIP from ``mac``."""
     if frame.src_mac != mac:
         return False
-    if scenario.vip_address.count(":"):
+    if ":" in scenario.vip_address:
         return frame.kind == "na" and frame.target == scenario.vip_address
     return frame.kind == "arp" and frame.gratuitous and frame.target == scenario.vip_address
 
@@ -77,21 +79,29 @@ def _holds_vip(bed: Testbed, index: int, scenario: Scenario) -> bool:
     return bed.node(index).has_address(scenario.vip_address)
 
 
+def _elect(bed: Testbed, daemons: DaemonSet, master_flavour: Flavour, backup_flavour: Flavour,
+           scenario: Scenario) -> tuple[VrrpDaemon, VrrpDaemon]:
+    """Backup first (it takes the VIP alone), then the master, which must preempt it.
+
+    Starting in this order also guarantees the backup is listening before anything is timed.
+    """
+    margin = scenario.master_down + max(1.0, 5 * scenario.advert_int)
+    backup = daemons.start(backup_flavour, bed.node(2), scenario.config("n2", BACKUP_PRIO))
+    assert bed.wait_for(lambda: _holds_vip(bed, 2, scenario), margin + scenario.master_down), \
+        f"{backup.name} alone never took the VIP:\n{backup.log_text()}"
+    master = daemons.start(master_flavour, bed.node(1), scenario.config("n1", MASTER_PRIO))
+    assert bed.wait_for(lambda: _holds_vip(bed, 1, scenario) and not _holds_vip(bed, 2, scenario),
+                        2 * margin), \
+        f"{master.name} did not preempt:\n{master.log_text()}\n{backup.log_text()}"
+    return master, backup
+
+
 @pytest.mark.parametrize(("master_flavour", "backup_flavour", "scenario"), CASES)
 def test_takeover_both_ways(testbed, vrrp_daemons: DaemonSet, master_flavour: Flavour,
                             backup_flavour: Flavour, scenario: Scenario) -> None:
     bed = testbed(2)
     sniffer = bed.sniffer()
-    margin = scenario.master_down + max(1.0, 5 * scenario.advert_int)
-
-    backup = vrrp_daemons.start(backup_flavour, bed.node(2), scenario.config("n2", BACKUP_PRIO))
-    assert bed.wait_for(lambda: _holds_vip(bed, 2, scenario), margin + scenario.master_down), \
-        f"{backup.name} alone never took the VIP:\n{backup.log_text()}"
-
-    master: VrrpDaemon = vrrp_daemons.start(master_flavour, bed.node(1), scenario.config("n1", MASTER_PRIO))
-    assert bed.wait_for(lambda: _holds_vip(bed, 1, scenario) and not _holds_vip(bed, 2, scenario),
-                        2 * margin), \
-        f"{master.name} did not preempt:\n{master.log_text()}\n{backup.log_text()}"
+    master, backup = _elect(bed, vrrp_daemons, master_flavour, backup_flavour, scenario)
     assert sniffer.wait_for(lambda f: f.kind == "vrrp" and f.src_mac == bed.node(1).mac, 1.0), \
         f"{master.name} holds the VIP but its adverts never reached the wire"
     adverts = sniffer.adverts(vrid=VRID)
@@ -99,10 +109,30 @@ def test_takeover_both_ways(testbed, vrrp_daemons: DaemonSet, master_flavour: Fl
     assert {f.src_mac for f in adverts} == {bed.node(1).mac, bed.node(2).mac}
 
     killed_at = master.kill_group()
-    assert bed.wait_for(lambda: _holds_vip(bed, 2, scenario), margin), \
+    assert bed.wait_for(lambda: _holds_vip(bed, 2, scenario), scenario.master_down + 1.0), \
         f"{backup.name} did not take over from the killed {master.name}:\n{backup.log_text()}"
     assert sniffer.wait_for(lambda f: _announces(f, scenario, bed.node(2).mac), 2.0, since=killed_at), \
         f"{backup.name} took the VIP without announcing it (GARP / NA)"
     assert any(f.src_mac == bed.node(2).mac for f in sniffer.adverts(vrid=VRID, since=killed_at)), \
         f"{backup.name} holds the VIP but does not advertise"
+    assert_no_bad_packets(master, backup)
+
+
+@pytest.mark.parametrize(("master_flavour", "backup_flavour"), [(FA, KA), (KA, FA)],
+                         ids=["fastalived-master-keepalived-backup", "keepalived-master-fastalived-backup"])
+def test_graceful_stop_hands_over_after_skew(testbed, vrrp_daemons: DaemonSet, master_flavour: Flavour,
+                                             backup_flavour: Flavour) -> None:
+    """SIGTERM makes the master send priority 0; the peer must take over after its skew time
+    (61 ms here), well before the 361 ms a silent master would cost."""
+    scenario = V3_IPV4
+    bed = testbed(2)
+    master, backup = _elect(bed, vrrp_daemons, master_flavour, backup_flavour, scenario)
+    with bed.node(2).watch_addresses() as watcher:
+        stopped_at = master.terminate()
+        taken = watcher.wait_added(scenario.vip_address, scenario.master_down + 2)
+    assert taken is not None, f"{backup.name} never took over:\n{backup.log_text()}"
+    assert taken.received_at - stopped_at < 3 * scenario.advert_int, \
+        f"{backup.name} ignored the priority-0 advert (took {taken.received_at - stopped_at:.3f} s)"
+    assert bed.wait_for(lambda: not _holds_vip(bed, 1, scenario), 2.0), \
+        f"{master.name} kept its VIP after a graceful stop"
     assert_no_bad_packets(master, backup)

@@ -101,7 +101,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
     assert len(garps) >= 5 and garps[4].timestamp - garps[0].timestamp < 0.05  # a burst of five
 
 
-def test_missing_interface_is_fault_until_it_appears(testbed) -> None:
+def test_missing_interface_is_fault_until_it_appears_with_an_address(testbed) -> None:
     bed = testbed(1)
     node = bed.node(1)
     late, peer = "fa" + secrets.token_hex(3), "fa" + secrets.token_hex(3)
@@ -114,9 +114,11 @@ def test_missing_interface_is_fault_until_it_appears(testbed) -> None:
         proc = await asyncio.create_subprocess_exec(
             "ip", "link", "add", late, "type", "veth", "peer", "name", peer)
         await proc.wait()
-        await (await asyncio.create_subprocess_exec("ip", "addr", "add", "198.51.100.50/24", "dev", late)).wait()
         for dev in (late, peer):
             await (await asyncio.create_subprocess_exec("ip", "link", "set", dev, "up")).wait()
+        await asyncio.sleep(0.2)
+        assert state_of(role, "VI_X") == "FAULT"  # up, but no address to send from yet
+        await (await asyncio.create_subprocess_exec("ip", "addr", "add", "198.51.100.50/24", "dev", late)).wait()
         assert await until(lambda: state_of(role, "VI_X") == "MASTER", 3), role.snapshot()
         assert await until(lambda: node.has_address(VIP, late), 1)
         await role.stop()

@@ -8,6 +8,7 @@ Each node runs the generic child runner (``python -m fastalived.daemon.child vrr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -107,14 +108,10 @@ class VrrpNode:
             return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +33,10 @@ def testbed() -> Iterator[Callable[..., Testbed]]:
 
 
 @pytest.fixture
-def vrrp_daemons() -> Iterator[DaemonSet]:
-    """``vrrp_daemons.start("keepalived" | "fastalived", node, config)``; all stopped at teardown."""
-    daemons = DaemonSet()
+def vrrp_daemons(tmp_path: Path) -> Iterator[DaemonSet]:
+    """``vrrp_daemons.start("keepalived" | "fastalived", node, config)``; all stopped at teardown,
+    their configs and logs kept under the test's ``tmp_path``."""
+    daemons = DaemonSet(tmp_path)
     try:
         yield daemons
     finally:

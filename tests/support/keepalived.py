@@ -11,8 +11,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
-
+from pathlib import Path
 import pytest
 
 from fastalived.testbed import (
@@ -71,22 +70,22 @@ def keepalived_unavailable() -> str | None:
 
 
 class DaemonSet:
-    """Every VRRP daemon one test started; all stopped (logs kept) when the test ends."""
+    """Every VRRP daemon one test started, with run directories (configs, logs) under ``base``;
+    all stopped when the test ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Path) -> None:
+        self.base = base
         self.daemons: list[VrrpDaemon] = []
 
     def start(self, flavour: Flavour, node: Node, config: str, **kw: object) -> VrrpDaemon:
         reason = fastalived_unavailable() if flavour == "fastalived" else keepalived_unavailable()
         if reason:
             pytest.skip(reason)
-        daemon = VrrpDaemon(node, config, flavour, **kw)  # type: ignore[arg-type]
+        run_dir = self.base / f"{len(self.daemons)}-{flavour}-n{node.index}"
+        daemon = VrrpDaemon(node, config, flavour, run_dir=run_dir, **kw)  # type: ignore[arg-type]
         self.daemons.append(daemon)
         return daemon.start()
 
     def close(self) -> None:
         for daemon in self.daemons:
             daemon.close()
-
-    def __iter__(self) -> Iterator[VrrpDaemon]:
-        return iter(self.daemons)

@@ -47,7 +47,9 @@ class CheckAlerts:
 
     def real_server_changed(self, vs: VirtualServer, rs: RealServer, up: bool) -> None:
         script = rs.notify_up if up else rs.notify_down
-        subject = f"Realserver {format_rs(rs, vs.protocol)} of virtual server {format_vs(vs)} - {'UP' if up else 'DOWN'}"
+        subject = (
+            f"Realserver {format_rs(rs, vs.protocol)} of virtual server {format_vs(vs)} - {'UP' if up else 'DOWN'}"
+        )
         body = "=> CHECK succeed on service <=" if up else "=> CHECK failed on service <="
         self._queue.submit((vs.key, rs.key), lambda: self._notify(script, rs.smtp_alert, subject, body))
 
@@ -90,7 +92,7 @@ class CheckAlerts:
                 body,
                 g.smtp_connect_timeout,
             )
-        except (OSError, asyncio.TimeoutError, SmtpError) as exc:
+        except (TimeoutError, OSError, SmtpError) as exc:
             log.warning("SMTP alert to %s failed: %s", g.smtp_server, exc)
         else:
             log.info("SMTP alert successfully sent.")

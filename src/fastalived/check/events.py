@@ -14,6 +14,9 @@ from fastalived.config.model import IPAddress
 
 RealServerKey = tuple[IPAddress, int | None]  # ``RealServer.key``: (address, port or None for fwmark)
 
+INITIAL = "initial"  # the reason on a server's first state (start, or added by a reload)
+WEIGHT_CHANGED = "weight changed"  # the reason when a live server only changed weight (misc_dynamic, reload)
+
 
 @dataclass(frozen=True, slots=True)
 class RealServerChange:
@@ -22,7 +25,8 @@ class RealServerChange:
     ``vs_key`` is ``VirtualServer.key``. ``weight`` is the weight IPVS should now use: the
     configured weight (adjusted by ``misc_dynamic``) when up, 0 when down. Whether a down server is
     removed or kept at weight 0 (``inhibit_on_failure``) is the config's call, not the event's.
-    ``reason`` is a short human text (``"HTTP status 503"``, ``"connect timeout"``, ``"initial"``).
+    ``reason`` is a short human text (``"url(1) HTTP status 503"``, ``"timeout"``, :data:`INITIAL`, or
+    :data:`WEIGHT_CHANGED` when the server stayed up and only its weight moved).
     """
 
     vs_key: str
@@ -37,7 +41,7 @@ class VirtualServerChange:
     """A virtual server gained (``quorum_up=True``) or lost its quorum.
 
     While the quorum is lost and a ``sorry_server`` is configured, IPVS should hold only the sorry
-    server for this service; :meth:`fastalived.check.state.CheckState.desired_destinations` says so.
+    server for this service (``fastalived.ipvs.desired`` applies that rule).
     """
 
     vs_key: str

@@ -19,8 +19,8 @@ import httptools
 
 from fastalived.check.probe import CoroutineProbe, Done
 from fastalived.check.state import CheckResult
-from fastalived.check.tcp import RawConnection, connect, failure_text
-from fastalived.config.model import CheckerCommon, HttpCheck, SslDefs, StatusCodeRange, UrlSpec
+from fastalived.check.tcp import RawConnection, Target, connect, failure_text, target_of
+from fastalived.config.model import HttpCheck, SslDefs, StatusCodeRange, UrlSpec
 
 READ_SIZE = 65536
 
@@ -50,7 +50,9 @@ def url_plans(check: HttpCheck) -> tuple[UrlPlan, ...]:
     for url in check.urls:
         vhost = url.virtualhost or check.virtualhost
         sni = vhost if (check.enable_sni and vhost) else ""  # keepalived: SNI only with a virtualhost
-        plans.append(UrlPlan(request_bytes(check, url), url.status_codes, url.digest.lower() if url.digest else None, sni))
+        plans.append(
+            UrlPlan(request_bytes(check, url), url.status_codes, url.digest.lower() if url.digest else None, sni)
+        )
     return tuple(plans)
 
 
@@ -155,8 +157,8 @@ class _PlainExchange(RawConnection):
 
     __slots__ = ("plans", "index", "response", "pending")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, common: CheckerCommon, plans: tuple[UrlPlan, ...], done: Done) -> None:
-        super().__init__(loop, common, done)
+    def __init__(self, loop: asyncio.AbstractEventLoop, target: Target, plans: tuple[UrlPlan, ...], done: Done) -> None:
+        super().__init__(loop, target, done)
         self.plans = plans
         self.index = 0
         self.response = response_check(plans[0])
@@ -212,14 +214,14 @@ class _PlainExchange(RawConnection):
 class HttpProbe:
     """HTTP_GET on the raw-socket path: no task, no future, one parser per connection."""
 
-    __slots__ = ("common", "plans")
+    __slots__ = ("target", "plans")
 
     def __init__(self, check: HttpCheck) -> None:
-        self.common = check.common
+        self.target = target_of(check.common)
         self.plans = url_plans(check)
 
     def start(self, done: Done) -> _PlainExchange:
-        exchange = _PlainExchange(asyncio.get_running_loop(), self.common, self.plans, done)
+        exchange = _PlainExchange(asyncio.get_running_loop(), self.target, self.plans, done)
         exchange.open()
         return exchange
 

@@ -1,8 +1,9 @@
 """The checker role: every probe on one uvloop loop, driven by one timer heap.
 
 :class:`CheckRole` is what ``fastalived.daemon.child`` hosts in the checker process. It keeps a
-single loop timer armed for the earliest due checker, starts due probes as short-lived tasks
-(one per check *in flight*, none sleeping), feeds each outcome to the sans-IO
+single loop timer armed for the earliest due checker and starts the due probes (plain HTTP and
+TCP as socket callbacks, the rest as one short task per check in flight; nothing sleeps between
+checks), feeds each outcome to the sans-IO
 :class:`~fastalived.check.state.CheckState`, and hands the resulting changes to the IPVS sink and
 the notifiers. Where the kernel has no IPVS it says so once and keeps checking.
 """
@@ -19,11 +20,11 @@ from typing import Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
 from fastalived.check.dns import DnsProbe
-from fastalived.check.events import CheckEvent, RealServerChange, VirtualServerChange
+from fastalived.check.events import INITIAL, WEIGHT_CHANGED, CheckEvent, RealServerChange, VirtualServerChange
 from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context
 from fastalived.check.misc import MiscProbe
 from fastalived.check.probe import InFlight, Probe
-from fastalived.check.scheduler import DurationStats, TimerHeap, spread
+from fastalived.check.scheduler import DurationStats, TimerHeap
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
 from fastalived.check.tcp import TcpProbe
@@ -34,13 +35,26 @@ from fastalived.options import RunOptions
 log = logging.getLogger("fastalived.check")
 
 BATCH = 256  # probes started per timer callback before yielding to I/O
+TIMER_SLACK = 0.001  # libuv timers have millisecond resolution and may fire that much early
 LOCALITY_REFRESH = 1.0  # seconds between ha_suspend "is the VIP here?" tests per virtual server
 
 
-class IpvsSink(Protocol):
-    """Where the checker's desired table goes; the IPVS director implements it."""
+class _Starting:
+    """Placeholder in the in-flight table while ``probe.start`` runs."""
 
-    async def apply(self, config: Config, state: CheckState) -> None: ...
+    def cancel(self) -> None:
+        """Nothing to cancel yet."""
+
+
+STARTING = _Starting()
+
+
+class IpvsSink(Protocol):
+    """Where the checker's state goes; :class:`fastalived.ipvs.director.IpvsDirector` implements it."""
+
+    async def apply(self, config: Config, check_state: CheckState) -> object: ...
+
+    async def close(self, remove: bool, *, flush: bool = False) -> object: ...
 
 
 class IpvsUnavailable:
@@ -49,22 +63,25 @@ class IpvsUnavailable:
     def __init__(self) -> None:
         self._told = False
 
-    async def apply(self, config: Config, state: CheckState) -> None:
+    async def apply(self, config: Config, check_state: CheckState) -> None:
         if not self._told:
             self._told = True
             log.warning("IPVS: kernel has no IPVS support; health checks continue without programming LVS")
 
+    async def close(self, remove: bool, *, flush: bool = False) -> None:
+        """Nothing was programmed, so nothing to release."""
 
-async def open_ipvs_sink() -> IpvsSink:
-    """The kernel IPVS director when there is one, else :class:`IpvsUnavailable`."""
+
+async def open_ipvs_sink(config: Config) -> IpvsSink:
+    """The kernel IPVS director when there is one (``lvs_flush`` honoured), else :class:`IpvsUnavailable`."""
+    from fastalived.ipvs.director import IpvsDirector
+
     try:
-        from fastalived.ipvs.director import IpvsDirector  # type: ignore[import-not-found]
-    except ImportError:
-        return IpvsUnavailable()
-    opened = IpvsDirector.open()
-    if asyncio.iscoroutine(opened):
-        opened = await opened
-    return opened if opened is not None else IpvsUnavailable()
+        director = await IpvsDirector.open(flush=config.global_defs.lvs_flush)
+    except OSError as exc:  # e.g. no permission for the netlink family: still worth checking
+        log.warning("IPVS: cannot open (%s)", exc)
+        director = None
+    return director if director is not None else IpvsUnavailable()
 
 
 def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext]) -> Probe:
@@ -110,7 +127,7 @@ class CheckRole:
         self._on_events = on_events
         self._config: Config | None = None
         self._alerts: CheckAlerts | None = None
-        self._probes: dict[str, Probe] = {}
+        self._probes: dict[CheckerState, Probe] = {}
         self._in_flight: dict[CheckerState, InFlight] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = float("inf")
@@ -124,7 +141,7 @@ class CheckRole:
     async def start(self, config: Config) -> None:
         self._loop = asyncio.get_running_loop()
         if self._ipvs is None:
-            self._ipvs = await open_ipvs_sink()
+            self._ipvs = await open_ipvs_sink(config)
         self._apply_config(config)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
@@ -145,8 +162,27 @@ class CheckRole:
         self._in_flight.clear()
         if self._ipvs_task is not None:
             await asyncio.gather(self._ipvs_task, return_exceptions=True)
+        if self._ipvs is not None and self._config is not None:
+            try:
+                await self._ipvs.close(
+                    remove=not self.options.dont_release_ipvs, flush=self._config.global_defs.lvs_flush_onstop
+                )
+            except Exception:
+                log.exception("IPVS release at stop failed")
         if self._alerts is not None:
+            self._omega_notifications(self._alerts)
             await self._alerts.drain()
+
+    def _omega_notifications(self, alerts: CheckAlerts) -> None:
+        """``omega``: on shutdown, report live servers and held quorums as going down."""
+        for vs in self.state.virtual_servers.values():
+            if not vs.config.omega:
+                continue
+            for rs in vs.servers.values():
+                if rs.up:
+                    alerts.real_server_changed(vs.config, rs.config, False)
+            if vs.quorum_up:
+                alerts.quorum_changed(vs.config, False)
 
     def snapshot(self) -> dict:
         virtual_servers = []
@@ -207,9 +243,7 @@ class CheckRole:
             )
             for rs in vs.servers.values():
                 labels = (("vs", vs.key), ("rs", f"{rs.config.address}:{rs.config.port}"))
-                yield Metric(
-                    "fastalived_check_real_server_up", float(rs.up), labels, help="1 while all checkers pass"
-                )
+                yield Metric("fastalived_check_real_server_up", float(rs.up), labels, help="1 while all checkers pass")
                 yield Metric(
                     "fastalived_check_real_server_weight", float(rs.weight), labels, help="weight asked of IPVS"
                 )
@@ -224,9 +258,7 @@ class CheckRole:
                 help="recent scheduler lag quantiles",
             )
         for result, count in self.runs.items():
-            yield Metric(
-                "fastalived_check_runs_total", float(count), (("result", result),), "counter", "checks run"
-            )
+            yield Metric("fastalived_check_runs_total", float(count), (("result", result),), "counter", "checks run")
 
     # ------------------------------------------------------------------ configuration
 
@@ -242,21 +274,20 @@ class CheckRole:
                 ssl_context = client_ssl_context(config.ssl)
             return ssl_context
 
-        events, started = self.state.load(config)
-        probes: dict[str, Probe] = {}
+        events, started = self.state.load(config, time.monotonic())
+        probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():
             try:
-                probes[checker.id] = build_probe(checker.checker, shared_ssl_context)
+                probes[checker] = build_probe(checker.checker, shared_ssl_context)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
         self._probes = probes
-        now = time.monotonic()
-        for checker in started:
+        for due, checker in started:
             if checker.live:
-                self.heap.push(now + spread(checker.id, checker.warmup), checker)
+                self.heap.push(due, checker)
         self._arm()
-        self._emit(events, initial=True)
+        self._emit(events)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -275,12 +306,19 @@ class CheckRole:
         self._timer_due = float("inf")
         now = time.monotonic()
         probes, in_flight = self._probes, self._in_flight
-        for checker in self.heap.pop_due(now, BATCH):
+        for checker in self.heap.pop_due(now, BATCH, TIMER_SLACK):
             vs = checker.server.vs
             if vs.config.ha_suspend and self._suspended(vs, now):
                 self.heap.push(now + checker.delay_loop, checker)
                 continue
-            in_flight[checker] = probes[checker.id].start(lambda result, checker=checker: self._finished(checker, result))
+            in_flight[checker] = STARTING  # a probe may finish inside start(): refused, instant connect
+            try:
+                handle = probes[checker].start(lambda result, checker=checker: self._finished(checker, result))
+                if checker in in_flight:
+                    in_flight[checker] = handle
+            except Exception as exc:  # a probe bug costs its own check, never the timer chain
+                log.exception("%s on %s could not start", checker.checker.kind, checker.id)
+                self._finished(checker, CheckResult(False, f"internal error: {exc!r}"))
         due = self.heap.next_deadline
         if due is not None and due <= now:  # more due than one batch: let I/O run, then go on
             self._timer_due = now
@@ -314,23 +352,25 @@ class CheckRole:
 
     # ------------------------------------------------------------------ effects
 
-    def _emit(self, events: list[CheckEvent], initial: bool = False) -> None:
-        config = self._config
-        assert config is not None and self._alerts is not None
+    def _emit(self, events: list[CheckEvent]) -> None:
+        assert self._alerts is not None
         for event in events:
             vs = self.state.virtual_servers.get(event.vs_key)
             if vs is None:
                 continue
             if isinstance(event, RealServerChange):
                 rs = vs.servers[event.rs_key]
-                where = f"{format_rs(rs.config, vs.config.protocol)} {'to' if event.up else 'from'} VS {format_vs(vs.config)}"
-                if initial and event.up:
-                    log.debug("Activating healthchecker for service %s", where)
+                service, of_vs = format_rs(rs.config, vs.config.protocol), format_vs(vs.config)
+                if event.reason == WEIGHT_CHANGED:
+                    log.info("Changing weight to %d for service %s of VS %s", event.weight, service, of_vs)
+                    continue
+                if event.reason == INITIAL:  # a server's first state is not news; keepalived reports changes
+                    log.debug("Activating healthchecker for service %s of VS %s", service, of_vs)
                     continue
                 verb = "Adding" if event.up else ("Disabling" if rs.config.inhibit_on_failure else "Removing")
-                log.info("%s service %s (%s)", verb, where, event.reason)
-                if not initial:  # a server's first state is not news; keepalived notifies changes
-                    self._alerts.real_server_changed(vs.config, rs.config, event.up)
+                direction = "to" if event.up else "from"
+                log.info("%s service %s %s VS %s (%s)", verb, service, direction, of_vs, event.reason)
+                self._alerts.real_server_changed(vs.config, rs.config, event.up)
             elif isinstance(event, VirtualServerChange):
                 state = "Gained" if event.quorum_up else "Lost"
                 log.info(
@@ -366,3 +406,10 @@ class CheckRole:
 
 def _histogram(name: str, stats: DurationStats, text: str) -> Metric:
     return Metric(name, float(stats.total), (), "histogram", text, stats.cumulative(), stats.sum)
+
+
+def run(options: RunOptions) -> int:
+    """The checker process entry (``-C``): :class:`CheckRole` hosted by the generic child runner."""
+    from fastalived.daemon.child import run_role
+
+    return run_role("check", options)

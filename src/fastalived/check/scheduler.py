@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import zlib
 from bisect import bisect_left
 from collections.abc import Callable
@@ -61,11 +62,11 @@ class DurationStats:
             self._next_slot = (self._next_slot + 1) % self._window
 
     def quantile(self, q: float) -> float:
-        """The ``q`` quantile (0..1) of the recent window; 0 before any sample."""
+        """The ``q`` quantile (0..1, nearest rank) of the recent window; 0 before any sample."""
         if not self._recent:
             return 0.0
         ordered = sorted(self._recent)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     def cumulative(self) -> tuple[tuple[float, int], ...]:
         """``(le, count)`` pairs including +Inf, as :class:`fastalived.daemon.role.Metric` wants."""
@@ -95,10 +96,14 @@ class TimerHeap(Generic[T]):
     def next_deadline(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float, limit: int | None = None) -> list[T]:
-        """Items due at ``now`` (at most ``limit``), earliest first; records how late each one is."""
+    def pop_due(self, now: float, limit: int | None = None, early: float = 0.0) -> list[T]:
+        """Items due by ``now + early`` (at most ``limit``), earliest first; records how late each is.
+
+        ``early`` absorbs a timer that fires a little before its deadline (libuv: up to 1 ms).
+        """
         heap, out, record, is_live = self._heap, [], self.lag.record, self._is_live
-        while heap and heap[0][0] <= now and (limit is None or len(out) < limit):
+        horizon = now + early
+        while heap and heap[0][0] <= horizon and (limit is None or len(out) < limit):
             due, _, item = heapq.heappop(heap)
             if is_live(item):
                 record(now - due)

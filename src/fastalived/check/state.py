@@ -16,15 +16,25 @@ rules, in one place:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from fastalived.check.events import CheckEvent, RealServerChange, RealServerKey, VirtualServerChange
+from fastalived.check.events import (
+    INITIAL,
+    WEIGHT_CHANGED,
+    CheckEvent,
+    RealServerChange,
+    RealServerKey,
+    VirtualServerChange,
+)
+from fastalived.check.scheduler import spread
 from fastalived.config.model import Checker, Config, RealServer, VirtualServer
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One probe's outcome. ``weight`` is set only by a ``misc_dynamic`` script asking for one."""
+class CheckResult(NamedTuple):
+    """One probe's outcome. ``weight`` is set only by a ``misc_dynamic`` script asking for one.
+
+    A NamedTuple rather than a frozen dataclass: one is made per check, and this is cheaper.
+    """
 
     ok: bool
     reason: str = ""
@@ -104,16 +114,22 @@ class RealServerState:
 
     def wanted(self) -> tuple[bool, int]:
         """(up, weight) as the checkers currently say."""
-        up = all(c.up for c in self.checkers)
         base = self.config.weight
-        weight = base + sum(c.dynamic_weight - base for c in self.checkers if c.dynamic_weight is not None)
-        return up, max(0, weight) if up else 0
+        weight = base
+        for checker in self.checkers:  # a plain loop: this runs once per check
+            if not checker.up:
+                return False, 0
+            if checker.dynamic_weight is not None:
+                weight += checker.dynamic_weight - base
+        return True, max(0, weight)
 
     def evaluate(self, reason: str) -> RealServerChange | None:
         """Recompute from the checkers; a change event if the up state or live weight moved."""
         up, weight = self.wanted()
         if up == self.up and weight == self.weight:
             return None
+        if up == self.up:
+            reason = WEIGHT_CHANGED
         self.up, self.weight = up, weight
         return RealServerChange(self.vs.key, self.key, up, weight, reason)
 
@@ -147,25 +163,6 @@ class VirtualServerState:
             return None
         return VirtualServerChange(self.key, self.quorum_up)
 
-    def destinations(self) -> dict[RealServerKey, int]:
-        """What IPVS should hold for this service: destination key -> weight.
-
-        Live servers at their weight; ``inhibit_on_failure`` servers that are down at weight 0;
-        while the quorum is lost with a sorry server, only the sorry server (and inhibited servers
-        at 0). ``sorry_server_inhibit`` keeps the sorry server at weight 0 while the quorum holds.
-        """
-        sorry = self.config.sorry_server
-        use_sorry = sorry is not None and not self.quorum_up
-        out: dict[RealServerKey, int] = {}
-        for key, rs in self.servers.items():
-            if rs.up and not use_sorry:
-                out[key] = rs.weight
-            elif rs.config.inhibit_on_failure:
-                out[key] = 0
-        if sorry is not None and (use_sorry or self.config.sorry_server_inhibit):
-            out[(sorry.address, sorry.port)] = 1 if use_sorry else 0
-        return out
-
 
 def checker_id(vs: VirtualServer, rs: RealServer, index: int, checker: Checker) -> str:
     """Stable across reloads; also the seed of the warmup spread."""
@@ -173,13 +170,20 @@ def checker_id(vs: VirtualServer, rs: RealServer, index: int, checker: Checker) 
 
 
 class CheckState:
-    """Every virtual server's state, queryable at any time by the IPVS reconciler and ``/status``."""
+    """Every virtual server's state, queryable at any time by the IPVS reconciler and ``/status``.
+
+    ``fastalived.ipvs.desired.build_desired`` turns it (``up``/``weight`` per real server,
+    ``quorum_up`` per virtual server) into the kernel table, sorry server and inhibit included.
+    """
 
     def __init__(self) -> None:
         self.virtual_servers: dict[str, VirtualServerState] = {}
 
-    def load(self, config: Config) -> tuple[list[CheckEvent], list[CheckerState]]:
-        """Apply a (new) config; returns the changes and the checkers that must be scheduled.
+    def load(self, config: Config, now: float) -> tuple[list[CheckEvent], list[tuple[float, CheckerState]]]:
+        """Apply a (new) config; returns the changes and the new checkers with their first due time.
+
+        First runs are spread over ``warmup`` (keepalived: a random delay in [0, warmup]) by a
+        hash of the checker's identity, so 10,000 checkers never fire at once.
 
         Real servers whose config is unchanged keep their state, and so do checkers whose config is
         unchanged on a changed server; everything else starts fresh (``alpha`` rules). Removed
@@ -197,13 +201,15 @@ class CheckState:
             vs.config = vs_config
             vs.servers = {}
             for rs_config in vs_config.real_servers:
+                if rs_config.key in vs.servers:  # a duplicate (the parser warns): the first one wins
+                    continue
                 before = previous.pop(rs_config.key, None)
                 rs, fresh = self._adopt_server(vs, rs_config, before)
                 vs.servers[rs.key] = rs
                 started.extend(fresh)
                 if before is None:
                     rs.up, rs.weight = rs.wanted()
-                    events.append(RealServerChange(vs.key, rs.key, rs.up, rs.weight, "initial"))
+                    events.append(RealServerChange(vs.key, rs.key, rs.up, rs.weight, INITIAL))
                 elif (change := rs.evaluate("reload")) is not None:
                     events.append(change)
             for gone in previous.values():
@@ -215,7 +221,7 @@ class CheckState:
         for vs in old.values():
             for gone in vs.servers.values():
                 _retire(gone)
-        return events, started
+        return events, [(now + spread(checker.id, checker.warmup), checker) for checker in started]
 
     @staticmethod
     def _adopt_server(
@@ -259,10 +265,6 @@ class CheckState:
         for vs in self.virtual_servers.values():
             for rs in vs.servers.values():
                 yield from rs.checkers
-
-    def desired_destinations(self) -> dict[str, dict[RealServerKey, int]]:
-        """The whole IPVS destination table the checks currently ask for: vs key -> {rs key: weight}."""
-        return {key: vs.destinations() for key, vs in self.virtual_servers.items()}
 
 
 def _retire(rs: RealServerState) -> None:

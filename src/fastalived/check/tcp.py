@@ -9,6 +9,7 @@ checks per second leave no TIME_WAIT sockets behind to exhaust the ephemeral por
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import os
@@ -17,7 +18,7 @@ import ssl
 import struct
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from fastalived.check.probe import Done
 from fastalived.check.state import CheckResult
@@ -26,6 +27,7 @@ from fastalived.config.model import CheckerCommon, TcpCheck
 P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 LINGER_ZERO = struct.pack("ii", 1, 0)
+_NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _IN_PROGRESS = (0, errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
 
 
@@ -49,6 +51,26 @@ def local_address(common: CheckerCommon) -> tuple[str, int] | None:
     return (str(common.bindto) if common.bindto is not None else "", common.bind_port or 0)
 
 
+class Target(NamedTuple):
+    """Where and how a raw check connects, worked out once per checker instead of per check."""
+
+    family: int
+    address: tuple[str, int]
+    local: tuple[str, int] | None
+    bind_if: bytes | None
+    timeout: float
+
+
+def target_of(common: CheckerCommon) -> Target:
+    return Target(
+        socket.AF_INET6 if common.connect_ip.version == 6 else socket.AF_INET,
+        (str(common.connect_ip), common.connect_port),
+        local_address(common),
+        common.bind_if.encode() if common.bind_if else None,
+        common.connect_timeout,
+    )
+
+
 class RawConnection:
     """One checker connection on a raw socket; subclasses say what to do once connected.
 
@@ -57,36 +79,35 @@ class RawConnection:
     non-blocking and every wait is a loop callback.
     """
 
-    __slots__ = ("loop", "common", "sock", "fd", "timer", "done", "started", "opened", "reading", "writing")
+    __slots__ = ("loop", "target", "sock", "fd", "timer", "done", "started", "reading", "writing")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, common: CheckerCommon, done: Done) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, target: Target, done: Done) -> None:
         self.loop = loop
-        self.common = common
+        self.target = target
         self.done: Done | None = done
-        self.sock: socket.socket | None = None
+        self.sock: _socket.socket | None = None
         self.fd = -1
         self.timer: asyncio.TimerHandle | None = None
-        self.started = self.opened = time.monotonic()  # the check's start; this connection's start
+        self.started = time.monotonic()
         self.reading = False
         self.writing = False
 
     def open(self) -> None:
-        common = self.common
-        self.opened = time.monotonic()
+        target = self.target
         try:
-            sock = socket.socket(socket.AF_INET6 if common.connect_ip.version == 6 else socket.AF_INET)
+            # the C socket type, created non-blocking: no Python __init__, no extra fcntl per check
+            sock = _socket.socket(target.family, _NONBLOCKING_STREAM)
         except OSError as exc:
             self.finish(failure_text(exc))
             return
         self.sock, self.fd = sock, sock.fileno()
         try:
-            sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
-            if common.bind_if:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, common.bind_if.encode())
-            if (local := local_address(common)) is not None:
-                sock.bind(local)
-            code = sock.connect_ex((str(common.connect_ip), common.connect_port))
+            if target.bind_if is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if)
+            if target.local is not None:
+                sock.bind(target.local)
+            code = sock.connect_ex(target.address)
         except OSError as exc:
             self.finish(failure_text(exc))
             return
@@ -100,11 +121,13 @@ class RawConnection:
         self.want_write()
 
     def _arm_timeout(self) -> None:
-        """Only a check that has to wait needs a timer; a refused or instant connect never makes one."""
+        """Only a connection that has to wait needs a timer; a refused or instant connect never makes one.
+
+        It starts at the first wait, microseconds after the connect call, and bounds the rest of the
+        exchange on this connection (each url of an HTTP check gets its own).
+        """
         if self.timer is None:
-            self.timer = self.loop.call_at(
-                self.loop.time() + self.common.connect_timeout - (time.monotonic() - self.opened), self._timed_out
-            )
+            self.timer = self.loop.call_later(self.target.timeout, self._timed_out)
 
     def want_write(self) -> None:
         self._arm_timeout()
@@ -184,13 +207,13 @@ class _TcpConnect(RawConnection):
 class TcpProbe:
     """TCP_CHECK: passes when the connection is established within ``connect_timeout``."""
 
-    __slots__ = ("common",)
+    __slots__ = ("target",)
 
     def __init__(self, check: TcpCheck) -> None:
-        self.common = check.common
+        self.target = target_of(check.common)
 
     def start(self, done: Done) -> RawConnection:
-        connection = _TcpConnect(asyncio.get_running_loop(), self.common, done)
+        connection = _TcpConnect(asyncio.get_running_loop(), self.target, done)
         connection.open()
         return connection
 

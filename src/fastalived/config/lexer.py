@@ -39,6 +39,7 @@ TOP_LEVEL_SECTIONS = frozenset(
 )
 MAX_SUBSTITUTION_DEPTH = 32
 MAX_INCLUDE_DEPTH = 32
+MAX_REPLICATION = 1_000_000  # one ~SEQ; keepalived's own example makes 65,024 instances
 
 _DEFINITION = re.compile(r"\$([A-Za-z_]\w*)=(.*)\Z", re.S)
 _REFERENCE = re.compile(r"\$\{([A-Za-z_]\w*)((?:\s[^}]*)?)\}|\$([A-Za-z_]\w*)(?=\s|\Z)")
@@ -250,6 +251,9 @@ class Lexer:
     # ----------------------------------------------------------------------- files and includes
 
     def _include_file(self, path: str, where: Where, keyword: str | None) -> None:
+        if "\x00" in path:
+            self.report.error(where, keyword, "config file name contains a NUL character")
+            return
         real = os.path.realpath(path)
         if real in self._including:
             self.report.error(where, keyword, f"include loop: '{path}' includes itself")
@@ -285,12 +289,9 @@ class Lexer:
         base = os.path.dirname(self._file)
         for pattern in words[1:]:
             pattern = self._substitute_all(pattern)
-            if "\x00" in pattern:
-                self.report.error(where, words[0], f"{words[0]}: file name contains a NUL character")
-                continue
             if not os.path.isabs(pattern):
                 pattern = os.path.join(base, pattern)
-            if not _GLOB_CHARS.intersection(pattern):
+            if "\x00" in pattern or not _GLOB_CHARS.intersection(pattern):
                 self._include_file(pattern, where, words[0])
                 continue
             matches = sorted({m for p in expand_braces(pattern) for m in glob.glob(p)})
@@ -319,10 +320,31 @@ class Lexer:
                 continue
             if not stripped:
                 continue
+            first = stripped[0]
+            if (
+                first not in "@~$}"
+                and "$" not in stripped
+                and '"' not in stripped
+                and "'" not in stripped
+                and stripped[-1] != "\\"
+                and not (first == "i" and stripped.startswith("include"))
+            ):  # the common case: nothing to preprocess, no quotes
+                if "{" in stripped or "}" in stripped:
+                    self._tokens(text, file, lineno)
+                else:
+                    statement = Stmt(stripped.split(), file, lineno, text.index(first) + 1, text)
+                    self._current.append(statement)
+                    self._last = statement
+                continue
+            if stripped == "}":
+                self._close(file, lineno, text.index("}") + 1)
+                continue
             if stripped.startswith("include"):
                 first = stripped.split(None, 1)[0]
                 if first in INCLUDE_KEYWORDS:
-                    self._include(stripped.split(), Where(file, lineno, text.find(first) + 1))
+                    quoted = '"' in stripped or "'" in stripped
+                    words = split_words(stripped)[0] if quoted else stripped.split()
+                    self._include(words, Where(file, lineno, text.find(first) + 1))
                     continue
             if stripped.endswith("\\") and "=" in stripped:
                 unconditional = stripped.split(None, 1)[-1] if stripped[0] == "@" else stripped
@@ -427,7 +449,9 @@ class Lexer:
         where = Where(file, lineno, len(text) - len(stripped) + 1)
         rest = " " * (len(text) - len(stripped) + match.end()) + stripped[match.end() :]
         kind = match[1]
-        bindings = self._seq_values(match[2], kind == "SEQx", where) if kind != "LST" else self._lst_values(match[2], where)
+        bindings = (
+            self._seq_values(match[2], kind == "SEQx", where) if kind != "LST" else self._lst_values(match[2], where)
+        )
         if bindings is None:
             return
         names = {name for binding in bindings for name in binding}
@@ -466,8 +490,11 @@ class Lexer:
         if step == 0:
             self.report.error(where, "~SEQ", "~SEQ step must not be 0")
             return None
-        stop = end + 1 if step > 0 else end - 1
-        return [{name: format(v, "x") if hexadecimal else str(v)} for v in range(start, stop, step)]
+        values = range(start, end + 1 if step > 0 else end - 1, step)
+        if len(values) > MAX_REPLICATION:
+            self.report.error(where, "~SEQ", f"~SEQ would repeat a line {len(values)} times (limit {MAX_REPLICATION})")
+            return None
+        return [{name: format(v, "x") if hexadecimal else str(v)} for v in values]
 
     def _lst_values(self, spec: str, where: Where) -> list[dict[str, str]] | None:
         spec = spec.strip()
@@ -501,7 +528,7 @@ class Lexer:
             return
         stripped = text.strip()
         if stripped == "}":
-            self._close(Where(file, lineno, text.find("}") + 1))
+            self._close(file, lineno, text.find("}") + 1)
             return
         if stripped.endswith("{") and stripped.count("{") == 1 and "}" not in stripped:
             words = stripped[:-1].split()
@@ -509,9 +536,9 @@ class Lexer:
             if words:
                 statement = Stmt(words, file, lineno, col, text)
                 self._add(statement)
-                self._open_block(statement, Where(file, lineno, col))
+                self._open_block(statement, file, lineno, col)
             else:
-                self._open_block(self._last, Where(file, lineno, col))
+                self._open_block(self._last, file, lineno, col)
             return
         words, cols, braces = [], [], set()
         for match in _WORD_OR_BRACE.finditer(text):
@@ -532,21 +559,20 @@ class Lexer:
                 self._add(statement)
             if i == len(words):
                 break
-            where = Where(file, lineno, cols[i] + 1)
             if words[i] == "{":
-                self._open_block(self._last, where)
+                self._open_block(self._last, file, lineno, cols[i] + 1)
             else:
-                self._close(where)
+                self._close(file, lineno, cols[i] + 1)
             start = i + 1
 
     def _add(self, statement: Stmt) -> None:
         self._current.append(statement)
         self._last = statement
 
-    def _open_block(self, owner: Stmt | None, where: Where) -> None:
+    def _open_block(self, owner: Stmt | None, file: str, line: int, col: int) -> None:
         if owner is None or owner.block is not None:
-            self.report.error(where, None, "'{' without a keyword before it")
-            owner = Stmt(["{"], where.file, where.line, where.col, "")  # so its '}' still balances
+            self.report.error(Where(file, line, col), None, "'{' without a keyword before it")
+            owner = Stmt(["{"], file, line, col, "")  # so its '}' still balances
             self._current.append(owner)
         if owner.words[0] in TOP_LEVEL_SECTIONS and self._open:
             self._recover_missing_close(owner)
@@ -578,12 +604,12 @@ class Lexer:
         self.root.append(section)
         self._current = self.root
 
-    def _close(self, where: Where) -> None:
+    def _close(self, file: str, line: int, col: int) -> None:
         if not self._open:
-            self.report.error(where, None, "unexpected '}' with no block open")
+            self.report.error(Where(file, line, col), None, "unexpected '}' with no block open")
             return
         closed = self._open.pop()
-        if where.file == closed.file and where.col < closed.col and self._misindented is None:
+        if col < closed.col and file == closed.file and self._misindented is None:
             self._misindented = closed
         if not self._open:
             self._misindented = None

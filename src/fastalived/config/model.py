@@ -98,6 +98,7 @@ class GlobalDefs:
     vrrp_gna_interval: float = 0.0
     vrrp_skip_check_adv_addr: bool = False
     vrrp_check_unicast_src: bool = False
+    v3_checksum_as_v2: bool = False  # default for every vrrp_instance (keepalived >= 2.3 keyword)
     lvs_sync_daemon: LvsSyncDaemon | None = None
     lvs_flush: bool = False
     lvs_flush_onstop: bool = False
@@ -320,7 +321,7 @@ class SmtpCheck:
     kind: Literal["SMTP_CHECK"]
     common: CheckerCommon
     hosts: tuple[CheckerCommon, ...] = ()  # host {} blocks; empty = common only
-    helo_name: str = "localhost"  # keepalived's default is the host name; parser fills it in
+    helo_name: str = "localhost"  # the parser fills in keepalived's "smtpchecker.keepalived.org"
     where: Where = _where()
 
 

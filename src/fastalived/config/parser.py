@@ -10,6 +10,7 @@ resolved. Problems never raise: they become diagnostics and parsing carries on w
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import shlex
@@ -32,14 +33,13 @@ ROUTE_TABLES = {"main": 254, "local": 255, "default": 253}
 DNS_TYPES = frozenset({"A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"})
 SCHED_FLAGS = ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback")
 SCHED_FLAG_ALIASES = {"hashed": "flag-1"}
+SMTP_DEFAULT_HELO = "smtpchecker.keepalived.org"  # keepalived's SMTP_CHECK default
 
 # Keywords keepalived accepts that fastalived does not act on: skipped (with their blocks) and
 # reported only as ``info`` notices, so real configs load without warnings.
-UNSUPPORTED_TOP = frozenset(
-    """bfd_instance vrrp_track_process track_process vrrp_track_file track_file garp_group
+UNSUPPORTED_TOP = frozenset("""bfd_instance vrrp_track_process track_process vrrp_track_file track_file garp_group
     static_rules net_namespace net_namespace_ipvs namespace_with_ipsets instance use_pid_dir
-    linkbeat_use_polling linkbeat_interfaces vrrp_garp_extra_if include_check""".split()
-)
+    linkbeat_use_polling linkbeat_interfaces vrrp_garp_extra_if include_check""".split())
 UNSUPPORTED_GLOBAL = frozenset(
     """bfd_cpu_affinity bfd_no_swap bfd_priority bfd_process_name bfd_rlimit_rttime bfd_rt_priority
     checker_cpu_affinity checker_log_all_failures checker_no_swap checker_priority checker_process_name
@@ -55,7 +55,7 @@ UNSUPPORTED_GLOBAL = frozenset(
     no_email_faults notify_fifo notify_fifo_script process_monitor_rcv_bufs
     process_monitor_rcv_bufs_force process_name process_names random_seed reload_check_config
     reload_file reload_repeat reload_time_file rs_init_notifies script_group shutdown_script
-    shutdown_script_timeout smtp_alert smtp_alert_checker smtp_alert_vrrp snmp_socket startup_script
+    shutdown_script_timeout snmp_socket startup_script
     startup_script_timeout tmp_config_directory umask use_pid_dir vmac_addr_prefix vmac_prefix
     vrrp_cpu_affinity vrrp_down_timer_adverts vrrp_garp_extra_if vrrp_garp_lower_prio_delay
     vrrp_garp_lower_prio_repeat vrrp_higher_prio_send_advert vrrp_ipsets vrrp_iptables
@@ -65,18 +65,17 @@ UNSUPPORTED_GLOBAL = frozenset(
     vrrp_rlimit_rttime vrrp_rt_priority vrrp_rx_bufs_multiplier vrrp_rx_bufs_policy vrrp_startup_delay
     vrrp_track_process instance log_unknown_vrids""".split()
 )
-UNSUPPORTED_INSTANCE = frozenset(
-    """strict_mode garp_lower_prio_delay garp_lower_prio_repeat garp_interval gna_interval
+UNSUPPORTED_INSTANCE = frozenset("""strict_mode garp_lower_prio_delay garp_lower_prio_repeat garp_interval gna_interval
     higher_prio_send_advert lower_prio_no_advert kernel_rx_buf_size use_vmac_addr vmac_xmit_base
     use_ipvlan track_file track_process track_bfd track_src_ip unicast_ttl mcast_dst_ip notify_deleted
     notify_master_rx_lower_pri notify_priority_changes down_timer_adverts old_unicast_checksum
     virtual_rules unicast_fault_no_peer check_unicast_src skip_check_adv_addr promote_secondaries
     linkbeat_use_polling garp_extra_if interface_up_down_delays sync_group_tracking_weight
-    vrrp_garp_extra_if""".split()
+    vrrp_garp_extra_if""".split())
+UNSUPPORTED_SYNC_GROUP = frozenset(
+    "sync_group_tracking_weight track_file track_process track_bfd notify_deleted".split()
 )
-UNSUPPORTED_SYNC_GROUP = frozenset("sync_group_tracking_weight track_file track_process track_bfd notify_deleted".split())
-UNSUPPORTED_SCRIPT: frozenset[str] = frozenset()
-UNSUPPORTED_VS = frozenset("persistence_engine snmp_name sorry_server_lvs_method".split())
+UNSUPPORTED_VS = frozenset("persistence_engine snmp_name".split())
 UNSUPPORTED_RS = frozenset("snmp_name PING_CHECK UDP_CHECK FILE_CHECK BFD_CHECK ICMP_CHECK".split())
 UNSUPPORTED_CHECKER = frozenset("fwmark log_all_failures fast_recovery".split())
 UNSUPPORTED_URL = frozenset("regex regex_no_match regex_options regex_stack regex_min_offset regex_max_offset".split())
@@ -89,15 +88,15 @@ INHERITED = ("connect_timeout", "retry", "delay_before_retry", "warmup", "delay_
 class Parser:
     """Turns the statement tree into a :class:`model.Config`, reporting every problem once."""
 
-    def __init__(self, report: Reporter, hostname: str = "localhost") -> None:
+    def __init__(self, report: Reporter) -> None:
         self.report = report
-        self.hostname = hostname
         self._addresses: dict[str, m.IPAddress] = {}
+        self._status_code_cache: dict[tuple[str, ...], tuple[m.StatusCodeRange, ...]] = {}
         self._build_tables()
 
     # ======================================================================= converters
 
-    def _missing(self, st: Stmt, ctx: str, index: int, what: str = "a value") -> object:
+    def _missing(self, st: Stmt, ctx: str, what: str = "a value") -> object:
         self.error(st, len(st.words) - 1, ctx, f"{st.words[0]} needs {what}")
         return _INVALID
 
@@ -114,15 +113,15 @@ class Parser:
         if len(st.words) > used:
             self.warning(st, used, ctx, f"{st.words[0]}: ignoring extra '{' '.join(st.words[used:])}'")
 
-    def integer(self, lo: int, hi: int, index: int = 1) -> Converter:
+    def integer(self, lo: int, hi: int) -> Converter:
         def convert(st: Stmt, ctx: str) -> Any:
-            return self.parse_int(st, ctx, index, lo, hi)
+            return self.parse_int(st, ctx, 1, lo, hi)
 
         return convert
 
     def parse_int(self, st: Stmt, ctx: str, index: int, lo: int, hi: int, name: str | None = None) -> Any:
         if index >= len(st.words):
-            return self._missing(st, ctx, index)
+            return self._missing(st, ctx)
         text = st.words[index]
         name = name or st.words[0]
         try:
@@ -135,15 +134,15 @@ class Parser:
             return _INVALID
         return value
 
-    def number(self, lo: float, hi: float, index: int = 1) -> Converter:
+    def number(self, lo: float, hi: float) -> Converter:
         def convert(st: Stmt, ctx: str) -> Any:
-            return self.parse_float(st, ctx, index, lo, hi)
+            return self.parse_float(st, ctx, 1, lo, hi)
 
         return convert
 
     def parse_float(self, st: Stmt, ctx: str, index: int, lo: float, hi: float) -> Any:
         if index >= len(st.words):
-            return self._missing(st, ctx, index)
+            return self._missing(st, ctx)
         text = st.words[index]
         try:
             value = float(text)
@@ -171,14 +170,14 @@ class Parser:
 
     def word(self, st: Stmt, ctx: str) -> Any:
         if len(st.words) < 2:
-            return self._missing(st, ctx, 1)
+            return self._missing(st, ctx)
         self._extra_words(st, ctx, 2)
         return st.words[1]
 
     def rest(self, st: Stmt, ctx: str) -> Any:
         """The whole rest of the line as one command (words with spaces re-quoted)."""
         if len(st.words) < 2:
-            return self._missing(st, ctx, 1)
+            return self._missing(st, ctx)
         if len(st.words) == 2:
             return st.words[1]
         return " ".join(w if w and not any(c.isspace() for c in w) else shlex.quote(w) for w in st.words[1:])
@@ -186,7 +185,15 @@ class Parser:
     def script(self, st: Stmt, ctx: str) -> Any:
         """``notify_x <STRING>|<QUOTED-STRING> [username [groupname]]``: the command string."""
         if len(st.words) < 2:
-            return self._missing(st, ctx, 1, "a script")
+            return self._missing(st, ctx, "a script")
+        if len(st.words) > 2:
+            self.warning(
+                st,
+                2,
+                ctx,
+                f"{st.words[0]}: '{' '.join(st.words[2:])}' would be keepalived's [username [groupname]], which "
+                "fastalived does not support; quote the command to pass arguments",
+            )
         return st.words[1]
 
     def choice(self, options: Iterable[str], upper: bool = False) -> Converter:
@@ -194,11 +201,14 @@ class Parser:
 
         def convert(st: Stmt, ctx: str) -> Any:
             if len(st.words) < 2:
-                return self._missing(st, ctx, 1)
+                return self._missing(st, ctx)
             value = st.words[1].upper() if upper else st.words[1]
             if value not in allowed:
                 self.error(
-                    st, 1, ctx, f"{st.words[0]} '{st.words[1]}' is not one of {'|'.join(allowed)}" + _suggest(value, allowed)
+                    st,
+                    1,
+                    ctx,
+                    f"{st.words[0]} '{st.words[1]}' is not one of {'|'.join(allowed)}" + _suggest(value, allowed),
                 )
                 return _INVALID
             return value
@@ -207,7 +217,7 @@ class Parser:
 
     def address(self, st: Stmt, ctx: str) -> Any:
         if len(st.words) < 2:
-            return self._missing(st, ctx, 1, "an IP address")
+            return self._missing(st, ctx, "an IP address")
         return self.parse_address(st, ctx, 1)
 
     def parse_address(self, st: Stmt, ctx: str, index: int, text: str | None = None) -> Any:
@@ -218,7 +228,12 @@ class Parser:
         try:
             value = ipaddress.ip_address(text)
         except ValueError:
-            self.error(st, index, ctx, f"{st.words[0]}: invalid IP address '{text}'" if index else f"invalid IP address '{text}'")
+            self.error(
+                st,
+                index,
+                ctx,
+                f"{st.words[0]}: invalid IP address '{text}'" if index else f"invalid IP address '{text}'",
+            )
             return _INVALID
         self._addresses[text] = value
         return value
@@ -250,6 +265,7 @@ class Parser:
             "vrrp_gna_interval": ("vrrp_gna_interval", timer),
             "vrrp_skip_check_adv_addr": ("vrrp_skip_check_adv_addr", self.flag),
             "vrrp_check_unicast_src": ("vrrp_check_unicast_src", self.flag),
+            "v3_checksum_as_v2": ("v3_checksum_as_v2", self.flag),
             "lvs_flush": ("lvs_flush", self.flag),
             "lvs_flush_onstop": ("lvs_flush_onstop", self.flag),
             "lvs_flush_on_stop": ("lvs_flush_onstop", self.flag),
@@ -261,6 +277,9 @@ class Parser:
             "lvs_sync_daemon": self._lvs_sync_daemon,
             "lvs_timeouts": self._lvs_timeouts,
             "fastalived_status_listen": self._status_listen,
+            "smtp_alert": self._global_smtp_alert,
+            "smtp_alert_checker": self._global_smtp_alert,
+            "smtp_alert_vrrp": self._global_smtp_alert,
         }
         self.script_table: Table = {
             "script": ("script", self.rest),
@@ -302,6 +321,7 @@ class Parser:
             "no_accept": ("accept", self.negated_flag),
             "debug": ("debug", self.integer(0, 4)),
             "native_ipv6": ("native_ipv6", self.flag),
+            "v3_checksum_as_v2": ("v3_checksum_as_v2", self.flag),
         }
         self.instance_blocks: dict[str, Callable[[Stmt, str, dict[str, Any]], None]] = {
             "track_interface": self._track_interfaces,
@@ -353,6 +373,7 @@ class Parser:
         self.vs_blocks: dict[str, Callable[[Stmt, str, dict[str, Any]], None]] = {
             "real_server": self._real_server,
             "sorry_server": self._sorry_server,
+            "sorry_server_lvs_method": self._sorry_server_lvs_method,
             "persistence_timeout": self._persistence_timeout,
             **{flag: self._sched_flag for flag in (*SCHED_FLAGS, *SCHED_FLAG_ALIASES)},
         }
@@ -400,6 +421,17 @@ class Parser:
             **self.checker_extra["HTTP_GET"],
             "enable_sni": ("enable_sni", self.flag),
         }
+        checker_blocks: dict[str, dict[str, Callable[[Stmt, str, dict[str, Any]], None]]] = {
+            "HTTP_GET": {"url": self._url},
+            "SSL_GET": {"url": self._url},
+            "SMTP_CHECK": {"host": self._smtp_host},
+            "MISC_CHECK": {"user": self._script_run_as},
+        }
+        self.checker_tables = {
+            kind: ({**self.checker_table, **self.checker_extra[kind]}, checker_blocks.get(kind, {}))
+            for kind in CHECKER_KINDS
+        }
+        self.url_blocks: dict[str, Callable[[Stmt, str, dict[str, Any]], None]] = {"status_code": self._status_codes}
         self.url_table: Table = {
             "path": ("path", self.word),
             "digest": ("digest", self._digest),
@@ -433,8 +465,13 @@ class Parser:
         table: Table,
         blocks: dict[str, Callable[[Stmt, str, dict[str, Any]], None]] | None = None,
         unsupported: frozenset[str] = frozenset(),
+        fallback: Callable[[Stmt, str, dict[str, Any]], bool] | None = None,
     ) -> None:
-        """Apply ``st``'s block to ``values`` through a keyword table and block handlers."""
+        """Apply ``st``'s block to ``values`` through a keyword table and block handlers.
+
+        ``fallback`` gets a first look at unknown keywords (legacy syntax) and returns True if it
+        consumed the statement.
+        """
         if st.block is None:
             self.error(st, 0, ctx, f"{st.words[0]} needs a '{{' block")
             return
@@ -452,7 +489,7 @@ class Parser:
             handler = blocks.get(keyword) if blocks else None
             if handler is not None:
                 handler(child, ctx, values)
-            else:
+            elif fallback is None or not fallback(child, ctx, values):
                 self.unknown(child, ctx, (table, blocks or {}), unsupported)
 
     def unknown(self, st: Stmt, ctx: str, known: Iterable[Iterable[str]], unsupported: frozenset[str]) -> None:
@@ -477,6 +514,7 @@ class Parser:
 
     def parse(self, root: list[Stmt], files: Iterable[str] = ()) -> m.Config:
         self.global_values: dict[str, Any] = {}
+        self.alert_defaults: dict[str, bool] = {}
         self.global_where = m.NOWHERE
         self.ssl: m.SslDefs | None = None
         self.static_ipaddress: list[m.IPAddressSpec] = []
@@ -539,7 +577,7 @@ class Parser:
 
     def _smtp_server(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         if len(st.words) < 2:
-            self._missing(st, ctx, 1, "a host")
+            self._missing(st, ctx, "a host")
             return
         values["smtp_server"] = st.words[1]
         if len(st.words) > 2:
@@ -549,7 +587,7 @@ class Parser:
 
     def _script_user(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         if len(st.words) < 2:
-            self._missing(st, ctx, 1, "a user name")
+            self._missing(st, ctx, "a user name")
             return
         values["script_user"] = st.words[1]
         if len(st.words) > 2:
@@ -557,14 +595,19 @@ class Parser:
 
     def _lvs_sync_daemon(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         if len(st.words) < 2:
-            self._missing(st, ctx, 1, "an interface")
+            self._missing(st, ctx, "an interface")
             return
         fields: dict[str, Any] = {"interface": st.words[1], "vrrp_instance": None}
         i = 2
         if i < len(st.words) and st.words[i] not in ("id", "maxlen", "port", "ttl", "group"):
             fields["vrrp_instance"] = st.words[i]
             i += 1
-        limits = {"id": ("sync_id", 0, 255), "maxlen": ("maxlen", 1, 65507), "port": ("port", 1, 65535), "ttl": ("ttl", 1, 255)}
+        limits = {
+            "id": ("sync_id", 0, 255),
+            "maxlen": ("maxlen", 1, 65507),
+            "port": ("port", 1, 65535),
+            "ttl": ("ttl", 1, 255),
+        }
         while i < len(st.words):
             option = st.words[i]
             if i + 1 >= len(st.words):
@@ -598,6 +641,17 @@ class Parser:
             i += 2
         values["lvs_timeouts"] = m.LvsTimeouts(**fields, where=st.where())
 
+    def _global_smtp_alert(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
+        """Global ``smtp_alert[_checker|_vrrp]``: not GlobalDefs fields but the sections' defaults."""
+        enabled = self.flag(st, ctx)
+        if enabled is not _INVALID:
+            self.alert_defaults[st.words[0]] = enabled
+
+    def smtp_alert_default(self, specific: str, fallback: bool) -> bool:
+        """keepalived's precedence: ``smtp_alert_checker``/``_vrrp``, then ``smtp_alert``, then the
+        section's own default (on for real servers, off elsewhere)."""
+        return self.alert_defaults.get(specific, self.alert_defaults.get("smtp_alert", fallback))
+
     def _status_listen(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         if len(st.words) != 3:
             self.error(st, 0, ctx, "fastalived_status_listen needs ADDRESS PORT")
@@ -612,7 +666,9 @@ class Parser:
         for key, version in (("vrrp_mcast_group4", 4), ("vrrp_mcast_group6", 6)):
             group = values.get(key)
             if group is not None and (group.version != version or not group.is_multicast):
-                self.report.error(self.global_where, key, f"global_defs: {key} '{group}' is not an IPv{version} multicast address")
+                self.report.error(
+                    self.global_where, key, f"global_defs: {key} '{group}' is not an IPv{version} multicast address"
+                )
                 del values[key]
         return m.GlobalDefs(**values, where=self.global_where)
 
@@ -694,7 +750,18 @@ class Parser:
             if word == "nexthop":
                 self.info(st, ctx, "multipath 'nexthop' routes are not supported by fastalived; first hop only")
                 break
-            if not dst_seen and word not in ("src", "via", "gw", "dev", "oif", "table", "metric", "scope", "proto", "protocol"):
+            if not dst_seen and word not in (
+                "src",
+                "via",
+                "gw",
+                "dev",
+                "oif",
+                "table",
+                "metric",
+                "scope",
+                "proto",
+                "protocol",
+            ):
                 if word == "default":
                     fields["dst"] = None
                 else:
@@ -774,9 +841,7 @@ class Parser:
             return
         ctx = f"vrrp_script {name}"
         values: dict[str, Any] = {"name": name}
-        self.walk(
-            st, ctx, values, self.script_table, {"weight": self._script_weight, "user": self._script_run_as}, UNSUPPORTED_SCRIPT
-        )
+        self.walk(st, ctx, values, self.script_table, {"weight": self._script_weight, "user": self._script_run_as})
         self.scripts[name] = (st, values)
 
     def _script_weight(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
@@ -796,7 +861,7 @@ class Parser:
 
     def _script_run_as(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         if len(st.words) < 2:
-            self._missing(st, ctx, 1, "a user name")
+            self._missing(st, ctx, "a user name")
             return
         values["user"] = st.words[1]
         if len(st.words) > 2:
@@ -819,7 +884,9 @@ class Parser:
             weight, reverse = None, False
             if len(line.words) > 1:
                 if line.words[1] != "weight":
-                    self.error(line, 1, ctx, f"track_interface {line.words[0]}: expected 'weight N', got '{line.words[1]}'")
+                    self.error(
+                        line, 1, ctx, f"track_interface {line.words[0]}: expected 'weight N', got '{line.words[1]}'"
+                    )
                     continue
                 weight, reverse = self._weight(line, ctx, 2, 254)
                 if weight is None:
@@ -833,7 +900,9 @@ class Parser:
             weight, reverse = None, False
             if len(line.words) > 1:
                 if line.words[1] != "weight":
-                    self.error(line, 1, ctx, f"track_script {line.words[0]}: expected 'weight N', got '{line.words[1]}'")
+                    self.error(
+                        line, 1, ctx, f"track_script {line.words[0]}: expected 'weight N', got '{line.words[1]}'"
+                    )
                     continue
                 weight, reverse = self._weight(line, ctx, 2, 253)
                 if weight is None:
@@ -847,7 +916,8 @@ class Parser:
                 self.report.error(
                     tracked.where,
                     "track_script",
-                    f"{ctx}: track_script '{tracked.name}' is not a defined vrrp_script" + _suggest(tracked.name, known),
+                    f"{ctx}: track_script '{tracked.name}' is not a defined vrrp_script"
+                    + _suggest(tracked.name, known),
                 )
         values["track_script"] = tuple(t for t in values.get("track_script", ()) if t.name in known)
 
@@ -858,8 +928,30 @@ class Parser:
         if name is None:
             return
         values: dict[str, Any] = {"name": name, "group": ()}
-        self.walk(st, f"vrrp_sync_group {name}", values, self.sync_group_table, self.sync_group_blocks, UNSUPPORTED_SYNC_GROUP)
+        self.walk(
+            st,
+            f"vrrp_sync_group {name}",
+            values,
+            self.sync_group_table,
+            self.sync_group_blocks,
+            UNSUPPORTED_SYNC_GROUP,
+            fallback=self._legacy_sync_group_member,
+        )
         self.sync_groups[name] = (st, values)
+
+    def _legacy_sync_group_member(self, st: Stmt, ctx: str, values: dict[str, Any]) -> bool:
+        """Old samples list member instances directly in the group (no ``group { }``); accept a
+        bare word that is not close to a real keyword as such a member."""
+        keyword = st.words[0]
+        if len(st.words) > 1 or st.block is not None:
+            return False
+        keywords = [*self.sync_group_table, *self.sync_group_blocks, *UNSUPPORTED_SYNC_GROUP]
+        if _suggest(keyword, keywords):
+            return False
+        self.info(st, ctx, f"listing '{keyword}' outside 'group {{ }}' is deprecated")
+        values["group"] = values["group"] + (keyword,)
+        values.setdefault("_member_lines", []).append((keyword, st))
+        return True
 
     def _sync_group_members(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         members = [(w, line) for line in self.block_lines(st, ctx) for w in line.words]
@@ -876,7 +968,12 @@ class Parser:
                     index = line.words.index(member)
                     self.error(line, index, ctx, f"unknown vrrp_instance '{member}'" + _suggest(member, instances))
                 elif member in owner:
-                    self.error(line, line.words.index(member), ctx, f"vrrp_instance {member} is already in vrrp_sync_group {owner[member]}")
+                    self.error(
+                        line,
+                        line.words.index(member),
+                        ctx,
+                        f"vrrp_instance {member} is already in vrrp_sync_group {owner[member]}",
+                    )
                 else:
                     owner[member] = values["name"]
             values["group"] = tuple(dict.fromkeys(g for g in values["group"] if owner.get(g) == values["name"]))
@@ -884,6 +981,7 @@ class Parser:
                 self.warning(st, 0, ctx, "has no vrrp_instance members; ignored")
                 continue
             self._check_tracked_scripts(values, ctx, scripts)
+            values.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_vrrp", False))
             values["notify"] = self._notify(values)
             groups.append(m.VrrpSyncGroup(**values, where=st.where()))
         return tuple(groups)
@@ -951,6 +1049,7 @@ class Parser:
             ctx = f"vrrp_instance {values['name']}"
             where = st.where()
             self._check_tracked_scripts(values, ctx, scripts)
+            values.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_vrrp", False))
             values["notify"] = self._notify(values)
             values.setdefault("version", global_defs.vrrp_version)
             values.setdefault("garp_master_delay", global_defs.vrrp_garp_master_delay)
@@ -958,6 +1057,8 @@ class Parser:
             values.setdefault("garp_master_refresh", global_defs.vrrp_garp_master_refresh)
             values.setdefault("garp_master_refresh_repeat", global_defs.vrrp_garp_master_refresh_repeat)
             values.setdefault("accept", not global_defs.vrrp_strict)
+            values.setdefault("v3_checksum_as_v2", global_defs.v3_checksum_as_v2)
+            self._check_authentication(st, values, ctx, global_defs.vrrp_strict)
             for key, placeholder in (("interface", ""), ("virtual_router_id", 0)):
                 if key not in values:
                     if _last_line(st, key) is st:  # an invalid value was already reported
@@ -974,8 +1075,11 @@ class Parser:
             if values["virtual_router_id"] and key in vrid_owners:
                 line = _last_line(st, "virtual_router_id")
                 self.error(
-                    line, 1, ctx,
-                    f"virtual_router_id {key[1]} (IPv{key[2]}) on {key[0]} is already used by vrrp_instance {vrid_owners[key]}",
+                    line,
+                    1,
+                    ctx,
+                    f"virtual_router_id {key[1]} (IPv{key[2]}) on {key[0]} is already used by vrrp_instance"
+                    f" {vrid_owners[key]}",
                 )
             vrid_owners.setdefault(key, values["name"])
             instances.append(m.VrrpInstance(**values, where=where))
@@ -986,7 +1090,8 @@ class Parser:
         mixed = [a for a in values.get("virtual_ipaddresses", ()) if a.family != family]
         for spec in mixed:
             self.report.warning(
-                spec.where, "virtual_ipaddress",
+                spec.where,
+                "virtual_ipaddress",
                 f"{ctx}: {spec.address} is not IPv{family} like the instance; treated as virtual_ipaddress_excluded",
             )
         if mixed:
@@ -1001,8 +1106,21 @@ class Parser:
         peers = values.get("unicast_peers", ())
         wrong = [p for p in peers if p.version != family]
         if wrong:
-            self.error(_last_line(st, "unicast_peer"), 0, ctx, f"unicast_peer {wrong[0]} is not IPv{family} like the instance")
+            self.error(
+                _last_line(st, "unicast_peer"), 0, ctx, f"unicast_peer {wrong[0]} is not IPv{family} like the instance"
+            )
             values["unicast_peers"] = tuple(p for p in peers if p.version == family)
+
+    def _check_authentication(self, st: Stmt, values: dict[str, Any], ctx: str, strict: bool) -> None:
+        """VRRPv3 has no authentication and vrrp_strict forbids it: keepalived drops it with a warning."""
+        if "auth_pass" not in values:
+            return
+        reason = (
+            "VRRPv3 has no authentication" if values["version"] == 3 else "vrrp_strict forbids it" if strict else ""
+        )
+        if reason:
+            self.warning(_last_line(st, "authentication"), 0, ctx, f"authentication ignored: {reason}")
+            del values["auth_pass"], values["auth_type"]
 
     def _check_advert_int(self, st: Stmt, values: dict[str, Any], ctx: str) -> None:
         advert = values.get("advert_int")
@@ -1011,7 +1129,12 @@ class Parser:
         line = _last_line(st, "advert_int")
         if values["version"] == 2:
             if advert < 1 or advert != int(advert):
-                self.error(line, 1, ctx, f"advert_int '{line.words[1]}' must be a whole number of seconds in [1, 255] with VRRPv2")
+                self.error(
+                    line,
+                    1,
+                    ctx,
+                    f"advert_int '{line.words[1]}' must be a whole number of seconds in [1, 255] with VRRPv2",
+                )
                 del values["advert_int"]
         elif not 0.01 <= advert <= 40.95:
             self.error(line, 1, ctx, f"advert_int '{line.words[1]}' outside range [0.01, 40.95] for VRRPv3")
@@ -1086,7 +1209,9 @@ class Parser:
                 self.error(st, 1, "", "virtual_server group needs a name")
                 return
             if words[2] not in self.vs_groups:
-                self.error(st, 2, ctx, f"unknown virtual_server_group '{words[2]}'" + _suggest(words[2], self.vs_groups))
+                self.error(
+                    st, 2, ctx, f"unknown virtual_server_group '{words[2]}'" + _suggest(words[2], self.vs_groups)
+                )
             values["group"] = words[2]
         else:
             address = self.parse_address(st, ctx, 1)
@@ -1103,10 +1228,12 @@ class Parser:
 
     def _lvs_method(self, st: Stmt, ctx: str) -> Any:
         if len(st.words) < 2:
-            return self._missing(st, ctx, 1)
+            return self._missing(st, ctx)
         method = st.words[1].upper()
         if method not in m.LVS_METHODS:
-            self.error(st, 1, ctx, f"{st.words[0]} '{st.words[1]}' is not one of NAT|DR|TUN" + _suggest(method, m.LVS_METHODS))
+            self.error(
+                st, 1, ctx, f"{st.words[0]} '{st.words[1]}' is not one of NAT|DR|TUN" + _suggest(method, m.LVS_METHODS)
+            )
             return _INVALID
         if len(st.words) > 2:
             self.info(st, ctx, "tunnel options are not supported by fastalived; ipip is used")
@@ -1131,7 +1258,7 @@ class Parser:
 
     def _server_address(self, st: Stmt, ctx: str) -> tuple[m.IPAddress, int | None] | None:
         if len(st.words) < 2:
-            self._missing(st, ctx, 1, "an IP address")
+            self._missing(st, ctx, "an IP address")
             return None
         address = self.parse_address(st, ctx, 1)
         if address is _INVALID:
@@ -1149,11 +1276,16 @@ class Parser:
         if target is not None:
             values["sorry_server"] = m.SorryServer(target[0], target[1], where=st.where())
 
+    def _sorry_server_lvs_method(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
+        method = self._lvs_method(st, ctx)
+        if method is not _INVALID:
+            values["_sorry_method"] = method
+
     def _real_server(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         target = self._server_address(st, ctx)
         if target is None:
             return
-        rs_ctx = f"{ctx} real_server {' '.join(st.words[1:])}"
+        rs_ctx = f"{ctx}: real_server {' '.join(st.words[1:])}"
         rs: dict[str, Any] = {"_address": target[0], "_port": target[1], "_checkers": []}
         self.walk(st, rs_ctx, rs, self.rs_table, self.rs_blocks, UNSUPPORTED_RS)
         values["_real_servers"].append((st, rs))
@@ -1161,20 +1293,13 @@ class Parser:
     def _checker(self, st: Stmt, ctx: str, rs: dict[str, Any]) -> None:
         kind = st.words[0]
         values: dict[str, Any] = {}
-        blocks: dict[str, Callable[[Stmt, str, dict[str, Any]], None]] = {}
-        if kind in ("HTTP_GET", "SSL_GET"):
-            blocks["url"] = self._url
-        elif kind == "SMTP_CHECK":
-            blocks["host"] = self._smtp_host
-        elif kind == "MISC_CHECK":
-            blocks["user"] = self._script_run_as
-        table = {**self.checker_table, **self.checker_extra[kind]} if kind != "TCP_CHECK" else self.checker_table
-        self.walk(st, f"{ctx} {kind}", values, table, blocks, UNSUPPORTED_CHECKER | UNSUPPORTED_URL)
+        table, blocks = self.checker_tables[kind]
+        self.walk(st, f"{ctx}: {kind}", values, table, blocks, UNSUPPORTED_CHECKER)
         rs["_checkers"].append((st, kind, values))
 
     def _url(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         url: dict[str, Any] = {}
-        self.walk(st, f"{ctx} url", url, self.url_table, {"status_code": self._status_codes}, UNSUPPORTED_URL)
+        self.walk(st, f"{ctx}: url", url, self.url_table, self.url_blocks, UNSUPPORTED_URL)
         if "path" not in url:
             self.error(st, 0, ctx, "url has no path")
             return
@@ -1190,6 +1315,11 @@ class Parser:
         return digest.lower()
 
     def _status_codes(self, st: Stmt, ctx: str, url: dict[str, Any]) -> None:
+        key = tuple(st.words[1:])
+        cached = self._status_code_cache.get(key)
+        if cached is not None:
+            url["status_codes"] = cached
+            return
         ranges = []
         for i, text in enumerate(st.words[1:], 1):
             low_text, _, high_text = text.partition("-")
@@ -1204,42 +1334,93 @@ class Parser:
                 continue
             ranges.append(m.StatusCodeRange(low, high))
         if len(st.words) < 2:
-            self._missing(st, ctx, 1)
+            self._missing(st, ctx)
         elif ranges:
             url["status_codes"] = tuple(ranges)
+            if len(ranges) == len(key):
+                self._status_code_cache[key] = url["status_codes"]
 
     def _smtp_host(self, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
         host: dict[str, Any] = {}
-        self.walk(st, f"{ctx} host", host, self.checker_table, None, UNSUPPORTED_CHECKER)
+        self.walk(st, f"{ctx}: host", host, self.checker_table, None, UNSUPPORTED_CHECKER)
         values.setdefault("_hosts", []).append((st, host))
 
     # ----------------------------------------------------------------------- virtual server build
 
     def _finish_virtual_server(self, st: Stmt, values: dict[str, Any]) -> m.VirtualServer:
+        ctx = "virtual_server " + " ".join(st.words[1:])
         inherited = {key: values[key] for key in INHERITED if key in values}
         for key in ("connect_timeout", "retry", "delay_before_retry", "warmup"):  # checker-only settings
             values.pop(key, None)
-        real_servers = tuple(
-            self._finish_real_server(rs_st, rs, values, inherited) for rs_st, rs in values.pop("_real_servers")
-        )
+        values.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_checker", False))
         if values.get("fwmark") is not None and "protocol" in values:
-            self.warning(st, 0, f"virtual_server fwmark {values['fwmark']}", "protocol is ignored for fwmark services")
+            self.warning(st, 0, ctx, "protocol is ignored for fwmark services")
+        is_address = values.get("address") is not None
+        port_missing = len(st.words) < 3 or values.get("port") == 0  # (an invalid port was reported already)
+        if is_address and port_missing and not values.get("persistence_timeout"):
+            self.warning(st, 0, ctx, "port 0 is only valid for persistent services; persistence_timeout set to 360")
+            values["persistence_timeout"] = 360
+        real_servers = tuple(
+            self._finish_real_server(rs_st, rs, values, inherited, ctx) for rs_st, rs in values.pop("_real_servers")
+        )
+        sorry, sorry_method = values.get("sorry_server"), values.pop("_sorry_method", None)
+        if sorry is not None:
+            method = sorry_method or values.get("lvs_method", "NAT")
+            port = self._forwarded_port(st, ctx, "sorry_server", sorry.port, method, values)
+            values["sorry_server"] = dataclasses.replace(sorry, port=port, lvs_method=sorry_method)
+        if real_servers:
+            self._check_quorum(st, ctx, values, sum(rs.weight for rs in real_servers))
         return m.VirtualServer(**values, real_servers=real_servers, where=st.where())
 
+    def _forwarded_port(
+        self, st: Stmt, ctx: str, what: str, port: int | None, method: str, vs: dict[str, Any]
+    ) -> int | None:
+        """The port IPVS will use for a real/sorry server, as keepalived corrects it.
+
+        With NAT the server's own port counts (default: the service's). DR and TUN cannot change
+        the port: it is the service's (none for fwmark services), so a different one is reset.
+        """
+        if vs.get("group") is not None:
+            return port
+        service_port = vs.get("port")
+        if method == "NAT":
+            return port if port is not None or vs.get("fwmark") is not None else service_port
+        if vs.get("fwmark") is not None:
+            if port:
+                self.warning(st, 0, ctx, f"{what} port {port} is ignored for a fwmark service with {method}")
+            return None
+        if port is not None and port != service_port:
+            self.warning(
+                st, 0, ctx, f"{what} port {port} differs from the service port with {method}; using {service_port}"
+            )
+        return service_port
+
+    def _check_quorum(self, st: Stmt, ctx: str, values: dict[str, Any], weight_sum: int) -> None:
+        quorum = values.get("quorum", 1)
+        if quorum > weight_sum:
+            self.warning(st, 0, ctx, f"quorum {quorum} exceeds the real servers' total weight {weight_sum}; reduced")
+            values["quorum"] = quorum = weight_sum
+        hysteresis = values.get("hysteresis", 0)
+        if hysteresis and hysteresis >= quorum:
+            self.warning(st, 0, ctx, f"hysteresis {hysteresis} >= quorum {quorum}; set to {max(quorum - 1, 0)}")
+            values["hysteresis"] = max(quorum - 1, 0)
+
     def _finish_real_server(
-        self, st: Stmt, rs: dict[str, Any], vs: dict[str, Any], vs_inherited: dict[str, Any]
+        self, st: Stmt, rs: dict[str, Any], vs: dict[str, Any], vs_inherited: dict[str, Any], vs_ctx: str
     ) -> m.RealServer:
-        address, port = rs.pop("_address"), rs.pop("_port")
-        if port is None and vs.get("port") is not None:
-            port = vs["port"]
+        address, configured_port = rs.pop("_address"), rs.pop("_port")
+        method = rs.get("lvs_method") or vs.get("lvs_method", "NAT")
+        port = self._forwarded_port(st, vs_ctx, f"real_server {address}", configured_port, method, vs)
+        check_port = configured_port if configured_port is not None else port
         inherited = {**vs_inherited, **{key: rs.pop(key) for key in INHERITED if key in rs}}
         virtualhost = rs.pop("virtualhost", None) or vs.get("virtualhost")
         rs.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))
-        rs.setdefault("smtp_alert", vs.get("smtp_alert", False))
+        rs.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_checker", True))
         checkers = tuple(
             checker
             for checker_st, kind, values in rs.pop("_checkers")
-            if (checker := self._finish_checker(checker_st, kind, values, address, port, inherited, virtualhost)) is not None
+            if (checker := self._finish_checker(checker_st, kind, values, address, check_port, inherited, virtualhost))
+            is not None
         )
         return m.RealServer(
             address=address, port=port, alpha=inherited.get("alpha", False), checkers=checkers, where=st.where(), **rs
@@ -1262,17 +1443,23 @@ class Parser:
             if not urls:
                 self.error(st, 0, "", f"{kind} has no url block")
             return m.HttpCheck(
-                kind=kind, common=common, urls=tuple(urls), virtualhost=values.pop("virtualhost", None) or virtualhost,
-                where=where, **values,
+                kind=kind,
+                common=common,
+                urls=tuple(urls),
+                virtualhost=values.pop("virtualhost", None) or virtualhost,
+                where=where,
+                **values,
             )
         if kind == "TCP_CHECK":
             return m.TcpCheck(kind=kind, common=common, where=where)
         if kind == "SMTP_CHECK":
             hosts = tuple(
-                self._common(host_st, kind, host, {**inherited, **_timing(common)}, common.connect_ip, common.connect_port)
+                self._common(
+                    host_st, kind, host, {**inherited, **_timing(common)}, common.connect_ip, common.connect_port
+                )
                 for host_st, host in values.pop("_hosts", [])
             )
-            values.setdefault("helo_name", self.hostname)
+            values.setdefault("helo_name", SMTP_DEFAULT_HELO)
             return m.SmtpCheck(kind=kind, common=common, hosts=hosts, where=where, **values)
         if kind == "MISC_CHECK":
             if not values.get("misc_path"):
@@ -1282,10 +1469,20 @@ class Parser:
         return m.DnsCheck(kind=kind, common=common, where=where, **values)
 
     def _common(
-        self, st: Stmt, kind: str, values: dict[str, Any], inherited: dict[str, Any], address: m.IPAddress, port: int | None
+        self,
+        st: Stmt,
+        kind: str,
+        values: dict[str, Any],
+        inherited: dict[str, Any],
+        address: m.IPAddress,
+        port: int | None,
     ) -> m.CheckerCommon:
         """Checker connection/timing options: own value, else inherited, else the kind's default."""
-        settings = {key: values.pop(key) for key in ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if") if key in values}
+        settings = {
+            key: values.pop(key)
+            for key in ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if")
+            if key in values
+        }
         for key in INHERITED:
             if key in values:
                 inherited[key] = values.pop(key)
@@ -1297,7 +1494,11 @@ class Parser:
         )
         settings.setdefault("connect_ip", address)
         if "connect_port" not in settings:
-            default_port = port if port is not None else {"HTTP_GET": 80, "SSL_GET": 443, "SMTP_CHECK": 25, "DNS_CHECK": 53}.get(kind)
+            default_port = (
+                port
+                if port is not None
+                else {"HTTP_GET": 80, "SSL_GET": 443, "SMTP_CHECK": 25, "DNS_CHECK": 53}.get(kind)
+            )
             if default_port is None:
                 if kind != "MISC_CHECK":
                     self.error(st, 0, "", f"{kind} needs connect_port (the real server has no port)")

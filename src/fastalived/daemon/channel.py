@@ -46,11 +46,5 @@ class Channel:
             return None
         return json.loads(line)
 
-    async def drain(self) -> None:
-        try:
-            await self._writer.drain()
-        except ConnectionError:
-            pass
-
     def close(self) -> None:
         self._writer.close()

@@ -88,7 +88,9 @@ def _load(options: RunOptions) -> tuple[Config | None, list[str], list[str]]:
 class RoleRunner:
     """Owns one role for the lifetime of the process: start, reload, dumps, stop."""
 
-    def __init__(self, role_name: str, options: RunOptions, role_class: type, channel_sock: socket.socket | None) -> None:
+    def __init__(
+        self, role_name: str, options: RunOptions, role_class: type, channel_sock: socket.socket | None
+    ) -> None:
         self.role_name = role_name
         self.title = ROLE_TITLES.get(role_name, role_name)
         self.options = options
@@ -122,7 +124,8 @@ class RoleRunner:
         role: Role = self._role_class(self.options)
         self._role = role
         try:
-            await role.start(config)
+            async with self._reload_lock:  # a SIGHUP during start-up waits for the start to finish
+                await role.start(config)
         except Exception:
             log.exception("%s child: role failed to start", self.title)
             await self._stop_role()
@@ -142,8 +145,13 @@ class RoleRunner:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stopping.set)
+        loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
+        if self._channel_sock is None:
+            loop.add_signal_handler(signal.SIGINT, self._stopping.set)
+        else:
+            # Ctrl-C reaches the whole foreground group; under a parent only the parent reacts (it
+            # stops us), so a child can never exit first and be mistaken for a crash to respawn.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         for signum, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(signum, self.dump, kind)
@@ -202,8 +210,6 @@ class RoleRunner:
                 self._spawn(self._reload_for_parent(message.get("id")))
             elif op == "query":
                 self._send(self._state_message(message.get("id")))
-            elif op == "dump":
-                self.dump(message["kind"])
         if not self._stopping.is_set():
             log.warning("%s child: parent process went away; stopping", self.title)
             self._stopping.set()

@@ -21,10 +21,18 @@ from fastalived.options import RunOptions
 
 DumpKind = Literal["data", "stats", "json"]
 
-# keepalived's JSON dump signal; SIGUSR1/SIGUSR2 are the data and stats dumps.
+# keepalived's JSON and STATS_CLEAR signals; SIGUSR1/SIGUSR2 are the data and stats dumps.
 SIGJSON = signal.SIGRTMIN + 2
+SIGSTATS_CLEAR = signal.SIGRTMAX - 1
 
-DUMP_SIGNALS: dict[int, DumpKind] = {signal.SIGUSR1: "data", signal.SIGUSR2: "stats", SIGJSON: "json"}
+# Roles keep their counters (Prometheus counters never reset), so STATS_CLEAR writes the stats
+# dump like SIGUSR2 instead of killing the process with a real-time signal's default action.
+DUMP_SIGNALS: dict[int, DumpKind] = {
+    signal.SIGUSR1: "data",
+    signal.SIGUSR2: "stats",
+    SIGJSON: "json",
+    SIGSTATS_CLEAR: "stats",
+}
 
 # The VRRP process owns the unprefixed names, as in keepalived.
 _FILE_STEMS = {"vrrp": "fastalived", "check": "fastalived_check", "parent": "fastalived_parent"}

@@ -94,7 +94,7 @@ async def run_command(
         return None
     try:
         return await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await _kill_group(proc)
         return None
     except asyncio.CancelledError:
@@ -106,7 +106,7 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the child's whole session and reap it, so no zombie or grandchild survives."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(asyncio.TimeoutError):
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(proc.wait()), 1.0)
 
 
@@ -122,7 +122,7 @@ async def send_mail(
 ) -> None:
     """Deliver one plain-text message with a minimal SMTP dialogue (what keepalived does).
 
-    Raises OSError / asyncio.TimeoutError / SmtpError; the caller logs and carries on.
+    Raises OSError / TimeoutError / SmtpError; the caller logs and carries on.
     """
     recipients = list(recipients)
     reader, writer = await asyncio.wait_for(asyncio.open_connection(server, port), timeout)
@@ -162,7 +162,7 @@ async def send_mail(
         await command("QUIT", 221)
     finally:
         writer.close()
-        with contextlib.suppress(OSError, asyncio.TimeoutError):
+        with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
 
 
@@ -272,7 +272,7 @@ class Notifier:
                 body,
                 g.smtp_connect_timeout,
             )
-        except (OSError, asyncio.TimeoutError, SmtpError) as exc:
+        except (OSError, TimeoutError, SmtpError) as exc:
             log.warning("SMTP alert to %s failed after %.1fs: %s", g.smtp_server, time.monotonic() - started, exc)
         else:
             log.info("SMTP alert successfully sent.")

@@ -164,5 +164,7 @@ def print_status(address: str = DEFAULT_ADDRESS, out: TextIO | None = None) -> i
 def status_main(argv: list[str]) -> int:
     """Arguments of the ``fastalived status`` sub-command."""
     parser = argparse.ArgumentParser(prog="fastalived status", description="Show the running daemon's state.")
-    parser.add_argument("--address", default=DEFAULT_ADDRESS, help=f"HOST:PORT of the status endpoint ({DEFAULT_ADDRESS})")
+    parser.add_argument(
+        "--address", default=DEFAULT_ADDRESS, help=f"HOST:PORT of the status endpoint (default {DEFAULT_ADDRESS})"
+    )
     return print_status(parser.parse_args(argv).address)

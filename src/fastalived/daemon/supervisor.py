@@ -31,6 +31,7 @@ from fastalived.daemon.dumps import DUMP_SIGNALS, dump_dir, write_dump
 from fastalived.daemon.liveness import HeartbeatMonitor, RespawnPolicy
 from fastalived.daemon.metrics import metric_from_wire
 from fastalived.daemon.role import Metric
+from fastalived.daemon.status import StatusServer
 from fastalived.options import RunOptions
 
 log = logging.getLogger("fastalived.supervisor")
@@ -107,8 +108,7 @@ class Supervisor:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloads = {"ok": 0, "invalid": 0, "failed": 0}
         self._started_at = clock()
-        self._config: Config | None = None
-        self._status_server: Any = None  # fastalived.daemon.status.StatusServer, imported on demand
+        self._status_server: StatusServer | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -118,7 +118,6 @@ class Supervisor:
         if config is None:
             log.error("Configuration has errors; not starting")
             return EXIT_FAILURE
-        self._config = config
         parent_pid_file = pidfile.PidFileLock(self.options.pid_file or pidfile.DEFAULT_PARENT)
         try:
             parent_pid_file.acquire()
@@ -338,7 +337,6 @@ class Supervisor:
             log.error("Reload aborted: configuration has errors; keeping the running configuration")
             self._reloads["invalid"] += 1
             return False
-        self._config = config
         await self._apply_status_listen(config)
         wanted = wanted_roles(config, self.options)
         for role, slot in self._slots.items():
@@ -382,7 +380,12 @@ class Supervisor:
             "uptime": round(self._clock() - self._started_at, 3),
             "reloads": dict(self._reloads),
             "children": {
-                role: {"pid": slot.pid, "restarts": slot.restarts, "ready": slot.ready.is_set()}
+                role: {
+                    "pid": slot.pid,
+                    "uptime": round(self._clock() - slot.started_at, 3),
+                    "restarts": slot.restarts,
+                    "ready": slot.ready.is_set(),
+                }
                 for role, slot in self._slots.items()
                 if slot.wanted
             },
@@ -442,8 +445,6 @@ class Supervisor:
             self._status_server = None
         if listen is None:
             return
-        from fastalived.daemon.status import StatusServer
-
         server = StatusServer(self.collect)
         try:
             await server.start(*listen)

@@ -9,7 +9,7 @@ also how a change made behind our back (``ipvsadm -d``) gets repaired.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -79,15 +79,14 @@ class Reconciler:
         return ops
 
 
-def _dest_diff(key: ServiceKey, want: Mapping[DestKey, DestSpec], have: Mapping[DestKey, DestSpec]) -> Iterable[Op]:
-    for dest in have.keys() - want.keys():
-        yield Op(OpKind.DEL_DEST, key, None, dest)
-    for dest, spec in want.items():
-        current = have.get(dest)
-        if current is None:
-            yield Op(OpKind.ADD_DEST, key, None, dest, spec)
-        elif current != spec:
-            yield Op(OpKind.SET_DEST, key, None, dest, spec)
+def _dest_diff(key: ServiceKey, want: Mapping[DestKey, DestSpec], have: Mapping[DestKey, DestSpec]) -> list[Op]:
+    """Set operations on the item views run in C: a 10,000-destination compare stays cheap."""
+    if not have:
+        return [Op(OpKind.ADD_DEST, key, None, dest, spec) for dest, spec in want.items()]
+    ops = [Op(OpKind.DEL_DEST, key, None, dest) for dest in have.keys() - want.keys()]
+    for dest, spec in want.items() - have.items():
+        ops.append(Op(OpKind.SET_DEST if dest in have else OpKind.ADD_DEST, key, None, dest, spec))
+    return ops
 
 
 def apply_op(table: IpvsTable, op: Op) -> None:

@@ -76,6 +76,7 @@ class NetlinkThread:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._lock: asyncio.Lock | None = None  # one request at a time: concurrent dumps get EBUSY
 
     def start(self) -> None:
         # pyroute2 logs every netlink message at DEBUG; -D must stay readable.
@@ -98,8 +99,14 @@ class NetlinkThread:
         if self._loop is None:
             coro.close()
             raise RuntimeError("NetlinkThread.start() was not called")
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(self._serialized(coro), self._loop)
         return await asyncio.wrap_future(future)
+
+    async def _serialized(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._lock is None:
+            self._lock = asyncio.Lock()  # created on the netlink thread's loop
+        async with self._lock:
+            return await coro
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:
@@ -264,12 +271,12 @@ class Netlink:
 
 
 LinkCallback = Callable[[str, int, bool], None]
-AddressCallback = Callable[[int], None]
+AddressCallback = Callable[[int, str], None]
 
 
 class LinkMonitor:
     """Reports link changes as ``on_link(ifname, index, up)`` and address changes as
-    ``on_address(index)``, both called on the loop that called start()."""
+    ``on_address(index, address)``, both called on the loop that called start()."""
 
     def __init__(self, thread: NetlinkThread, on_link: LinkCallback, on_address: AddressCallback) -> None:
         self._thread = thread
@@ -308,7 +315,7 @@ class LinkMonitor:
             async for msg in self._ipr.get():
                 event = msg.get("event")
                 if event in ("RTM_NEWADDR", "RTM_DELADDR"):
-                    self._post(self._on_address, msg["index"])
+                    self._post(self._on_address, msg["index"], msg.get("address") or "")
                     continue
                 ifname = msg.get("ifname")
                 if event not in ("RTM_NEWLINK", "RTM_DELLINK") or not ifname:
@@ -333,6 +340,8 @@ class FrameSender:
 
     def send(self, ifname: str, frames: Sequence[bytes]) -> int:
         """Send frames back to back; returns how many left. Errors are logged, never raised."""
+        if not frames:
+            return 0
         try:
             sock = self._sockets.get(ifname)
             if sock is None:

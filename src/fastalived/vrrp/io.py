@@ -16,7 +16,7 @@ import logging
 import socket
 import struct
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 
 from fastalived.vrrp import wire
 
@@ -173,6 +173,13 @@ class SocketPool:
         self._loop.remove_reader(vsock.fd)
         vsock.close()
 
+    def drain(self, vsock: VrrpSocket) -> None:
+        """Hand over whatever is waiting on ``vsock`` now, without waiting for the loop's poll."""
+        while packets := vsock.receive():
+            self._on_packets(vsock, packets)
+            if len(packets) < MAX_BATCH:
+                break
+
     def _readable(self, vsock: VrrpSocket) -> None:
         packets = vsock.receive()
         if packets:
@@ -180,23 +187,23 @@ class SocketPool:
 
 
 class DeadlineScheduler:
-    """One heap of per-key deadlines (monotonic seconds) behind a single loop timer.
+    """One heap of per-instance deadlines (monotonic seconds) behind a single loop timer.
 
     ``set`` records a key's next deadline (None = nothing pending) lazily: stale heap entries
     are skipped when they surface. ``arm`` (re)schedules the loop timer for the earliest one;
     when it fires, ``on_due(now, keys)`` gets every key whose deadline has come.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_due: Callable[[float, list[Hashable]], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_due: Callable[[float, list[str]], None]) -> None:
         self._loop = loop
         self._on_due = on_due
-        self._deadlines: dict[Hashable, float] = {}
-        self._heap: list[tuple[float, int, Hashable]] = []
+        self._deadlines: dict[str, float] = {}
+        self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
 
-    def set(self, key: Hashable, deadline: float | None) -> None:
+    def set(self, key: str, deadline: float | None) -> None:
         if deadline is None:
             self._deadlines.pop(key, None)
             return
@@ -205,7 +212,7 @@ class DeadlineScheduler:
         self._deadlines[key] = deadline
         heapq.heappush(self._heap, (deadline, next(self._seq), key))
 
-    def deadline(self, key: Hashable) -> float | None:
+    def deadline(self, key: str) -> float | None:
         return self._deadlines.get(key)
 
     def arm(self) -> None:
@@ -237,7 +244,7 @@ class DeadlineScheduler:
         self._handle = None
         self._armed_for = None
         now = wire.monotonic()
-        due: list[Hashable] = []
+        due: list[str] = []
         while (earliest := self._earliest()) is not None and earliest <= now + TIMER_SLACK:
             key = heapq.heappop(self._heap)[2]
             del self._deadlines[key]
@@ -296,7 +303,7 @@ class AdvertSender:
             payloads = [wire.advert_with_priority(advert, priority) for _, _, advert in self._targets]
             self._by_priority[priority] = payloads
         ipv4 = self.vsock.family == socket.AF_INET
-        for (dst, dest, _), payload in zip(self._targets, payloads):
+        for (dst, dest, _), payload in zip(self._targets, payloads, strict=True):
             if ipv4:
                 self.ip_id += 1
                 payload = wire.build_ipv4_header(self.src, dst, len(payload), self.ip_id, VRRP_TTL, VRRP_TOS) + payload

@@ -15,11 +15,11 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Coroutine, Hashable, Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastalived.config.model import Config, IPAddressSpec, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.config.model import Config, IPAddress, IPAddressSpec, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.daemon.notify import Notifier, SerialTasks
 from fastalived.daemon.role import Metric
 from fastalived.options import RunOptions
@@ -32,7 +32,15 @@ from fastalived.vrrp.addresses import (
     NetlinkThread,
     announcement_frames,
 )
-from fastalived.vrrp.io import AdvertSender, DeadlineScheduler, Packet, SocketPool, VrrpSocket, vrrp_interval_field
+from fastalived.vrrp.io import (
+    TIMER_SLACK,
+    AdvertSender,
+    DeadlineScheduler,
+    Packet,
+    SocketPool,
+    VrrpSocket,
+    vrrp_interval_field,
+)
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -52,6 +60,7 @@ from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGrou
 log = logging.getLogger("fastalived.vrrp")
 
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
+LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
 
 
@@ -97,6 +106,7 @@ def _vips(cfg: VrrpInstance) -> tuple[IPAddressSpec, ...]:
     """Every address an instance owns as MASTER: the advertised VIPs and the excluded ones."""
     return cfg.virtual_ipaddresses + cfg.virtual_ipaddresses_excluded
 
+
 def _sync_group_of(config: Config, name: str) -> VrrpSyncGroup | None:
     return next((g for g in config.vrrp_sync_groups if name in g.group), None)
 
@@ -134,6 +144,9 @@ class VrrpRole:
         self._timers: DeadlineScheduler | None = None
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._touched: set[str] = set()
+        self._relinking: set[str] = set()  # interfaces with a re-check already queued
+        self._macs: dict[str, bytes] = {}  # interface -> MAC, the source of GARP / NA frames
+        self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
         self._stopping = False
 
     # ------------------------------------------------------------------ Role protocol
@@ -261,13 +274,16 @@ class VrrpRole:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
         inst = Instance(config, VrrpMachine(MachineParams.from_instance(config, b"")), tracking)
+        if config.auth_type == "AH" and config.version == 2:
+            log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
+                        config.name)  # fmt: skip
         self.instances[config.name] = inst
         if clean_leftovers:
             # A kill -9 leaves VIPs behind; whoever owns them now will announce them.
             removed = await self._netlink.remove_addresses(_vips(config), config.interface)
             if removed:
                 log.info("(%s) removing %d leftover VIP(s).", config.name, removed)
-        await self._bind(inst)
+        self._bind(inst, await self._netlink.link_info(config.interface))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
         self._apply_tracking(inst, now, initial=True)
@@ -287,12 +303,10 @@ class VrrpRole:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
         if config == old and tracking.items == inst.tracking.items:
-            inst.tracking = tracking
-            await self._refresh_tracking_inputs(inst)
-            return
+            return  # untouched: same machine, same state, same timers
         inst.config = config
         inst.tracking = tracking
-        await self._bind(inst)
+        self._bind(inst, await self._netlink.link_info(config.interface))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
         params = MachineParams.from_instance(config, inst.machine.params.primary_ip)
@@ -309,7 +323,7 @@ class VrrpRole:
         self._touched.add(inst.name)
         del self.instances[inst.name]
 
-    async def _bind(self, inst: Instance) -> None:
+    def _bind(self, inst: Instance, info: LinkInfo | None) -> None:
         """Attach the instance to its interface's socket and (re)build its advert template.
 
         Also called when the interface or its addresses change: the source address (and so the
@@ -317,11 +331,12 @@ class VrrpRole:
         """
         assert self._pool is not None
         cfg = inst.config
-        info = await self._netlink.link_info(cfg.interface)
         src = self._source_address(cfg, info)
         if info is None or src is None or (inst.vsock is not None and inst.vsock.ifindex != info.index):
             self._unbind(inst)
         inst.link = info
+        if info is not None:
+            self._macs[cfg.interface] = info.mac
         if info is None or src is None:
             log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
             return
@@ -368,11 +383,10 @@ class VrrpRole:
         inst.sender = None
 
     @staticmethod
-    def _source_address(cfg: VrrpInstance, info: LinkInfo | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-        """keepalived's choice: unicast_src_ip / mcast_src_ip, else the interface's own address."""
-        configured = cfg.unicast_src_ip if cfg.unicast_peers else cfg.mcast_src_ip
-        if configured is None:
-            configured = cfg.unicast_src_ip or cfg.mcast_src_ip
+    def _source_address(cfg: VrrpInstance, info: LinkInfo | None) -> IPAddress | None:
+        """keepalived's choice: unicast_src_ip / mcast_src_ip (one setting with two names), else the
+        interface's primary IPv4 address or its IPv6 link-local one."""
+        configured = cfg.unicast_src_ip or cfg.mcast_src_ip
         if configured is not None and configured.version == cfg.family:
             return configured
         if info is None:
@@ -391,8 +405,6 @@ class VrrpRole:
                 inst.tracking.update_interface(item.name, self._link_state[item.name])
             elif item.name in self.script_trackers:
                 inst.tracking.update_script(item.name, self.script_trackers[item.name].up)
-        if inst.vsock is None:
-            inst.tracking.update_interface(inst.config.interface, False)
 
     def _apply_tracking(self, inst: Instance, now: float, initial: bool = False) -> None:
         """Push the calculator's priority and fault flag into the machine (and the sync group)."""
@@ -431,12 +443,23 @@ class VrrpRole:
             log.info("Netlink reports %s %s", ifname, "up" if up else "down")
         self._netlink.forget(ifname)
         self._frames.forget(ifname)
+        self._macs.pop(ifname, None)
         self._spawn(self._relink(ifname, up))
 
-    def _on_address_change(self, index: int) -> None:
-        """An address came or went: instances on that interface may gain or change their source."""
+    def _on_address_change(self, index: int, address: str) -> None:
+        """An address came or went: instances on that interface may gain or change their source.
+
+        Our own VIP changes are ignored, and a burst of events costs one re-check per interface.
+        """
+        if not address or ipaddress.ip_address(address) in self._our_vips():
+            return
         for ifname in {i.config.interface for i in self.instances.values() if i.link and i.link.index == index}:
-            self._spawn(self._relink(ifname, self._link_state.get(ifname, True)))
+            if ifname not in self._relinking:
+                self._relinking.add(ifname)
+                self._spawn(self._relink(ifname, self._link_state.get(ifname, True)))
+
+    def _our_vips(self) -> set:
+        return {spec.address.ip for inst in self.instances.values() for spec in _vips(inst.config)}
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -445,15 +468,15 @@ class VrrpRole:
 
     async def _relink(self, ifname: str, up: bool) -> None:
         """A link changed: rebind instances on it if needed, then re-evaluate their tracking."""
-        for inst in list(self.instances.values()):
-            if inst.config.interface == ifname and up:
-                await self._bind(inst)
+        self._relinking.discard(ifname)
+        if up:
+            info = await self._netlink.link_info(ifname)
+            for inst in list(self.instances.values()):
+                if inst.config.interface == ifname:
+                    self._bind(inst, info)
         now = wire.monotonic()
         for inst in list(self.instances.values()):
-            changed = inst.tracking.update_interface(ifname, up)
-            if inst.config.interface == ifname and inst.vsock is None:
-                changed |= inst.tracking.update_interface(ifname, False)
-            if changed or inst.config.interface == ifname:
+            if inst.tracking.update_interface(ifname, up) or inst.config.interface == ifname:
                 self._apply_tracking(inst, now)
         self._end_tick()
 
@@ -509,7 +532,7 @@ class VrrpRole:
                 data, socket.AF_INET6, has_ip_header=False, src=packed_src,
                 dst=socket.inet_pton(socket.AF_INET6, vsock.group), hop_limit=hop_limit,
             )  # fmt: skip
-            if advert is wire.Drop.BAD_CHECKSUM:
+            if advert == wire.Drop.BAD_CHECKSUM:
                 # Unicast to us: the kernel already verified the checksum (IPV6_CHECKSUM), but
                 # the decoder needs the real destination, which is one of our unicast sources.
                 for local in {i.sender.src for i in self.instances.values() if i.peers and i.sender}:
@@ -548,20 +571,30 @@ class VrrpRole:
         inst.adverts_received += 1
         machine = inst.machine
         if machine.state == BACKUP and 0 < advert.priority < machine.effective_priority and machine.params.preempts:
-            log.info("(%s) received lower priority (%d) advert from %s - discarding", inst.name, advert.priority, src)
+            if now - self._lower_logged.get(inst.name, -LOG_EVERY) >= LOG_EVERY:  # keepalived: every advert
+                self._lower_logged[inst.name] = now
+                log.info("(%s) received lower priority (%d) advert from %s - discarding",
+                         inst.name, advert.priority, src)  # fmt: skip
         elif machine.state == MASTER and advert.priority > machine.effective_priority:
             log.info("(%s) Master received advert from %s with higher priority %d, ours %d",
                      inst.name, src, advert.priority, machine.effective_priority)  # fmt: skip
         interval = advert.interval / 100 if advert.version == 3 else float(advert.interval)
         self._apply(inst, machine.on_advert(now, advert.src, advert.priority, interval), now)
 
-    def _on_timers(self, now: float, names: list[Hashable]) -> None:
-        for name in names:
-            inst = self.instances.get(name)  # type: ignore[arg-type]
-            if inst is None:
-                continue
+    def _on_timers(self, now: float, names: list[str]) -> None:
+        due = [inst for name in names if (inst := self.instances.get(name)) is not None]
+        if any(inst.machine.state == BACKUP for inst in due) and self._pool is not None:
+            # The loop runs timers before I/O: after a stall, adverts already waiting in a socket
+            # must count before a backup declares the master down.
+            for vsock in list(self._pool):
+                self._pool.drain(vsock)
+            now = wire.monotonic()
+        for inst in due:
             deadline = inst.machine.next_deadline
-            tick = max(now, deadline) if deadline is not None else now
+            self._touched.add(inst.name)
+            if deadline is None or deadline > now + TIMER_SLACK:
+                continue  # pushed back by an advert read just now
+            tick = max(now, deadline)
             self._apply(inst, inst.machine.on_timer(tick), tick)
         self._end_tick()
 
@@ -644,14 +677,29 @@ class VrrpRole:
         await self._announce(new, added, new.garp_master_repeat)
 
     async def _announce(self, cfg: VrrpInstance, vips: Iterable[IPAddressSpec], repeat: int) -> None:
-        """GARP / unsolicited NA bursts for the VIPs, from each VIP's own interface."""
+        """GARP / unsolicited NA bursts for the VIPs, from each VIP's own interface.
+
+        Back to back like keepalived, unless vrrp_garp_interval / vrrp_gna_interval space them.
+        """
         by_dev: dict[str, list] = {}
         for spec in vips:
             by_dev.setdefault(spec.dev or cfg.interface, []).append(spec.address.ip)
+        g = self.config.global_defs
         for dev, addresses in by_dev.items():
-            info = await self._netlink.link_info(dev)
-            if info is not None:
-                self._frames.send(dev, announcement_frames(info.mac, addresses, repeat))
+            mac = self._macs.get(dev)
+            if mac is None:  # not learnt from a bind: ask once (netlink dumps are costly)
+                info = await self._netlink.link_info(dev)
+                if info is None:
+                    continue
+                mac = self._macs[dev] = info.mac
+            for version, spacing in ((4, g.vrrp_garp_interval), (6, g.vrrp_gna_interval)):
+                frames = announcement_frames(mac, [a for a in addresses if a.version == version], repeat)
+                if spacing <= 0:
+                    self._frames.send(dev, frames)
+                    continue
+                for frame in frames:
+                    self._frames.send(dev, [frame])
+                    await asyncio.sleep(spacing)
 
     async def _reload_static(self, old: Config, new: Config) -> None:
         await self._netlink.remove_routes([r for r in old.static_routes if r not in new.static_routes], None)

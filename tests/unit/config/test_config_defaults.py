@@ -78,20 +78,27 @@ def test_checker_defaults_per_kind(kind: str, body: str, retry: int, delay_befor
     config = load(VS_DEFAULTS % (kind, body))
     vs = config.virtual_servers[0]
     assert (vs.delay_loop, vs.lvs_sched, vs.lvs_method, vs.protocol, vs.quorum, vs.hysteresis) == (
-        60.0, "wlc", "NAT", "TCP", 1, 0,
+        60.0,
+        "wlc",
+        "NAT",
+        "TCP",
+        1,
+        0,
     )
     rs = vs.real_servers[0]
     assert (rs.weight, rs.inhibit_on_failure, rs.alpha) == (1, False, False)
     common = rs.checkers[0].common
     assert (common.connect_ip, common.connect_port, common.connect_timeout) == (ip_address("203.0.113.1"), port, 5.0)
     assert (common.retry, common.delay_before_retry, common.delay_loop, common.warmup) == (
-        retry, delay_before_retry, 60.0, None,
+        retry,
+        delay_before_retry,
+        60.0,
+        None,
     )
 
 
 def test_inheritance_virtual_server_to_real_server_to_checker() -> None:
-    config = load(
-        """\
+    config = load("""\
 virtual_server 198.51.100.1 80 {
     delay_loop 20
     connect_timeout 9
@@ -127,8 +134,7 @@ virtual_server 198.51.100.1 80 {
         }
     }
 }
-"""
-    )
+""")
     rs1, rs2 = config.virtual_servers[0].real_servers
     http1, tcp1 = rs1.checkers
     assert isinstance(http1, m.HttpCheck)
@@ -150,17 +156,14 @@ def test_persistence_timeout_without_value_is_six_minutes() -> None:
     assert vs.persistence_timeout == 360
 
 
-def test_smtp_helo_defaults_to_host_name_and_hosts_inherit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
-    monkeypatch.setattr(socket, "gethostname", lambda: "lb7.example.com")
+def test_smtp_helo_default_and_hosts_inherit() -> None:
     config = load(
         "virtual_server 198.51.100.1 25 {\n real_server 203.0.113.1 25 {\n  SMTP_CHECK {\n   connect_timeout 3\n"
         "   host {\n    connect_ip 203.0.113.9\n   }\n  }\n }\n}\n"
     )
     smtp = config.virtual_servers[0].real_servers[0].checkers[0]
     assert isinstance(smtp, m.SmtpCheck)
-    assert smtp.helo_name == "lb7.example.com"
+    assert smtp.helo_name == "smtpchecker.keepalived.org"
     (host,) = smtp.hosts
     assert (host.connect_ip, host.connect_port, host.connect_timeout) == (ip_address("203.0.113.9"), 25, 3.0)
 
@@ -169,3 +172,108 @@ def test_global_defaults() -> None:
     g = load("").global_defs
     assert g == m.GlobalDefs()
     assert (g.smtp_connect_timeout, g.vrrp_version, g.router_id, g.status_listen) == (30.0, 2, None, None)
+
+
+def test_ports_follow_keepalived_forwarding_rules() -> None:
+    result = parse_string("""\
+virtual_server 198.51.100.1 80 {
+    lb_kind DR
+    sorry_server 203.0.113.9 8080
+    real_server 203.0.113.1 8080 {
+        TCP_CHECK {
+        }
+    }
+    real_server 203.0.113.2 {
+        lb_kind NAT
+    }
+    real_server 203.0.113.3 {
+        lvs_method NAT
+    }
+}
+virtual_server fwmark 3 {
+    lvs_method TUN
+    real_server 203.0.113.4 443 {
+        TCP_CHECK {
+        }
+    }
+}
+virtual_server 198.51.100.2 {
+    persistence_timeout 60
+}
+virtual_server 198.51.100.3 {
+}
+""")
+    vs_dr, vs_fwmark, vs_persistent, vs_portless = result.config.virtual_servers
+    rs1, rs2, rs3 = vs_dr.real_servers
+    assert (rs1.port, rs1.checkers[0].common.connect_port) == (80, 8080)  # IPVS: service port; check: as written
+    assert vs_dr.sorry_server == m.SorryServer(ip_address("203.0.113.9"), 80)
+    assert (rs3.port, rs3.lvs_method) == (80, "NAT")
+    (rs4,) = vs_fwmark.real_servers
+    assert (rs4.port, rs4.checkers[0].common.connect_port) == (None, 443)
+    assert (vs_persistent.port, vs_persistent.persistence_timeout) == (None, 60)
+    assert vs_portless.persistence_timeout == 360
+    assert [str(d) for d in result.diagnostics] == [
+        "<string>:9:9: warning: virtual_server 198.51.100.1 80: real_server 203.0.113.2: unknown keyword 'lb_kind'",
+        (
+            "<string>:4:5: warning: virtual_server 198.51.100.1 80: real_server 203.0.113.1 port 8080 differs from the "
+            "service port with DR; using 80"
+        ),
+        (
+            "<string>:1:1: warning: virtual_server 198.51.100.1 80: sorry_server port 8080 differs from the service"
+            " port with DR; using 80"
+        ),
+        (
+            "<string>:17:5: warning: virtual_server fwmark 3: real_server 203.0.113.4 port 443 is ignored for a fwmark "
+            "service with TUN"
+        ),
+        (
+            "<string>:25:1: warning: virtual_server 198.51.100.3: port 0 is only valid for persistent services; "
+            "persistence_timeout set to 360"
+        ),
+    ]
+
+
+def test_sorry_server_lvs_method_keeps_its_port_with_nat() -> None:
+    vs = load(
+        "virtual_server 198.51.100.1 80 {\n lvs_method DR\n sorry_server 203.0.113.9 8080\n"
+        " sorry_server_lvs_method NAT\n}\n"
+    ).virtual_servers[0]
+    assert vs.sorry_server == m.SorryServer(ip_address("203.0.113.9"), 8080, lvs_method="NAT")
+
+
+def test_quorum_and_hysteresis_are_clamped_like_keepalived() -> None:
+    result = parse_string(
+        "virtual_server 198.51.100.1 80 {\n quorum 5\n hysteresis 4\n real_server 203.0.113.1 80 {\n  weight 3\n }\n}\n"
+    )
+    vs = result.config.virtual_servers[0]
+    assert (vs.quorum, vs.hysteresis) == (3, 2)
+    assert [d.message for d in result.diagnostics] == [
+        "virtual_server 198.51.100.1 80: quorum 5 exceeds the real servers' total weight 3; reduced",
+        "virtual_server 198.51.100.1 80: hysteresis 4 >= quorum 3; set to 2",
+    ]
+
+
+def test_smtp_alert_defaults_and_global_overrides() -> None:
+    body = (
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n}\n"
+        "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 80 {\n }\n}\n"
+    )
+    config = load(body)
+    assert (config.vrrp_instances[0].notify.smtp_alert, config.virtual_servers[0].smtp_alert) == (False, False)
+    assert config.virtual_servers[0].real_servers[0].smtp_alert is True  # keepalived's backwards-compatible default
+    config = load("global_defs {\n smtp_alert\n smtp_alert_checker off\n}\n" + body)
+    assert config.vrrp_instances[0].notify.smtp_alert is True
+    assert (config.virtual_servers[0].smtp_alert, config.virtual_servers[0].real_servers[0].smtp_alert) == (
+        False,
+        False,
+    )
+
+
+def test_v3_checksum_as_v2_global_default_and_instance_override() -> None:
+    config = load(
+        "global_defs {\n v3_checksum_as_v2\n}\n"
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n"
+        "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 3\n v3_checksum_as_v2 false\n}\n"
+    )
+    assert config.global_defs.v3_checksum_as_v2
+    assert [i.v3_checksum_as_v2 for i in config.vrrp_instances] == [True, False]

@@ -28,8 +28,10 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "auth_pass_typo": (
         VI + "    authentication {\n        auth_type PASS\n        autp_pass secret\n    }\n}\n",
         [
-            "keepalived.conf:6:9: warning: vrrp_instance VI_1: authentication: unknown keyword 'autp_pass' "
-            "(did you mean 'auth_pass'?)",
+            (
+                "keepalived.conf:6:9: warning: vrrp_instance VI_1: authentication: unknown keyword 'autp_pass' "
+                "(did you mean 'auth_pass'?)"
+            ),
             "keepalived.conf:4:5: warning: vrrp_instance VI_1: authentication has auth_type but no auth_pass; ignored",
         ],
     ),
@@ -53,7 +55,10 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "bad_prefix": (
         VI + "    virtual_ipaddress {\n        198.51.100.1/33 dev eth0\n    }\n}\n",
-        ["keepalived.conf:5:9: error: vrrp_instance VI_1: virtual_ipaddress: invalid IP address/prefix '198.51.100.1/33'"],
+        [
+            "keepalived.conf:5:9: error: vrrp_instance VI_1: virtual_ipaddress: invalid IP address/prefix"
+            " '198.51.100.1/33'"
+        ],
     ),
     "bad_unicast_peer": (
         VI + "    unicast_peer {\n        203.0.113.x\n    }\n}\n",
@@ -104,7 +109,19 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "unclosed_before_next_section": (
         VI + "\nvrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 52\n}\n",
-        ["keepalived.conf:1:1: error: missing '}': block 'vrrp_instance VI_1' is still open at 'vrrp_instance' on line 5"],
+        [
+            "keepalived.conf:1:1: error: missing '}': block 'vrrp_instance VI_1' is still open at 'vrrp_instance' on"
+            " line 5"
+        ],
+    ),
+    "unclosed_inner_block_before_next_section": (
+        VI
+        + "    virtual_ipaddress {\n        198.51.100.1\n}\nvrrp_instance VI_2 {\n    interface eth0\n"
+        "    virtual_router_id 52\n}\n",
+        [
+            "keepalived.conf:4:5: error: missing '}': block 'virtual_ipaddress' is still open at 'vrrp_instance' on "
+            "line 7"
+        ],
     ),
     "extra_close_brace": (
         "global_defs {\n    router_id a\n}\n}\n",
@@ -127,10 +144,12 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["keepalived.conf:1:29: error: virtual_server 198.51.100.1 70000: port '70000' outside range [0, 65535]"],
     ),
     "bad_status_code": (
-        "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
-        "        path /\n        status_code 200-2x9\n      }\n    }\n  }\n}\n",
+        (
+            "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
+            "        path /\n        status_code 200-2x9\n      }\n    }\n  }\n}\n"
+        ),
         [
-            "keepalived.conf:6:21: error: virtual_server 198.51.100.1 80 real_server 203.0.113.1 80 HTTP_GET url: "
+            "keepalived.conf:6:21: error: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: HTTP_GET: url: "
             "status_code '200-2x9' is not a code or range"
         ],
     ),
@@ -140,16 +159,24 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "bad_bool": (
         VI + "    nopreempt maybe\n}\n",
-        [
-            "keepalived.conf:4:15: error: vrrp_instance VI_1: nopreempt 'maybe' is not one of "
-            "on|off|true|false|yes|no"
-        ],
+        ["keepalived.conf:4:15: error: vrrp_instance VI_1: nopreempt 'maybe' is not one of on|off|true|false|yes|no"],
     ),
     "missing_vrid_and_interface": (
         "vrrp_instance VI_1 {\n    priority 10\n}\n",
         [
             "keepalived.conf:1:1: error: vrrp_instance VI_1: no interface set",
             "keepalived.conf:1:1: error: vrrp_instance VI_1: no virtual_router_id set",
+        ],
+    ),
+    "auth_with_vrrp_v3": (
+        VI + "    version 3\n    authentication {\n        auth_pass abc\n    }\n}\n",
+        ["keepalived.conf:5:5: warning: vrrp_instance VI_1: authentication ignored: VRRPv3 has no authentication"],
+    ),
+    "notify_unquoted_arguments": (
+        VI + "    notify_master /etc/keepalived/master.sh now\n}\n",
+        [
+            "keepalived.conf:4:45: warning: vrrp_instance VI_1: notify_master: 'now' would be keepalived's [username "
+            "[groupname]], which fastalived does not support; quote the command to pass arguments"
         ],
     ),
     "value_missing": (
@@ -161,10 +188,12 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["keepalived.conf:1:22: error: virtual_server group nope: unknown virtual_server_group 'nope'"],
     ),
     "bad_digest": (
-        "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
-        "        path /\n        digest xyz\n      }\n    }\n  }\n}\n",
+        (
+            "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
+            "        path /\n        digest xyz\n      }\n    }\n  }\n}\n"
+        ),
         [
-            "keepalived.conf:6:16: error: virtual_server 198.51.100.1 80 real_server 203.0.113.1 80 HTTP_GET url: "
+            "keepalived.conf:6:16: error: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: HTTP_GET: url: "
             "digest 'xyz' is not a 32-digit hex MD5"
         ],
     ),
@@ -187,7 +216,8 @@ def test_every_problem_reported_once_and_parsing_continues() -> None:
     text = (
         VI
         + "    priority 0\n    advert_int x\n    bogus_keyword 1\n}\n"
-        + "virtual_server 198.51.100.1 80 {\n    lb_algo nope\n    real_server 203.0.113.1 80 {\n        weight -1\n    }\n}\n"
+        + "virtual_server 198.51.100.1 80 {\n    lb_algo nope\n    real_server 203.0.113.1 80 {\n        weight -1\n   "
+        " }\n}\n"
     )
     result = parse_string(text, filename="keepalived.conf")
     assert [(d.where.line, d.severity, d.keyword) for d in result.diagnostics] == [

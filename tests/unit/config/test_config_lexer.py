@@ -51,7 +51,7 @@ def test_strip_comment(line: str, expected: str) -> None:
 
 
 def test_quoted_strings_join_and_keep_spaces() -> None:
-    words, cols, braces = split_words('''abcd" efg h jkl "mnop x 'a "b" c' "{" ''')
+    words, cols, braces = split_words("""abcd" efg h jkl "mnop x 'a "b" c' "{" """)
     assert words == ["abcd efg h jkl mnop", "x", 'a "b" c', "{"]
     assert cols[0] == 0 and cols[1] == 22
     assert braces == set()  # a quoted brace is just a word
@@ -140,7 +140,7 @@ def test_conditional_keeps_columns() -> None:
 def test_default_config_id_is_short_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "gethostname", lambda: "lb1.dc.example.com")
     assert default_config_id() == "lb1"
-    stmts, _ = Lexer(Reporter()).read_string("@lb1 a\n@lb2 b\n"), None
+    stmts = Lexer(Reporter()).read_string("@lb1 a\n@lb2 b\n")
     assert [s.words for s in stmts] == [["a"]]
 
 
@@ -258,6 +258,7 @@ def test_seq_replicates_a_multiline_definition() -> None:
         ("~SEQ(N, 1, 0, 5) x", "k.conf:1:1: error: ~SEQ step must not be 0"),
         ("~SEQ(1N, 5) x", "k.conf:1:1: error: invalid ~SEQ specification '(1N, 5)'"),
         ("~LST({A,B},{1}) x", "k.conf:1:1: error: invalid ~LST specification '({A,B},{1})'"),
+        ("~SEQ(N, 0, 2000000) x", "k.conf:1:1: error: ~SEQ would repeat a line 2000001 times (limit 1000000)"),
     ],
 )
 def test_bad_replicators(line: str, message: str) -> None:
@@ -296,7 +297,17 @@ def test_include_loop_is_reported(tmp_path: Path) -> None:
     (tmp_path / "a.conf").write_text("include b.conf\n")
     (tmp_path / "b.conf").write_text("include a.conf\n")
     result = load_config(str(tmp_path / "a.conf"))
-    assert [str(d) for d in result.errors] == [f"{tmp_path}/b.conf:1:1: error: include loop: '{tmp_path}/a.conf' includes itself"]
+    assert [str(d) for d in result.errors] == [
+        f"{tmp_path}/b.conf:1:1: error: include loop: '{tmp_path}/a.conf' includes itself"
+    ]
+
+
+def test_quoted_include_name_with_space(tmp_path: Path) -> None:
+    (tmp_path / "my file.conf").write_text("global_defs {\n  router_id spaced\n}\n")
+    conf = tmp_path / "k.conf"
+    conf.write_text('include "my file.conf"\n')
+    result = load_config(str(conf))
+    assert result.diagnostics == [] and result.config.global_defs.router_id == "spaced"
 
 
 def test_missing_main_file() -> None:
@@ -314,3 +325,19 @@ def test_expand_braces() -> None:
 def test_parse_string_include_relative_to_filename() -> None:
     result = parse_string("include instances/a.conf\n", filename=str(FIXTURES / "virtual.conf"))
     assert [i.name for i in result.config.vrrp_instances] == ["VI_A"]
+
+
+def test_include_of_directory_or_nul_name_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    conf = tmp_path / "k.conf"
+    conf.write_text("include sub\ninclude a\x00b\n")
+    assert [str(d) for d in load_config(str(conf)).diagnostics] == [
+        f"{conf}:1:1: error: config file '{tmp_path}/sub' is not a regular file",
+        f"{conf}:2:1: error: config file name contains a NUL character",
+    ]
+
+
+def test_brace_without_keyword_and_crlf_lines() -> None:
+    stmts, report = lex("{\r\n  a 1\r\n}\r\nb {\r\n  c\r\n}\r\n")
+    assert [str(d) for d in report.diagnostics] == ["k.conf:1:1: error: '{' without a keyword before it"]
+    assert shape(stmts) == [[["{"], [["a", "1"]]], [["b"], [["c"]]]]

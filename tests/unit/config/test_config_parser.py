@@ -27,10 +27,13 @@ def test_global_defs(config: m.Config) -> None:
     assert g.notification_email == ("ops@example.com", "noc@example.com")
     assert g.notification_email_from == "keepalived@example.com"
     assert (g.smtp_server, g.smtp_port, g.smtp_helo_name, g.smtp_connect_timeout) == (
-        "203.0.113.25", 2525, "lb1.example.com", 15.0,
+        "203.0.113.25",
+        2525,
+        "lb1.example.com",
+        15.0,
     )
     assert (g.router_id, g.enable_script_security, g.script_user, g.script_group) == ("LB_1", True, "nobody", "nogroup")
-    assert (g.vrrp_version, g.vrrp_strict, g.vrrp_skip_check_adv_addr) == (2, True, True)
+    assert (g.vrrp_version, g.vrrp_strict, g.vrrp_skip_check_adv_addr) == (2, False, True)
     assert (g.vrrp_mcast_group4, g.vrrp_mcast_group6) == (ip_address("224.0.0.19"), ip_address("ff02::13"))
     assert (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat) == (3.0, 2)
     assert (g.vrrp_garp_master_refresh, g.vrrp_garp_master_refresh_repeat) == (60.0, 4)
@@ -43,8 +46,13 @@ def test_global_defs(config: m.Config) -> None:
 
 def test_static_addresses_and_routes(config: m.Config) -> None:
     assert config.static_ipaddress == (
-        m.IPAddressSpec(ip_interface("198.51.100.10/24"), dev="eth0", brd=ip_address("198.51.100.255"),
-                        scope="global", label="eth0:1"),
+        m.IPAddressSpec(
+            ip_interface("198.51.100.10/24"),
+            dev="eth0",
+            brd=ip_address("198.51.100.255"),
+            scope="global",
+            label="eth0:1",
+        ),
         m.IPAddressSpec(ip_interface("2001:db8::10/64"), dev="eth1"),
     )
     assert config.static_ipaddress[1].family == 6
@@ -59,8 +67,17 @@ def test_static_addresses_and_routes(config: m.Config) -> None:
 def test_vrrp_scripts(config: m.Config) -> None:
     haproxy, api = config.vrrp_scripts
     assert haproxy == m.VrrpScript(
-        "chk_haproxy", "/usr/bin/killall -0 haproxy", interval=2.0, timeout=3.0, weight=-20, weight_reverse=True,
-        rise=2, fall=3, user="haproxy", group="haproxy", init_fail=True,
+        "chk_haproxy",
+        "/usr/bin/killall -0 haproxy",
+        interval=2.0,
+        timeout=3.0,
+        weight=-20,
+        weight_reverse=True,
+        rise=2,
+        fall=3,
+        user="haproxy",
+        group="haproxy",
+        init_fail=True,
     )
     assert api == m.VrrpScript("chk_api", "/usr/local/bin/check_api")
     assert (api.interval, api.timeout, api.weight, api.rise, api.fall) == (1.0, None, 0, 1, 1)
@@ -80,7 +97,13 @@ def test_vrrp_instance_v2(config: m.Config) -> None:
     vi = config.instance("VI_1")
     assert vi is not None
     assert (vi.state, vi.interface, vi.virtual_router_id, vi.priority, vi.advert_int, vi.version, vi.family) == (
-        "MASTER", "eth0", 51, 150, 2.0, 2, 4,
+        "MASTER",
+        "eth0",
+        51,
+        150,
+        2.0,
+        2,
+        4,
     )
     assert vi.dont_track_primary
     assert vi.track_interface == (m.TrackInterface("eth1"), m.TrackInterface("eth2", weight=-30))
@@ -88,21 +111,32 @@ def test_vrrp_instance_v2(config: m.Config) -> None:
     assert vi.mcast_src_ip == ip_address("198.51.100.2")
     # instance garp_master_delay overrides global; the rest inherit global_defs
     assert (vi.garp_master_delay, vi.garp_master_repeat, vi.garp_master_refresh, vi.garp_master_refresh_repeat) == (
-        1.0, 2, 60.0, 4,
+        1.0,
+        2,
+        60.0,
+        4,
     )
     assert (vi.auth_type, vi.auth_pass) == ("PASS", b"s3cret")
     assert vi.virtual_ipaddresses == (
-        m.IPAddressSpec(ip_interface("198.51.100.100/24"), dev="eth0", brd=ip_address("198.51.100.255"),
-                        scope="global", label="eth0:vip"),
+        m.IPAddressSpec(
+            ip_interface("198.51.100.100/24"),
+            dev="eth0",
+            brd=ip_address("198.51.100.255"),
+            scope="global",
+            label="eth0:vip",
+        ),
         m.IPAddressSpec(ip_interface("198.51.100.101/32")),
     )
     assert vi.virtual_ipaddresses_excluded == (m.IPAddressSpec(ip_interface("2001:db8::100/64")),)
     assert vi.virtual_routes == (m.RouteSpec(ip_network("203.0.113.0/24"), via=ip_address("198.51.100.1"), dev="eth0"),)
     assert (vi.nopreempt, vi.preempt_delay, vi.accept) == (True, 30.0, False)
     assert vi.notify == m.NotifyScripts(
-        notify_master="/etc/keepalived/notify.sh master VI_1", notify_backup="/etc/keepalived/backup.sh",
-        notify_fault="/etc/keepalived/fault.sh", notify_stop="/etc/keepalived/stop.sh",
-        notify="/etc/keepalived/notify_any.sh", smtp_alert=True,
+        notify_master="/etc/keepalived/notify.sh master VI_1",
+        notify_backup="/etc/keepalived/backup.sh",
+        notify_fault="/etc/keepalived/fault.sh",
+        notify_stop="/etc/keepalived/stop.sh",
+        notify="/etc/keepalived/notify_any.sh",
+        smtp_alert=True,
     )
     assert (vi.debug, vi.use_vmac) == (2, "vrrp.51")
 
@@ -133,7 +167,7 @@ def test_virtual_server_fields(config: m.Config) -> None:
     assert (vs.delay_loop, vs.lvs_sched, vs.lvs_method, vs.protocol) == (10.0, "rr", "DR", "TCP")
     assert (vs.persistence_timeout, vs.persistence_granularity) == (120, ip_address("255.255.255.0"))
     assert (vs.ha_suspend, vs.virtualhost, vs.sorry_server_inhibit) == (True, "www.example.com", True)
-    assert vs.sorry_server == m.SorryServer(ip_address("203.0.113.99"), 8080)
+    assert vs.sorry_server == m.SorryServer(ip_address("203.0.113.99"), 80)  # DR: the service's port
     assert (vs.quorum, vs.hysteresis) == (2, 1)
     assert (vs.quorum_up, vs.quorum_down) == ("/etc/keepalived/quorum.sh up", "/etc/keepalived/quorum.sh down")
     assert (vs.alpha, vs.omega, vs.inhibit_on_failure, vs.sched_flags) == (True, True, True, ("sh-port",))
@@ -141,9 +175,13 @@ def test_virtual_server_fields(config: m.Config) -> None:
 
 def test_real_server_with_http_get(config: m.Config) -> None:
     rs = config.virtual_servers[0].real_servers[0]
-    assert rs.key == (ip_address("203.0.113.11"), 8080)
+    assert rs.key == (ip_address("203.0.113.11"), 80)
     assert (rs.weight, rs.notify_up, rs.notify_down, rs.uthreshold, rs.lthreshold) == (
-        3, "/etc/keepalived/rs_up.sh", "/etc/keepalived/rs_down.sh", 1000, 10,
+        3,
+        "/etc/keepalived/rs_up.sh",
+        "/etc/keepalived/rs_down.sh",
+        1000,
+        10,
     )
     assert (rs.inhibit_on_failure, rs.alpha, rs.lvs_method) == (True, True, None)  # inherited from the VS
     (http,) = rs.checkers
@@ -152,13 +190,23 @@ def test_real_server_with_http_get(config: m.Config) -> None:
     assert http.virtualhost == "www.example.com"  # from the virtual server
     health, root = http.urls
     assert health == m.UrlSpec(
-        "/health", digest="9b3a0c85a887a256d6939da88aabd8cd",
-        status_codes=(m.StatusCodeRange(200, 200), m.StatusCodeRange(300, 399)), virtualhost="health.example.com",
+        "/health",
+        digest="9b3a0c85a887a256d6939da88aabd8cd",
+        status_codes=(m.StatusCodeRange(200, 200), m.StatusCodeRange(300, 399)),
+        virtualhost="health.example.com",
     )
     assert 301 in health.status_codes[1] and 200 in root.status_codes[0] and 300 not in root.status_codes[0]
     assert http.common == m.CheckerCommon(
-        connect_ip=ip_address("203.0.113.11"), connect_port=8081, bindto=ip_address("203.0.113.2"), bind_port=40000,
-        connect_timeout=3.0, retry=5, delay_before_retry=2.0, delay_loop=10.0, warmup=5.0, alpha=True,
+        connect_ip=ip_address("203.0.113.11"),
+        connect_port=8081,
+        bindto=ip_address("203.0.113.2"),
+        bind_port=40000,
+        connect_timeout=3.0,
+        retry=5,
+        delay_before_retry=2.0,
+        delay_loop=10.0,
+        warmup=5.0,
+        alpha=True,
     )
 
 
@@ -171,7 +219,9 @@ def test_real_server_ssl_and_tcp(config: m.Config) -> None:
     assert (ssl.common.connect_port, ssl.common.retry, ssl.common.connect_timeout) == (80, 2, 7.0)
     assert isinstance(tcp, m.TcpCheck)
     assert (tcp.common.connect_ip, tcp.common.connect_port, tcp.common.delay_loop) == (
-        ip_address("203.0.113.112"), 80, 3.0,
+        ip_address("203.0.113.112"),
+        80,
+        3.0,
     )
 
 
@@ -182,8 +232,12 @@ def test_fwmark_service_with_misc_check(config: m.Config) -> None:
     assert rs.port is None
     (misc,) = rs.checkers
     assert misc == m.MiscCheck(
-        "MISC_CHECK", misc.common, misc_path="/usr/local/bin/check.sh 203.0.113.21", misc_timeout=5.0,
-        misc_dynamic=True, user="nobody",
+        "MISC_CHECK",
+        misc.common,
+        misc_path="/usr/local/bin/check.sh 203.0.113.21",
+        misc_timeout=5.0,
+        misc_dynamic=True,
+        user="nobody",
     )
     assert (misc.common.retry, misc.common.delay_before_retry, misc.common.connect_port) == (0, 1.0, 0)
 
@@ -211,8 +265,7 @@ def test_dump_json_round_trips_through_json(config: m.Config) -> None:
 
 
 def test_deprecated_aliases() -> None:
-    result = parse_string(
-        """\
+    result = parse_string("""\
 virtual_server 198.51.100.1 80 {
     lb_algo sh
     lb_kind TUN
@@ -229,8 +282,7 @@ vrrp_instance VI_1 {
     preempt
     lvs_sync_daemon_interface eth1
 }
-"""
-    )
+""")
     vs = result.config.virtual_servers[0]
     assert (vs.lvs_sched, vs.lvs_method, vs.real_servers[0].checkers[0].common.retry) == ("sh", "TUN", 9)
     vi = result.config.vrrp_instances[0]
@@ -242,8 +294,7 @@ vrrp_instance VI_1 {
 
 
 def test_unsupported_keywords_and_blocks_load_quietly() -> None:
-    result = parse_string(
-        """\
+    result = parse_string("""\
 global_defs {
     enable_snmp_vrrp
     nftables
@@ -271,27 +322,30 @@ virtual_server 198.51.100.1 80 {
         }
     }
 }
-"""
-    )
+""")
     assert result.diagnostics == []
     assert [d.keyword for d in result.notices] == [
-        "enable_snmp_vrrp", "nftables", "bfd_instance", "vrrp_track_process", "strict_mode", "track_process",
-        "PING_CHECK", "UDP_CHECK",
+        "enable_snmp_vrrp",
+        "nftables",
+        "bfd_instance",
+        "vrrp_track_process",
+        "strict_mode",
+        "track_process",
+        "PING_CHECK",
+        "UDP_CHECK",
     ]
     assert str(result.notices[2]) == "<string>:5:1: info: 'bfd_instance' is not supported by fastalived; ignored"
 
 
 def test_routes_grammar_variants() -> None:
-    result = parse_string(
-        """\
+    result = parse_string("""\
 static_routes {
     unreachable 198.51.100.0/24 table main
     2001:db8:1::/48 via 2001:db8::1 dev eth0 metric 10 proto static
     default via 2001:db8::fe
     198.51.100.128/25 gw 203.0.113.1 no_track onlink
 }
-"""
-    )
+""")
     assert result.diagnostics == []
     r0, r1, r2, r3 = result.config.static_routes
     assert (r0.type, r0.table) == ("unreachable", 254)
@@ -319,3 +373,17 @@ def test_vsg_ranges_and_cidr() -> None:
     assert result.diagnostics == []
     a, b, c = result.config.virtual_server_groups[0].members
     assert (len(a.addresses()), len(b.addresses()), b.port, len(c.addresses())) == (3, 4, None, 3)
+
+
+def test_legacy_sync_group_members_outside_group_block() -> None:
+    result = parse_string(
+        "vrrp_sync_group VG {\n    VI_1\n    global_trackin\n}\n"
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n}\n"
+    )
+    assert result.config.vrrp_sync_groups[0].group == ("VI_1",)
+    assert [str(d) for d in result.diagnostics] == [
+        "<string>:3:5: warning: vrrp_sync_group VG: unknown keyword 'global_trackin' (did you mean 'global_tracking'?)"
+    ]
+    assert [d.message for d in result.notices] == [
+        "vrrp_sync_group VG: listing 'VI_1' outside 'group { }' is deprecated"
+    ]

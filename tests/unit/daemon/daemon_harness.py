@@ -100,7 +100,8 @@ class FakeDaemon:
         return self.process.pid
 
     def child_pid(self, role: str) -> int | None:
-        path = Path(self.options.vrrp_pid_file if role == "vrrp" else self.options.checkers_pid_file)
+        files = {"parent": self.options.pid_file, "vrrp": self.options.vrrp_pid_file}
+        path = Path(files.get(role, self.options.checkers_pid_file))
         try:
             return int(path.read_text())
         except (OSError, ValueError):
@@ -117,7 +118,10 @@ class FakeDaemon:
 
     def wait_started(self, *roles: str, timeout: float = 20.0) -> None:
         for role in roles:
-            wait_until(lambda role=role: self.events("start", role) and self.child_pid(role), timeout)
+            try:
+                wait_until(lambda role=role: self.events("start", role) and self.child_pid(role), timeout)
+            except AssertionError:
+                raise AssertionError(f"{role} child did not start; daemon log:\n{self.log_text()[-3000:]}") from None
 
     def signal(self, signum: int) -> None:
         os.kill(self.pid, signum)
@@ -135,7 +139,7 @@ class FakeDaemon:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        for role in ("vrrp", "check"):
+        for role in ("parent", "vrrp", "check"):  # a detached (no -n) parent is only in its pid file
             pid = self.child_pid(role)
             if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -20,7 +20,7 @@ import pytest
 from daemon_harness import FakeDaemon, free_port, process_alive, vrrp_config, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
-from fastalived.daemon.dumps import SIGJSON
+from fastalived.daemon.dumps import SIGJSON, SIGSTATS_CLEAR
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -175,6 +175,25 @@ def test_dump_signals_write_0600_files(daemons) -> None:
     assert "fastalived_fake_items" in (run_dir / "fastalived.stats").read_text()
 
 
+def test_stats_clear_signal_writes_stats_instead_of_killing(daemons) -> None:
+    daemon = daemons(vrrp_config(("VI_1", 100))).start()
+    daemon.wait_started("vrrp")
+    daemon.signal(SIGSTATS_CLEAR)
+    wait_until(lambda: (Path(daemon.options.run_dir) / "fastalived.stats").exists())
+    assert daemon.process.poll() is None and process_alive(daemon.child_pid("vrrp"))
+
+
+def test_without_dont_fork_the_daemon_detaches(daemons) -> None:
+    daemon = daemons(vrrp_config(("VI_1", 100)), dont_fork=False).start()
+    assert daemon.process.wait(10) == 0  # the launching process returns at once, like keepalived
+    daemon.wait_started("vrrp")
+    parent = daemon.child_pid("parent")
+    assert parent is not None and parent != daemon.pid and process_alive(parent)
+    assert os.getsid(parent) != os.getsid(0)  # a new session: no controlling terminal of ours
+    os.kill(parent, signal.SIGTERM)
+    wait_until(lambda: daemon.events("stop", "vrrp") and not process_alive(parent))
+
+
 def test_roles_follow_the_config_across_reloads(daemons) -> None:
     daemon = daemons(vrrp_config(("VI_1", 100))).start()
     daemon.wait_started("vrrp")
@@ -226,7 +245,10 @@ def _rss_kib(pid: int) -> int:
 @pytest.mark.slow
 def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(daemons) -> None:
     port = free_port()
-    configs = [vrrp_config(("VI_1", 100), status_port=port, servers=1), vrrp_config(("VI_1", 101), status_port=port, servers=2)]
+    configs = [
+        vrrp_config(("VI_1", 100), status_port=port, servers=1),
+        vrrp_config(("VI_1", 101), status_port=port, servers=2),
+    ]
     daemon = daemons(configs[0]).start()
     daemon.wait_started("vrrp", "check")
     pids = [daemon.pid, daemon.child_pid("vrrp"), daemon.child_pid("check")]
@@ -234,8 +256,8 @@ def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(daemons) -> None:
     def reload(n: int) -> None:
         daemon.rewrite_config(configs[n % 2])
         daemon.signal(signal.SIGHUP)
-        wait_until(lambda: len(daemon.events("reload", "check")) >= n, interval=0.01)
-        wait_until(lambda: daemon.log_text().count("fastalived[") and daemon.log_text().count("Reload complete") >= 3 * n)
+        parent_done = f"fastalived[{daemon.pid}]: Reload complete"
+        wait_until(lambda: daemon.log_text().count(parent_done) >= n, interval=0.01)
 
     for n in range(1, 11):  # warm-up: caches, lazily imported modules
         reload(n)

@@ -10,7 +10,13 @@ import pytest
 from daemon_harness import free_port
 
 from fastalived.daemon.role import Metric
-from fastalived.daemon.status import StatusServer, format_status, print_status, require_loopback
+from fastalived.daemon.status import (
+    StatusServer,
+    format_status,
+    print_status,
+    require_loopback,
+    status_main,
+)
 
 STATUS = {
     "parent": {
@@ -110,3 +116,7 @@ def test_refuses_to_listen_on_a_public_address() -> None:
 
 def test_print_status_reports_an_unreachable_daemon() -> None:
     assert print_status(f"127.0.0.1:{free_port()}", io.StringIO()) == 1
+
+
+def test_status_subcommand_parses_its_address() -> None:
+    assert status_main(["--address", f"127.0.0.1:{free_port()}"]) == 1

@@ -13,7 +13,7 @@ from fastalived.ipvs.desired import (
     ServiceKey,
     ServiceSpec,
 )
-from fastalived.ipvs.netlink import decode_dest, decode_service, encode_op
+from fastalived.ipvs.netlink import _attr, decode_dest, decode_service, encode_op
 from fastalived.ipvs.reconciler import Op, OpKind
 
 FAMILY_ID = 0x1F
@@ -57,11 +57,34 @@ def test_destination_message_decodes_in_pyroute2():
 def test_service_round_trip(key):
     spec = ServiceSpec("wrr", 0, 0, 128 if key.family == AF_INET6 else 0xFFFFFFFF)
     data = encode_op(Op(OpKind.ADD_SERVICE, key, spec), FAMILY_ID, 1)
-    assert decode_service(data[20:]) == (key, spec)
+    assert decode_service(data, 20, len(data)) == (key, spec)
 
 
 @pytest.mark.parametrize("address,family", [("203.0.113.7", AF_INET), ("2001:db8::7", AF_INET6)])
 def test_destination_round_trip(address, family):
     dest, spec = DestKey(address, 443), DestSpec(family, 3, 9, 1, 2)
     data = encode_op(Op(OpKind.ADD_DEST, TCP4, None, dest, spec), FAMILY_ID, 1)
-    assert decode_dest(data[20:], AF_INET) == (dest, spec)
+    assert decode_dest(data, 20, len(data), AF_INET) == (dest, spec)
+
+
+def kernel_dest_reply(address: bytes, family: int, *, kernel_order: bool = True) -> bytes:
+    """A GET_DEST dump reply laid out the way ip_vs_genl_fill_dest() writes it (stats included)."""
+    attrs = [
+        _attr(1, address), _attr(2, (8080).to_bytes(2, "big")), _attr(3, u32(2)), _attr(4, u32(7)),
+        _attr(13, b"\0"), _attr(14, b"\0\0"), _attr(15, b"\0\0"), _attr(5, u32(50)), _attr(6, u32(5)),
+        _attr(7, u32(1)), _attr(8, u32(2)), _attr(9, u32(3)), _attr(11, family.to_bytes(2, "little")),
+        _attr(10, _attr(1, u32(0)) * 4), _attr(12, _attr(1, bytes(8)) * 4),
+    ]  # fmt: skip
+    if not kernel_order:
+        attrs.reverse()
+    return bytes(20) + _attr(2, b"".join(attrs))
+
+
+def u32(value: int) -> bytes:
+    return value.to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("kernel_order", [True, False])
+def test_kernel_dump_layout_decodes_on_fast_and_slow_paths(kernel_order):
+    data = kernel_dest_reply(bytes([203, 0, 113, 9]) + bytes(12), AF_INET, kernel_order=kernel_order)
+    assert decode_dest(data, 20, len(data), AF_INET) == (DestKey("203.0.113.9", 8080), DestSpec(AF_INET, 2, 7, 50, 5))

@@ -53,7 +53,11 @@ def test_instance_notify_runs_state_script_then_generic_with_keepalived_argv(tmp
     uvloop.run(scenario())
     lines = log.read_text().splitlines()
     instance_lines = [ln for ln in lines if "G1" not in ln]
-    assert instance_lines == ["master 0", "generic extra INSTANCE VI_1 MASTER 150", "generic extra INSTANCE VI_1 BACKUP 150"]
+    assert instance_lines == [
+        "master 0",
+        "generic extra INSTANCE VI_1 MASTER 150",
+        "generic extra INSTANCE VI_1 BACKUP 150",
+    ]
     assert "generic GROUP G1 FAULT 0" in lines
 
 

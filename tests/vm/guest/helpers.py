@@ -1,0 +1,95 @@
+"""Helpers for the in-guest IPVS tests: ipvsadm views of the kernel table, shell and async runners."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from fastalived.ipvs.desired import (
+    AF_INET6,
+    SVC_F_ONEPACKET,
+    SVC_F_PERSISTENT,
+    SVC_F_SCHED1,
+    SVC_F_SCHED2,
+    SVC_F_SCHED3,
+    IpvsTable,
+    ServiceKey,
+)
+
+IN_GUEST = os.environ.get("VMRUN_GUEST") == "1"
+T = TypeVar("T")
+
+
+def sh(*args: str, check: bool = True) -> str:
+    return subprocess.run(args, check=check, capture_output=True, text=True).stdout
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def ipvsadm_rules() -> list[str]:
+    """``ipvsadm -Sn`` lines, sorted: destinations are dumped in reverse insertion order."""
+    return sorted(sh("ipvsadm", "-Sn").splitlines())
+
+
+_PROTOCOL_OPTION = {"-t": 6, "-u": 17, "--sctp-service": 132}
+_FORWARD_OPTION = {"-m": 0, "-i": 2, "-g": 3}
+_SCHED_FLAG_NAMES = {
+    "flag-1": SVC_F_SCHED1, "sh-fallback": SVC_F_SCHED1, "mh-fallback": SVC_F_SCHED1,
+    "flag-2": SVC_F_SCHED2, "sh-port": SVC_F_SCHED2, "mh-port": SVC_F_SCHED2, "flag-3": SVC_F_SCHED3,
+}  # fmt: skip
+
+
+def _service_id(kind: str, where: str, ipv6: bool) -> tuple:
+    if kind == "-f":
+        return ("fwmark", int(where), ipv6)
+    host, _, port = where.rpartition(":")
+    return (_PROTOCOL_OPTION[kind], host.strip("[]"), int(port))
+
+
+def ipvsadm_view() -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+    """``ipvsadm -Sn`` parsed back: services -> (scheduler, flags, timeout); dests -> (forward, weight).
+
+    An independent reading of the kernel table (ipvsadm goes through libnl), to cross-check ours.
+    """
+    services: dict[tuple, tuple] = {}
+    dests: dict[tuple, tuple] = {}
+    for line in sh("ipvsadm", "-Sn").splitlines():
+        tokens = line.split()
+        ipv6 = "-6" in tokens
+        service = _service_id(tokens[1], tokens[2], ipv6)
+        options = dict(zip(tokens, tokens[1:]))  # each option -> the token after it
+        if tokens[0] == "-A":
+            flags = SVC_F_ONEPACKET if "-o" in tokens else 0
+            if "-p" in options:
+                flags |= SVC_F_PERSISTENT
+            for name in options.get("-b", "").split(","):
+                flags |= _SCHED_FLAG_NAMES.get(name, 0)
+            services[service] = (options["-s"], flags, int(options.get("-p", 0)))
+        else:
+            host, _, port = options["-r"].rpartition(":")
+            forward = next(code for option, code in _FORWARD_OPTION.items() if option in tokens)
+            dests[(service, host.strip("[]"), int(port))] = (forward, int(options["-w"]))
+    return services, dests
+
+
+def expected_view(table: IpvsTable) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+    """What :func:`ipvsadm_view` should read for ``table``."""
+    services: dict[tuple, tuple] = {}
+    dests: dict[tuple, tuple] = {}
+    for key, entry in table.items():
+        service = _expected_id(key)
+        services[service] = (entry.spec.scheduler, entry.spec.flags, entry.spec.timeout)
+        for dest, spec in entry.dests.items():
+            dests[(service, dest.address, dest.port)] = (spec.forward, spec.weight)
+    return services, dests
+
+
+def _expected_id(key: ServiceKey) -> tuple:
+    if key.fwmark:
+        return ("fwmark", key.fwmark, key.family == AF_INET6)
+    return (key.protocol, key.address, key.port)
