@@ -7,8 +7,14 @@ warm-up spread: checks/s, scheduler lag p50/p99, CPU seconds (``/proc/self/stat`
 1,000 checks and RSS. keepalived 2.2.7 reference: 3989 checks/s at 32 % of a core (~12,500 checks
 per CPU-second), see docs/shared reference section 5.
 
+``--keepalived`` also runs the real keepalived (``-C``) against the same haproxy right after, so
+both are measured under the same machine load. This kernel has no IPVS, so keepalived gets the
+reference testbed's LD_PRELOAD shim (built from ``--ipvs-shim``); its checks/s come from haproxy's
+``CumConns`` and its CPU from the checker child's ``/proc/PID/stat``.
+
     python bench/e2e_checkers.py            # N = 1000, 4000, 10000; 5 s warm-up, 20 s window
     python bench/e2e_checkers.py --quick    # same N, 3 s warm-up, 5 s window
+    python bench/e2e_checkers.py --quick --keepalived
     python bench/e2e_checkers.py --n 2000 --profile /tmp/check.prof
 """
 
@@ -24,10 +30,12 @@ import sys
 import tempfile
 import time
 
+DEFAULT_SHIM = "/work/shared/reference/keepalived-peer/ipvs_shim.c"
 PORT_BASE = 20000  # below the ephemeral range, so checker sockets never collide with listeners
 PORTS_PER_ADDRESS = 2500
 KEEPALIVED_CHECKS_PER_CPU_SECOND = 3988.8 / 0.3195
 COLUMNS = [  # (title, result key, width, format)
+    ("checker", "checker", 10, ""),
     ("servers", "n", 8, ""),
     ("checks/s", "checks_per_s", 9, ".1f"),
     ("fail", "failures", 5, ""),
@@ -59,6 +67,7 @@ def start_haproxy(n: int, workdir: str) -> subprocess.Popen[bytes]:
             "global",
             "    maxconn 4000",  # 2 fds per connection + 1 per listening port must fit in RLIMIT_NOFILE
             "    nbthread 1",
+            f"    stats socket {workdir}/haproxy.sock mode 600 level admin",
             "defaults",
             "    mode http",
             "    timeout client 5s",
@@ -80,16 +89,32 @@ def start_haproxy(n: int, workdir: str) -> subprocess.Popen[bytes]:
     return proc
 
 
-def cpu_seconds() -> tuple[float, float]:
-    """(user, system) CPU seconds of this process from /proc/self/stat."""
-    with open("/proc/self/stat") as f:
+def haproxy_connections(workdir: str) -> int:
+    """haproxy's cumulative accepted connections (one per check), from its stats socket."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(os.path.join(workdir, "haproxy.sock"))
+        sock.sendall(b"show info\n")
+        text = b""
+        while chunk := sock.recv(65536):
+            text += chunk
+    for line in text.decode().splitlines():
+        if line.startswith("CumConns:"):
+            return int(line.split(":", 1)[1])
+    raise RuntimeError("haproxy did not report CumConns")
+
+
+def cpu_seconds(pid: str = "self") -> tuple[float, float]:
+    """(user, system) CPU seconds of a process from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
+def rss_mib(pid: str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -138,6 +163,7 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
         user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         checks = max(1, runs1 - runs0)
         result = {
+            "checker": "fastalived",
             "n": n,
             "checks_per_s": (runs1 - runs0) / (t1 - t0),
             "failures": role.runs["failure"],
@@ -156,11 +182,74 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
     return uvloop.run(run())
 
 
+def keepalived_conf(n: int) -> str:
+    servers = "".join(
+        f"    real_server {addr} {port} {{\n        HTTP_GET {{\n            url {{\n                path /\n"
+        f"            }}\n            connect_timeout 3\n            retry 1\n        }}\n    }}\n"
+        for addr, port in server_addresses(n)
+    )
+    return (
+        "global_defs {\n    router_id bench\n}\n"
+        "virtual_server 192.0.2.100 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n"
+        f"    protocol TCP\n{servers}}}\n"
+    )
+
+
+def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window: float) -> dict:
+    """The real keepalived checker against the same haproxy, measured from outside."""
+    shim = os.path.join(workdir, "ipvs_shim.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim, shim_source, "-ldl"], check=True)
+    conf = os.path.join(workdir, "keepalived.conf")
+    with open(conf, "w") as f:
+        f.write(keepalived_conf(n))
+    pids = {name: os.path.join(workdir, f"{name}.pid") for name in ("main", "vrrp", "check", "bfd")}
+    cmd = ["keepalived", "-n", "-l", "-C", "-f", conf, "-p", pids["main"], "-r", pids["vrrp"]]
+    cmd += ["-c", pids["check"], "-b", pids["bfd"]]
+    env = dict(os.environ, LD_PRELOAD=shim, IPVS_SHIM_QUIET="1", TMPDIR=workdir)
+    with open(os.path.join(workdir, "keepalived.log"), "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pids["check"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(pids["check"]) as f:
+            pid = f.read().strip()
+        time.sleep(warmup)
+        conns0, cpu0, t0 = haproxy_connections(workdir), cpu_seconds(pid), time.monotonic()
+        time.sleep(window)
+        conns1, cpu1, t1 = haproxy_connections(workdir), cpu_seconds(pid), time.monotonic()
+        user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        checks = max(1, conns1 - conns0)
+        return {
+            "checker": "keepalived",
+            "n": n,
+            "checks_per_s": checks / (t1 - t0),
+            "failures": None,  # not measured from outside: see keepalived.log
+            "lag_p50_ms": None,
+            "lag_p99_ms": None,
+            "latency_p50_ms": None,
+            "latency_p99_ms": None,
+            "cpu_s_per_1000": (user + system) / checks * 1000,
+            "system_share": system / max(1e-9, user + system),
+            "cpu_percent": (user + system) / (t1 - t0) * 100,
+            "rss_mib": rss_mib(pid),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _cell(value: object, width: int, fmt: str) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s warm-up and a 5 s window")
     parser.add_argument("--n", type=int, action="append", help="real server count (repeatable)")
     parser.add_argument("--profile", help="write a cProfile of the window to this file")
+    parser.add_argument("--keepalived", action="store_true", help="also measure keepalived -C on the same servers")
+    parser.add_argument("--ipvs-shim", default=DEFAULT_SHIM, help="source of the LD_PRELOAD IPVS shim for keepalived")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--window", type=float, help=argparse.SUPPRESS)
@@ -173,10 +262,17 @@ def main() -> int:
         return 2
     warmup, window = (3.0, 5.0) if args.quick else (5.0, 20.0)
     rows = []
-    for n in args.n or [1000, 4000, 10000]:
+    # keepalived closes gracefully and leaves TIME_WAIT sockets behind for 60 s: run it last so
+    # its leftovers never slow the fastalived rows down.
+    runs = [("fastalived", n) for n in args.n or [1000, 4000, 10000]]
+    runs += [("keepalived", n) for _, n in runs] if args.keepalived else []
+    for checker, n in runs:
         with tempfile.TemporaryDirectory() as workdir:
             haproxy = start_haproxy(n, workdir)
             try:
+                if checker == "keepalived":
+                    rows.append(run_keepalived(n, workdir, args.ipvs_shim, warmup, window))
+                    continue
                 cmd = [sys.executable, __file__, "--worker", str(n), "--warmup", str(warmup), "--window", str(window)]
                 if args.profile:
                     cmd += ["--profile", args.profile]
@@ -190,7 +286,7 @@ def main() -> int:
         row["system_percent"] = row["system_share"] * 100
     print(" ".join(f"{title:>{width}}" for title, _, width, _ in COLUMNS))
     for row in rows:
-        print(" ".join(f"{row[key]:>{width}{fmt}}" for _, key, width, fmt in COLUMNS))
+        print(" ".join(_cell(row[key], width, fmt) for _, key, width, fmt in COLUMNS))
     print(f"keepalived 2.2.7: ~{KEEPALIVED_CHECKS_PER_CPU_SECOND:.0f} checks per CPU-second (4000 servers, 32 % CPU)")
     return 0
 

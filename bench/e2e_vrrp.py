@@ -79,7 +79,8 @@ class FailoverResult:
 class CpuResult:
     master_cpu_pct: float
     backup_cpu_pct: float
-    adverts_per_s: float
+    adverts_per_s: float  # sent by the master
+    backup_frames_per_s: float  # 0 when the backup stays quiet, as it should
     master_us_per_advert: float
     backup_us_per_advert: float
     flaps: int
@@ -203,11 +204,12 @@ def cpu_run(flavour: Flavour, instances: int, cell: Cell, window: float) -> CpuR
             time.sleep(3)
             flaps_before = _transitions(master) + _transitions(backup)
             ticks = (_daemon_ticks(master), _daemon_ticks(backup))
-            sent_before = _port_rx_packets(bed, 1)
+            sent_before = (_port_rx_packets(bed, 1), _port_rx_packets(bed, 2))
             started = time.monotonic()
             time.sleep(window)
             elapsed = time.monotonic() - started
-            sent = _port_rx_packets(bed, 1) - sent_before
+            sent = _port_rx_packets(bed, 1) - sent_before[0]
+            backup_sent = _port_rx_packets(bed, 2) - sent_before[1]
             master_s = (_daemon_ticks(master) - ticks[0]) / CLOCK_TICKS
             backup_s = (_daemon_ticks(backup) - ticks[1]) / CLOCK_TICKS
             flaps = _transitions(master) + _transitions(backup) - flaps_before
@@ -215,7 +217,7 @@ def cpu_run(flavour: Flavour, instances: int, cell: Cell, window: float) -> CpuR
             master.close()
             backup.close()
     per_advert = 1e6 / max(sent, 1)
-    return CpuResult(master_s / elapsed * 100, backup_s / elapsed * 100, sent / elapsed,
+    return CpuResult(master_s / elapsed * 100, backup_s / elapsed * 100, sent / elapsed, backup_sent / elapsed,
                      master_s * per_advert, backup_s * per_advert, flaps, converged)
 
 
@@ -289,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"{f} cpu: {result}")
     prefix = f"{instances} x {cpu_cell.label}"
     rows += [
-        (f"{prefix}: adverts/s on the wire (master)", {f: f"{r.adverts_per_s:.0f}" for f, r in cpu.items()}),
+        (f"{prefix}: frames/s on the wire from master / backup",
+         {f: f"{r.adverts_per_s:.0f} / {r.backup_frames_per_s:.0f}" for f, r in cpu.items()}),
         (f"{prefix}: CPU % master / backup",
          {f: f"{r.master_cpu_pct:.1f} / {r.backup_cpu_pct:.1f}" for f, r in cpu.items()}),
         (f"{prefix}: CPU us per advert sent / received",

@@ -473,7 +473,7 @@ class VrrpDaemon:
         if self.flavour == "keepalived":
             head = ["keepalived", "-n", "-l", "-D", "-G", "-P"]
         else:
-            head = [fastalived_executable(), "-n", "-l", "-P"]
+            head = [fastalived_executable(), "-n", "-l", "-D", "-P"]
             del pid_files["-b"]  # no BFD in fastalived
         pid_args = [arg for flag, path in pid_files.items() for arg in (flag, str(path))]
         return [*head, "-f", str(self.config_path), *pid_args, *self.extra_args]

@@ -9,6 +9,7 @@ import socket
 import ssl
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import trustme
@@ -140,7 +141,7 @@ def test_connection_refused() -> None:
     run_with_server(scenario)
 
 
-def test_ipv6_loopback_and_bindto() -> None:
+def test_ipv6_loopback() -> None:
     async def main() -> None:
         server = await asyncio.start_server(respond, "::1", 0)
         async with server:
@@ -149,7 +150,8 @@ def test_ipv6_loopback_and_bindto() -> None:
             assert result.ok, result.reason
 
     try:
-        socket.socket(socket.AF_INET6).bind(("::1", 0))
+        with socket.socket(socket.AF_INET6) as probe_socket:
+            probe_socket.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback here")
     uvloop.run(main())
@@ -190,3 +192,24 @@ def test_ssl_get_with_sni_and_ca_verification(tls: dict) -> None:
         assert (await probe_once(SslProbe(status, client_ssl_context(None)))).reason == "url(1) HTTP status 500"
 
     run_with_server(scenario, tls["server"])
+
+
+def test_ssl_get_presents_the_client_certificate_from_the_ssl_block(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    ca.configure_trust(server)
+    server.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no handshake
+    client = ca.issue_cert("checker.example")
+    cert_file, key_file = tmp_path / "client.pem", tmp_path / "client.key"
+    client.cert_chain_pems[0].write_to_path(str(cert_file))
+    client.private_key_pem.write_to_path(str(key_file))
+
+    async def scenario(port: int) -> None:
+        check = http_check(port, UrlSpec("/ok"), kind="SSL_GET")
+        with_cert = client_ssl_context(SslDefs(certificate=str(cert_file), key=str(key_file)))
+        assert (await probe_once(SslProbe(check, with_cert))).ok
+        without = await probe_once(SslProbe(check, client_ssl_context(None)))
+        assert not without.ok
+
+    run_with_server(scenario, server)

@@ -19,10 +19,10 @@ from tests.check.builders import LOOPBACK, SilentListener, common, free_port, pr
 
 @pytest.fixture(scope="module")
 def smtp_port() -> Iterator[int]:
-    class Handler:
-        helos: list[str] = []
+    class AcceptEverything:
+        """aiosmtpd's defaults answer HELO with 250; no message handling is needed."""
 
-    controller = Controller(Handler(), hostname=LOOPBACK, port=free_port())
+    controller = Controller(AcceptEverything(), hostname=LOOPBACK, port=free_port())
     controller.start()
     try:
         yield controller.port

@@ -140,6 +140,9 @@ def test_a_hung_server_costs_one_slot_not_the_loop() -> None:
         snapshot = role.snapshot()
         hung_state = snapshot["virtual_servers"][0]["real_servers"][1]
         assert hung_state["up"] is False and hung_state["checkers"][0]["last_reason"] == "url(1) timeout"
+        await until(lambda: any(c.server.key[1] == hung_port for c in role._in_flight))  # hanging again
+        await role.reload(config(replace(vs, real_servers=vs.real_servers[:1])))
+        assert not any(c.server.key[1] == hung_port for c in role._in_flight)  # removed: its check is cancelled
         await role.stop()
         hung.close()
         web.server.close()

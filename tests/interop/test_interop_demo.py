@@ -10,8 +10,8 @@ from tests.support.keepalived import fastalived_unavailable
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 
-def test_demo_fails_over_and_tears_down(testbed, capsys: pytest.CaptureFixture[str]) -> None:
-    del testbed  # only for its skip when namespaces are unavailable
+@pytest.mark.usefixtures("testbed")  # for its skip when namespaces cannot be made here
+def test_demo_fails_over_and_tears_down(capsys: pytest.CaptureFixture[str]) -> None:
     if reason := fastalived_unavailable():
         pytest.skip(reason)
     assert demo.main(["--vrrp-version", "3", "--advert-int", "0.1"]) == 0

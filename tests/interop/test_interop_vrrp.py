@@ -17,6 +17,7 @@ from tests.support.keepalived import (
     DaemonSet,
     VrrpDaemon,
     assert_no_bad_packets,
+    bad_packet_lines,
     global_defs_config,
     vrrp_instance_config,
 )
@@ -136,3 +137,15 @@ def test_graceful_stop_hands_over_after_skew(testbed, vrrp_daemons: DaemonSet, m
     assert bed.wait_for(lambda: not _holds_vip(bed, 1, scenario), 2.0), \
         f"{master.name} kept its VIP after a graceful stop"
     assert_no_bad_packets(master, backup)
+
+
+def test_password_mismatch_is_reported_by_both_sides(testbed, vrrp_daemons: DaemonSet) -> None:
+    """The converse of every clean-log assertion above: a wrong PASS password must be logged by both
+    implementations (so a clean log means the adverts really were accepted)."""
+    bed = testbed(2)
+    good, wrong = V2_PASS, Scenario(2, 1, V2_PASS.vip, auth_pass="wrongpw")
+    daemons = [vrrp_daemons.start(FA, bed.node(1), good.config("n1", MASTER_PRIO)),
+               vrrp_daemons.start(KA, bed.node(2), wrong.config("n2", BACKUP_PRIO))]
+    assert bed.wait_for(lambda: all(bad_packet_lines(d.log_text()) for d in daemons),
+                        2 * good.master_down + 2, interval=0.1), \
+        "\n".join(f"--- {d.name}\n{d.log_text()}" for d in daemons)

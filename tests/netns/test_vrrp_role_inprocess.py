@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import uvloop
@@ -53,12 +54,17 @@ def state_of(role: VrrpRole, name: str) -> str:
     return next(i["state"] for i in role.snapshot()["instances"] if i["name"] == name)
 
 
-def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
+def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> None:
     bed = testbed(1)
     node = bed.node(1)
     sniffer = bed.sniffer()
     static = f"static_ipaddress {{\n    {STATIC}/32 dev eth0\n}}\n"
-    first = config(v3("VI_1", 11, 150, [f"{VIP}/24"]), v3("VI_2", 12, 150, [f"{VIP2}/24"]), static=static)
+    states = tmp_path / "states"
+    notify = tmp_path / "notify.sh"
+    notify.write_text(f"#!/bin/sh\necho \"$*\" >> {states}\n")
+    notify.chmod(0o755)
+    vi1 = v3("VI_1", 11, 150, [f"{VIP}/24"], extra=f"    notify {notify}")
+    first = config(vi1, v3("VI_2", 12, 150, [f"{VIP2}/24"]), static=static)
 
     async def scenario() -> None:
         role = VrrpRole(RunOptions())
@@ -77,8 +83,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
 
         # Reload: VI_1 unchanged, VI_2 swaps its VIP; neither changes state.
         transitions = len(role.transitions)
-        await role.reload(config(v3("VI_1", 11, 150, [f"{VIP}/24"]), v3("VI_2", 12, 140, [f"{VIP3}/24"]),
-                                 static=static))
+        await role.reload(config(vi1, v3("VI_2", 12, 140, [f"{VIP3}/24"]), static=static))
         assert await until(lambda: node.has_address(VIP3) and not node.has_address(VIP2), 1)
         await asyncio.sleep(0.3)
         assert len(role.transitions) == transitions
@@ -86,10 +91,13 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
         assert {i["name"]: i["effective_priority"] for i in role.snapshot()["instances"]}["VI_2"] == 140
 
         await role.stop()
-        assert [t.new for t in role.transitions[-2:]] == ["STOP", "STOP"]
+        assert [t.new for t in list(role.transitions)[-2:]] == ["STOP", "STOP"]
 
     run_in(bed, scenario)
     assert not any(node.has_address(a) for a in (VIP, VIP2, VIP3, STATIC))
+    assert states.read_text().splitlines() == [
+        "INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 MASTER 150", "INSTANCE VI_1 STOP 150",
+    ]
 
     adverts = sniffer.adverts(src_ip=node.ipv4, vrid=11)
     assert adverts and adverts[-1].priority == 0  # the stop's release
@@ -99,6 +107,20 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed) -> None:
     assert ids[0] == 1 and ids == list(range(1, len(ids) + 1))
     garps = [f for f in sniffer.frames("arp") if f.target == VIP and f.gratuitous]
     assert len(garps) >= 5 and garps[4].timestamp - garps[0].timestamp < 0.05  # a burst of five
+
+
+def test_dont_release_vrrp_leaves_vips_on_stop(testbed) -> None:
+    bed = testbed(1)
+    node = bed.node(1)
+
+    async def scenario() -> None:
+        role = VrrpRole(RunOptions(dont_release_vrrp=True))
+        await role.start(config(v3("VI_1", 31, 150, [f"{VIP}/24"])))
+        assert await until(lambda: node.has_address(VIP), 2)
+        await role.stop()
+
+    run_in(bed, scenario)
+    assert node.has_address(VIP)  # -V: kept, and the next start removes it as a leftover
 
 
 def test_missing_interface_is_fault_until_it_appears_with_an_address(testbed) -> None:

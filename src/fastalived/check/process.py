@@ -11,7 +11,9 @@ the notifiers. Where the kernel has no IPVS it says so once and keeps checking.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import resource
 import socket
 import ssl
 import time
@@ -35,6 +37,7 @@ from fastalived.options import RunOptions
 log = logging.getLogger("fastalived.check")
 
 BATCH = 256  # probes started per timer callback before yielding to I/O
+FILE_HEADROOM = 256  # descriptors beyond one per checker: scripts, notify mail, the status channel
 TIMER_SLACK = 0.001  # libuv timers have millisecond resolution and may fire that much early
 LOCALITY_REFRESH = 1.0  # seconds between ha_suspend "is the VIP here?" tests per virtual server
 
@@ -97,8 +100,31 @@ def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext]) -> 
     return DnsProbe(checker)
 
 
+def ensure_file_limit(checkers: int) -> None:
+    """Raise the soft RLIMIT_NOFILE towards one socket per checker plus headroom (keepalived does too).
+
+    With the common default of 1024, a burst of checks would otherwise fail with EMFILE and
+    report healthy servers down.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = checkers + FILE_HEADROOM
+    if soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open file limit to %d: %s", target, exc)
+        return
+    if target < wanted:
+        log.warning("open file limit %d is below %d checkers + headroom; bursts may fail", target, checkers)
+
+
 def address_is_local(address: str, family: int) -> bool:
-    """True when ``address`` is configured on this host (binding to it succeeds)."""
+    """True when ``address`` is configured on this host (binding to it succeeds).
+
+    With ``net.ipv4.ip_nonlocal_bind = 1`` every address binds, so ``ha_suspend`` never suspends.
+    """
     with socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
             sock.bind((address, 0))
@@ -275,6 +301,7 @@ class CheckRole:
             return ssl_context
 
         events, started = self.state.load(config, time.monotonic())
+        ensure_file_limit(sum(1 for _ in self.state.checkers()))
         probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():
             try:
@@ -283,6 +310,9 @@ class CheckRole:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
         self._probes = probes
+        for checker in [c for c in self._in_flight if not c.live]:  # removed servers stop at once
+            self._in_flight.pop(checker).cancel()
+        self._locality_checked = {k: t for k, t in self._locality_checked.items() if k in self.state.virtual_servers}
         for due, checker in started:
             if checker.live:
                 self.heap.push(due, checker)
@@ -313,7 +343,7 @@ class CheckRole:
                 continue
             in_flight[checker] = STARTING  # a probe may finish inside start(): refused, instant connect
             try:
-                handle = probes[checker].start(lambda result, checker=checker: self._finished(checker, result))
+                handle = probes[checker].start(functools.partial(self._finished, checker))
                 if checker in in_flight:
                     in_flight[checker] = handle
             except Exception as exc:  # a probe bug costs its own check, never the timer chain
@@ -372,15 +402,25 @@ class CheckRole:
                 log.info("%s service %s %s VS %s (%s)", verb, service, direction, of_vs, event.reason)
                 self._alerts.real_server_changed(vs.config, rs.config, event.up)
             elif isinstance(event, VirtualServerChange):
-                state = "Gained" if event.quorum_up else "Lost"
-                log.info(
-                    "%s quorum %d for VS %s (quorum %d, hysteresis %d)",
-                    state,
-                    vs.live_weight(),
-                    format_vs(vs.config),
-                    vs.config.quorum,
-                    vs.config.hysteresis,
-                )
+                quorum, hysteresis, weight = vs.config.quorum, vs.config.hysteresis, vs.live_weight()
+                if event.quorum_up:  # keepalived's wording, e.g. "Gained quorum 1+0=1 <= 4000 for VS ..."
+                    log.info(
+                        "Gained quorum %d+%d=%d <= %d for VS %s",
+                        quorum,
+                        hysteresis,
+                        quorum + hysteresis,
+                        weight,
+                        format_vs(vs.config),
+                    )
+                else:
+                    log.info(
+                        "Lost quorum %d-%d=%d > %d for VS %s",
+                        quorum,
+                        hysteresis,
+                        quorum - hysteresis,
+                        weight,
+                        format_vs(vs.config),
+                    )
                 self._alerts.quorum_changed(vs.config, event.quorum_up)
         if self._on_events is not None and events:
             self._on_events(events)

@@ -101,7 +101,8 @@ class TimerHeap(Generic[T]):
 
         ``early`` absorbs a timer that fires a little before its deadline (libuv: up to 1 ms).
         """
-        heap, out, record, is_live = self._heap, [], self.lag.record, self._is_live
+        heap, record, is_live = self._heap, self.lag.record, self._is_live
+        out: list[T] = []
         horizon = now + early
         while heap and heap[0][0] <= horizon and (limit is None or len(out) < limit):
             due, _, item = heapq.heappop(heap)

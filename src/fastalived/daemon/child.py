@@ -96,6 +96,7 @@ class RoleRunner:
         self.options = options
         self._role_class = role_class
         self._channel_sock = channel_sock
+        self._parent_pid = os.getppid()
         self._channel: Channel | None = None
         self._role: Role | None = None
         self._stopping = asyncio.Event()
@@ -145,7 +146,7 @@ class RoleRunner:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
+        loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
         if self._channel_sock is None:
             loop.add_signal_handler(signal.SIGINT, self._stopping.set)
         else:
@@ -155,6 +156,16 @@ class RoleRunner:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         for signum, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(signum, self.dump, kind)
+
+    def _on_sigterm(self) -> None:
+        if self._channel_sock is not None and os.getppid() != self._parent_pid:
+            self._parent_gone()  # the kernel's PR_SET_PDEATHSIG, not a stop request from the parent
+        self._stopping.set()
+
+    def _parent_gone(self) -> None:
+        if not self._stopping.is_set():
+            log.warning("%s child: parent process went away; stopping", self.title)
+        self._stopping.set()
 
     async def _stop_role(self) -> None:
         if self._role is None:
@@ -210,9 +221,7 @@ class RoleRunner:
                 self._spawn(self._reload_for_parent(message.get("id")))
             elif op == "query":
                 self._send(self._state_message(message.get("id")))
-        if not self._stopping.is_set():
-            log.warning("%s child: parent process went away; stopping", self.title)
-            self._stopping.set()
+        self._parent_gone()
 
     async def _reload_for_parent(self, request_id: object) -> None:
         ok = await self.reload()
@@ -243,6 +252,7 @@ def run_role(
     channel_sock = None
     if channel_fd is not None:
         _die_with_parent()
+        os.set_inheritable(channel_fd, False)  # notify and check scripts must not hold the channel open
         channel_sock = socket.socket(fileno=channel_fd)
     runner = RoleRunner(role_name, options, cls, channel_sock)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import sys
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
@@ -93,12 +94,26 @@ class StatusServer:
 # --------------------------------------------------------------------------- `fastalived status`
 
 
+EPOCH_2001 = 978307200.0  # floats beyond this are wall-clock stamps (e.g. last_transition)
+MAX_LIST_ROWS = 10  # long logs (e.g. transitions) show their newest rows only
+
+
 def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        if value > EPOCH_2001:
+            return time.strftime("%H:%M:%S", time.localtime(value)) + f".{int(value % 1 * 1000):03d}"
+        return f"{value:.4g}"
     if isinstance(value, list | tuple):
-        return ",".join(_cell(v) for v in value)
+        return ",".join(_cell(v) for v in value) or "-"
     if isinstance(value, dict):
-        return json.dumps(value, default=str, separators=(",", ":"))
-    return "-" if value is None else str(value)
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
 def format_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -113,12 +128,27 @@ def format_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _nested_table(rows: list[dict[str, Any]], indent: str) -> list[str]:
+    """A table of the scalar columns; nested row lists (a server's checkers) follow as sub-tables."""
+    lines = [indent + line for line in format_table([{k: v for k, v in r.items() if not _is_rows(v)} for r in rows])]
+    for row in rows:
+        label = _cell(next(iter(row.values())))
+        for key, value in row.items():
+            if _is_rows(value):
+                lines.append(f"{indent}{label} {key}:")
+                lines += _nested_table(value, indent + "  ")
+    return lines
+
+
 def _section_lines(name: str, section: Any) -> list[str]:
-    if isinstance(section, list) and section and all(isinstance(item, dict) for item in section):
-        return [f"{name}:", *("  " + line for line in format_table(section))]
+    if _is_rows(section):
+        return [f"{name}:", *_nested_table(section, "  ")]
+    if isinstance(section, list) and section and all(isinstance(item, list) for item in section):
+        hidden = len(section) - MAX_LIST_ROWS
+        rows = ["  " + "  ".join(_cell(v) for v in item) for item in section[-MAX_LIST_ROWS:]]
+        return [f"{name}:" + (f" ({hidden} older not shown)" if hidden > 0 else ""), *rows]
     if isinstance(section, dict) and section and all(isinstance(item, dict) for item in section.values()):
-        rows = [{"name": key, **item} for key, item in section.items()]
-        return [f"{name}:", *("  " + line for line in format_table(rows))]
+        return [f"{name}:", *_nested_table([{"name": key, **item} for key, item in section.items()], "  ")]
     return [f"{name}: {_cell(section)}"]
 
 

@@ -108,12 +108,12 @@ class DesiredTable:
     timeouts: LvsTimeouts | None = None
 
 
-RealServerState = Mapping[tuple[str, tuple], tuple[bool, int]]
+RealServerVerdicts = Mapping[tuple[str, tuple], tuple[bool, int]]
 
 
 def build_desired(
     config: Config,
-    rs_state: RealServerState,
+    rs_state: RealServerVerdicts,
     quorum_up: Mapping[str, bool],
 ) -> DesiredTable:
     """The table for ``config`` given ``rs_state[(vs.key, rs.key)] = (up, weight)``.
@@ -163,7 +163,7 @@ def service_spec(vs: VirtualServer) -> ServiceSpec:
     flags = 0
     if vs.persistence_timeout:
         flags |= SVC_F_PERSISTENT
-    if vs.ops:
+    if vs.ops and (vs.protocol == "UDP" or vs.fwmark is not None):  # keepalived drops it otherwise
         flags |= SVC_F_ONEPACKET
     for name in vs.sched_flags:
         flags |= SCHED_FLAG_BITS.get(name, 0)
@@ -187,7 +187,7 @@ def _address_key(address: IPAddress, protocol: int, port: int) -> ServiceKey:
 
 
 def _destinations(
-    vs: VirtualServer, rs_state: RealServerState, quorum_up: Mapping[str, bool]
+    vs: VirtualServer, rs_state: RealServerVerdicts, quorum_up: Mapping[str, bool]
 ) -> dict[tuple[str, int | None], DestSpec]:
     """Destinations keyed by (address, port or None = the service's port)."""
     live: list[tuple[RealServer, int]] = []

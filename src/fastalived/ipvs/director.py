@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
 from typing import Protocol
 
 from fastalived.config.model import Config, LvsTimeouts
@@ -150,8 +149,10 @@ class IpvsDirector:
     async def _apply(self, ops: list[Op]) -> ReconcileReport:
         report = ReconcileReport()
         known = self._known
+        answered: set[Op] = set()
 
         def done(op: Op, code: int) -> None:
+            answered.add(op)
             if code:
                 report.failed.append((op, code))
                 log.warning("IPVS: %s failed: %s (retried on the next sync)", op, os.strerror(code))
@@ -162,9 +163,9 @@ class IpvsDirector:
 
         try:
             await self._client.execute(ops, done)
-        except OSError as exc:  # e.g. ENOBUFS: acks were lost, so the cached table is unknown
+        except OSError as exc:  # e.g. ENOBUFS: acks were lost, so what the kernel did is unknown
             log.error("IPVS: netlink error while applying %d ops: %s", len(ops), exc)
-            report.failed.append((ops[0], exc.errno or 0))
+            report.failed.extend((op, exc.errno or 0) for op in ops if op not in answered)
         if report.failed:
             self._known = None  # the next sync dumps the kernel again
         return report

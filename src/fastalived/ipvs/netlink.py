@@ -99,8 +99,8 @@ T = TypeVar("T")
 class NetlinkError(OSError):
     """A request the kernel refused; ``errno`` is the kernel's error code."""
 
-    def __init__(self, code: int, what: str = "") -> None:
-        super().__init__(code, f"{what}: {os.strerror(code)}" if what else os.strerror(code))
+    def __init__(self, code: int) -> None:
+        super().__init__(code, os.strerror(code))
 
 
 class IpvsUnavailable(Exception):
@@ -191,14 +191,14 @@ def encode_op(op: Op, family_id: int, seq: int) -> bytes:
     return _message(family_id, _COMMANDS[op.kind], seq, NLM_F_REQUEST | NLM_F_ACK, payload)
 
 
-def _message(family_id: int, cmd: int, seq: int, flags: int, payload: bytes = b"") -> bytes:
+def _message(family_id: int, cmd: int, seq: int, flags: int, payload: bytes) -> bytes:
     return _HEADER.pack(20 + len(payload), family_id, flags, seq, 0, cmd, IPVS_GENL_VERSION, 0) + payload
 
 
 # ------------------------------------------------------------------------------------ decode
 
 
-def parse_attrs(data: bytes, start: int = 0, end: int | None = None) -> dict[int, bytes]:
+def parse_attrs(data: bytes | bytearray, start: int = 0, end: int | None = None) -> dict[int, bytes]:
     """Attribute type (flags stripped) -> payload, for the attributes in ``data[start:end]``."""
     end = len(data) if end is None else end
     attrs: dict[int, bytes] = {}
@@ -214,7 +214,7 @@ def parse_attrs(data: bytes, start: int = 0, end: int | None = None) -> dict[int
 
 def _address_text(family: int, packed: bytes) -> str:
     if family == AF_INET6:
-        return str(ipaddress.IPv6Address(packed[:16]))
+        return str(ipaddress.IPv6Address(bytes(packed[:16])))
     return socket.inet_ntop(socket.AF_INET, packed[:4])
 
 
@@ -298,7 +298,7 @@ def _decode_daemon(data: bytes | bytearray, start: int, end: int) -> SyncDaemonI
     if DAEMON_ATTR_MCAST_GROUP in attrs and any(attrs[DAEMON_ATTR_MCAST_GROUP]):
         group = socket.inet_ntop(socket.AF_INET, attrs[DAEMON_ATTR_MCAST_GROUP][:4])
     elif DAEMON_ATTR_MCAST_GROUP6 in attrs and any(attrs[DAEMON_ATTR_MCAST_GROUP6]):
-        group = str(ipaddress.IPv6Address(attrs[DAEMON_ATTR_MCAST_GROUP6][:16]))
+        group = str(ipaddress.IPv6Address(bytes(attrs[DAEMON_ATTR_MCAST_GROUP6][:16])))
 
     def optional(kind: int, fmt: str) -> int | None:
         return struct.unpack(fmt, attrs[kind])[0] if kind in attrs else None
@@ -327,6 +327,7 @@ class IpvsClient:
 
     RECV_BUFFER = 8 << 20  # SO_RCVBUFFORCE when root; the kernel caps SO_RCVBUF otherwise
     ACK_TRUESIZE = 1024  # generous kernel memory per queued ack, to size the batch
+    MAX_REQUEST = 256  # bytes; the largest request (IPv6 service + destination) is ~140
 
     def __init__(self, sock: socket.socket, family_id: int) -> None:
         self._sock = sock
@@ -334,7 +335,8 @@ class IpvsClient:
         self._seq = 0
         self._buffer = bytearray(65536)
         receive_buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        self.batch = max(16, min(1024, receive_buffer // self.ACK_TRUESIZE))
+        send_buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)  # bounds one send
+        self.batch = max(16, min(1024, receive_buffer // self.ACK_TRUESIZE, send_buffer // self.MAX_REQUEST))
 
     @classmethod
     async def connect(cls) -> IpvsClient:

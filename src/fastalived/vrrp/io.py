@@ -16,7 +16,7 @@ import logging
 import socket
 import struct
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from fastalived.vrrp import wire
 
@@ -80,6 +80,7 @@ class VrrpSocket:
         self.ifname = ifname
         self.ifindex = ifindex
         self.group = group
+        self.group_packed = socket.inet_pton(family, group)
         self.sock = open_vrrp_socket(family, ifname, ifindex, group)
         self.fd = self.sock.fileno()
         self.users = 0
@@ -142,7 +143,7 @@ class SocketPool:
         self._on_packets = on_packets
         self._sockets: dict[tuple[str, int], VrrpSocket] = {}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[VrrpSocket]:
         return iter(self._sockets.values())
 
     def acquire(self, ifname: str, ifindex: int, family: int, group: str) -> VrrpSocket:
@@ -212,8 +213,21 @@ class DeadlineScheduler:
         self._deadlines[key] = deadline
         heapq.heappush(self._heap, (deadline, next(self._seq), key))
 
-    def deadline(self, key: str) -> float | None:
-        return self._deadlines.get(key)
+    def take_early(self, horizon: float, accept: Callable[[str, float], bool]) -> list[tuple[str, float]]:
+        """Remove and return the (key, deadline) pairs due by ``horizon`` that ``accept`` allows
+        to run early, so the caller can serve them in the wakeup that is happening anyway."""
+        taken: list[tuple[str, float]] = []
+        kept: list[tuple[float, int, str]] = []
+        while (earliest := self._earliest()) is not None and earliest <= horizon:
+            entry = heapq.heappop(self._heap)
+            if accept(entry[2], entry[0]):
+                del self._deadlines[entry[2]]
+                taken.append((entry[2], entry[0]))
+            else:
+                kept.append(entry)
+        for entry in kept:
+            heapq.heappush(self._heap, entry)
+        return taken
 
     def arm(self) -> None:
         earliest = self._earliest()

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,8 @@ from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGrou
 log = logging.getLogger("fastalived.vrrp")
 
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
+ALIGN_FRACTION = 0.1  # a master's advert may go this fraction of advert_int early/late to share a wakeup
+TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
 
@@ -85,6 +87,7 @@ class Instance:
     sender: AdvertSender | None = None
     link: LinkInfo | None = None
     peers: frozenset[bytes] | None = None
+    validation: dict[str, Any] = field(default_factory=dict)  # validate_for_instance() settings
     vips_set: bool = False  # our VIPs are on the interface (added by us as MASTER)
     last_state: int = INIT  # the state the last NOTIFY reported, for the transition log
     adverts_sent: int = 0
@@ -127,7 +130,7 @@ class VrrpRole:
         self.options = options
         self.config = Config()
         self.instances: dict[str, Instance] = {}
-        self.transitions: list[Transition] = []
+        self.transitions: deque[Transition] = deque(maxlen=TRANSITION_LOG_SIZE)
         self.sync_groups: dict[str, SyncGroup] = {}
         self._group_announced: dict[str, int] = {}  # the last state each group notified
         self.script_trackers: dict[str, ScriptTracker] = {}
@@ -220,16 +223,16 @@ class VrrpRole:
     def snapshot(self) -> dict:
         return {
             "instances": [self._instance_snapshot(inst) for inst in self.instances.values()],
-            "sync_groups": [
-                {"name": name, "state": STATE_NAMES[group.state], "members": list(group.group.group)}
+            "sync_groups": {
+                name: {"state": STATE_NAMES[group.state], "members": list(group.group.group)}
                 for name, group in self.sync_groups.items()
-            ],
+            },
             "interfaces": [
                 {"interface": s.ifname, "family": 6 if s.family == socket.AF_INET6 else 4,
                  "drops": dict(s.drops), "send_errors": s.send_errors}
                 for s in (self._pool or ())
             ],  # fmt: skip
-            "transitions": [[t.time, t.instance, t.old, t.new] for t in self.transitions[-100:]],
+            "transitions": [[t.time, t.instance, t.old, t.new] for t in list(self.transitions)[-100:]],
         }
 
     def metrics(self) -> Iterable[Metric]:
@@ -261,6 +264,7 @@ class VrrpRole:
             "priority": inst.config.priority,
             "effective_priority": m.effective_priority,
             "master_ip": str(ipaddress.ip_address(master_ip)) if master_ip else None,
+            "vips": [str(spec.address) for spec in _vips(inst.config)],
             "adverts_sent": inst.adverts_sent,
             "adverts_received": inst.adverts_received,
             "drops": dict(inst.drops),
@@ -356,6 +360,16 @@ class VrrpRole:
         peers = [str(p) for p in cfg.unicast_peers]
         inst.peers = frozenset(p.packed for p in cfg.unicast_peers) or None
         vips = [s.address.ip.packed for s in cfg.virtual_ipaddresses if s.family == cfg.family]
+        inst.validation = {
+            "version": cfg.version,
+            "vrid": cfg.virtual_router_id,
+            "auth_type": AUTH_TYPES[cfg.auth_type],
+            "auth_pass": cfg.auth_pass or b"",
+            "interval": vrrp_interval_field(cfg.version, cfg.advert_int),
+            "multicast": inst.peers is None,
+            "peers": inst.peers,
+            "expected_addr_count": None if self.config.global_defs.vrrp_skip_check_adv_addr else len(vips),
+        }
         previous_id = inst.sender.ip_id if inst.sender is not None else 0
         inst.sender = AdvertSender(
             inst.vsock,
@@ -530,7 +544,7 @@ class VrrpRole:
             packed_src = socket.inet_pton(socket.AF_INET6, src)
             advert = wire.decode_advert(
                 data, socket.AF_INET6, has_ip_header=False, src=packed_src,
-                dst=socket.inet_pton(socket.AF_INET6, vsock.group), hop_limit=hop_limit,
+                dst=vsock.group_packed, hop_limit=hop_limit,
             )  # fmt: skip
             if advert == wire.Drop.BAD_CHECKSUM:
                 # Unicast to us: the kernel already verified the checksum (IPV6_CHECKSUM), but
@@ -549,18 +563,7 @@ class VrrpRole:
             vsock.drops[wire.Drop.BAD_VRID.name] += 1
             return
         cfg = inst.config
-        reason = wire.validate_for_instance(
-            advert,
-            version=cfg.version,
-            vrid=cfg.virtual_router_id,
-            auth_type=AUTH_TYPES[cfg.auth_type],
-            auth_pass=cfg.auth_pass or b"",
-            interval=vrrp_interval_field(cfg.version, cfg.advert_int),
-            multicast=inst.peers is None,
-            peers=inst.peers,
-            expected_addr_count=None if self.config.global_defs.vrrp_skip_check_adv_addr
-            else sum(1 for s in cfg.virtual_ipaddresses if s.family == cfg.family),
-        )
+        reason = wire.validate_for_instance(advert, **inst.validation)
         if reason is None and advert.checksum_ok_form == "no-pseudo" and not cfg.v3_checksum_as_v2:
             reason = wire.Drop.BAD_CHECKSUM
         if reason is not None:
@@ -589,14 +592,43 @@ class VrrpRole:
             for vsock in list(self._pool):
                 self._pool.drain(vsock)
             now = wire.monotonic()
+        masters: list[Instance] = []
         for inst in due:
             deadline = inst.machine.next_deadline
             self._touched.add(inst.name)
             if deadline is None or deadline > now + TIMER_SLACK:
                 continue  # pushed back by an advert read just now
-            tick = max(now, deadline)
-            self._apply(inst, inst.machine.on_timer(tick), tick)
+            if inst.machine.state == MASTER:
+                masters.append(inst)
+            else:
+                tick = max(now, deadline)
+                self._apply(inst, inst.machine.on_timer(tick), tick)
+        if masters:
+            self._advertise_together(masters, now)
         self._end_tick()
+
+    def _advertise_together(self, masters: list[Instance], now: float) -> None:
+        """Serve due masters plus those due within ALIGN_FRACTION of their interval at one tick.
+
+        A shared tick gives them the same next deadline, so their adverts keep leaving in one
+        wakeup and one ``send_many``; wakeups, not packets, are what costs CPU. An advert is at
+        most that fraction early or late once, while phases merge; steady periods are exact.
+        """
+        assert self._timers is not None
+
+        def may_join(name: str, deadline: float) -> bool:
+            inst = self.instances.get(name)
+            return (inst is not None and inst.machine.state == MASTER
+                    and deadline <= now + ALIGN_FRACTION * inst.config.advert_int)  # fmt: skip
+
+        horizon = now + ALIGN_FRACTION * max(i.config.advert_int for i in self.instances.values())
+        early = self._timers.take_early(horizon, may_join)
+        masters += [self.instances[name] for name, _ in early]
+        deadlines = [d for inst in masters if (d := inst.machine.next_deadline) is not None]
+        tick = max([now, *deadlines])
+        for inst in masters:
+            self._touched.add(inst.name)
+            self._apply(inst, inst.machine.on_timer(tick), tick)
 
     def _end_tick(self) -> None:
         """Send what this tick queued, then re-arm the timer for the touched instances."""

@@ -219,6 +219,6 @@ def test_alpha_server_comes_up_on_its_first_success_after_warmup() -> None:
 
 def test_a_duplicate_real_server_is_ignored_not_fatal() -> None:
     first = real_server(8001, tcp_check(8001), weight=2)
-    state, events, started = load(virtual_server(first, real_server(8001, tcp_check(8002))))
+    state, _, started = load(virtual_server(first, real_server(8001, tcp_check(8002))))
     assert [c.checker.common.connect_port for c in started] == [8001]
     assert state.real_server(virtual_server(first).key, first.key).config is first

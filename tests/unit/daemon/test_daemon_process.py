@@ -112,9 +112,9 @@ def test_killed_child_is_respawned_and_counted(daemons) -> None:
     vrrp_pid, check_pid = daemon.child_pid("vrrp"), daemon.child_pid("check")
     killed_at = time.monotonic()
     os.kill(check_pid, signal.SIGKILL)
+    wait_until(lambda: daemon.child_pid("check") not in (None, check_pid), interval=0.005)
+    assert time.monotonic() - killed_at < 1.0  # respawned (new process started) within 1 s of the death
     wait_until(lambda: len(daemon.events("start", "check")) == 2)
-    respawned_in = time.monotonic() - killed_at
-    assert respawned_in < 3.0  # the spec: restarted within 1 s of death, plus interpreter start-up
     new_pid = daemon.child_pid("check")
     assert new_pid != check_pid and process_alive(new_pid)
     assert daemon.child_pid("vrrp") == vrrp_pid and len(daemon.events("start", "vrrp")) == 1
@@ -206,8 +206,7 @@ def test_roles_follow_the_config_across_reloads(daemons) -> None:
     daemon.rewrite_config(vrrp_config(("VI_1", 100)))
     daemon.signal(signal.SIGHUP)
     wait_until(lambda: daemon.events("stop", "check"))
-    wait_until(lambda: not process_alive(check_pid))
-    assert daemon.child_pid("check") is None
+    wait_until(lambda: not process_alive(check_pid) and daemon.child_pid("check") is None)
     assert len(daemon.events("start", "vrrp")) == 1
 
 
@@ -234,7 +233,12 @@ def test_invalid_config_at_start_is_refused(daemons) -> None:
 
 
 def _fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """Fewest open fds seen over 1.5 s: in-flight checks and closing HTTP sockets come and go, leaks stay."""
+    samples = []
+    for _ in range(15):
+        samples.append(len(os.listdir(f"/proc/{pid}/fd")))
+        time.sleep(0.1)
+    return min(samples)
 
 
 def _rss_kib(pid: int) -> int:

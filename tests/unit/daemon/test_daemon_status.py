@@ -34,6 +34,7 @@ STATUS = {
                 {"name": "VI_2", "state": "BACKUP", "priority": 100, "vips": []},
             ],
             "sync_groups": {"G1": {"state": "MASTER"}},
+            "transitions": [[float(n), "VI_1", "BACKUP", "MASTER"] for n in range(15)],
             "generation": 3,
         }
     },
@@ -60,6 +61,29 @@ def test_format_status_renders_tables() -> None:
     assert any(line.split()[:3] == ["VI_1", "MASTER", "150"] for line in lines)
     assert any(line.split() == ["G1", "MASTER"] for line in lines)
     assert "generation: 3" in text
+    assert "transitions: (5 older not shown)" in text
+    assert "  14  VI_1  BACKUP  MASTER" in lines and "  4  VI_1  BACKUP  MASTER" not in lines
+
+
+def test_nested_rows_become_sub_tables_and_dicts_read_as_pairs() -> None:
+    check = {
+        "virtual_servers": [
+            {
+                "key": "TCP:198.51.100.1:80",
+                "quorum_up": True,
+                "real_servers": [
+                    {"address": "203.0.113.1", "up": True, "checkers": [{"kind": "TCP_CHECK", "latency": 0.000125}]}
+                ],
+            }
+        ],
+        "scheduler": {"lag_p50": 0.00133, "scheduled": 1},
+    }
+    lines = format_status({"parent": {}, "roles": {"check": check}}).splitlines()
+    assert lines[lines.index("virtual_servers:") + 1].split() == ["KEY", "QUORUM_UP"]
+    assert "  TCP:198.51.100.1:80 real_servers:" in lines
+    assert "    203.0.113.1 checkers:" in lines
+    assert lines[lines.index("    203.0.113.1 checkers:") + 2].split() == ["TCP_CHECK", "0.000125"]
+    assert "scheduler: lag_p50=0.00133, scheduled=1" in lines
 
 
 def _serve_in_thread(port: int, work) -> None:

@@ -56,14 +56,14 @@ def test_destination_message_decodes_in_pyroute2():
 @pytest.mark.parametrize("key", [TCP4, UDP6, FWMARK])
 def test_service_round_trip(key):
     spec = ServiceSpec("wrr", 0, 0, 128 if key.family == AF_INET6 else 0xFFFFFFFF)
-    data = encode_op(Op(OpKind.ADD_SERVICE, key, spec), FAMILY_ID, 1)
+    data = bytearray(encode_op(Op(OpKind.ADD_SERVICE, key, spec), FAMILY_ID, 1))  # like the receive buffer
     assert decode_service(data, 20, len(data)) == (key, spec)
 
 
 @pytest.mark.parametrize("address,family", [("203.0.113.7", AF_INET), ("2001:db8::7", AF_INET6)])
 def test_destination_round_trip(address, family):
     dest, spec = DestKey(address, 443), DestSpec(family, 3, 9, 1, 2)
-    data = encode_op(Op(OpKind.ADD_DEST, TCP4, None, dest, spec), FAMILY_ID, 1)
+    data = bytearray(encode_op(Op(OpKind.ADD_DEST, TCP4, None, dest, spec), FAMILY_ID, 1))
     assert decode_dest(data, 20, len(data), AF_INET) == (dest, spec)
 
 
@@ -86,5 +86,11 @@ def u32(value: int) -> bytes:
 
 @pytest.mark.parametrize("kernel_order", [True, False])
 def test_kernel_dump_layout_decodes_on_fast_and_slow_paths(kernel_order):
-    data = kernel_dest_reply(bytes([203, 0, 113, 9]) + bytes(12), AF_INET, kernel_order=kernel_order)
+    data = bytearray(kernel_dest_reply(bytes([203, 0, 113, 9]) + bytes(12), AF_INET, kernel_order=kernel_order))
     assert decode_dest(data, 20, len(data), AF_INET) == (DestKey("203.0.113.9", 8080), DestSpec(AF_INET, 2, 7, 50, 5))
+
+
+def test_ipv6_destination_from_the_kernel_layout():
+    address = bytes.fromhex("20010db8000000000000000000000007")
+    data = bytearray(kernel_dest_reply(address, AF_INET6))
+    assert decode_dest(data, 20, len(data), AF_INET6)[0] == DestKey("2001:db8::7", 8080)

@@ -1,5 +1,9 @@
 """Real IPVS, inside the vmrun guest: every service kind, keepalived parity, checker-driven changes,
-sorry server, adoption on restart, repair of outside edits, sync daemons across namespaces."""
+sorry server, adoption on restart, repair of outside edits, sync daemons across namespaces.
+
+Every address virtual server names its ``protocol``: keepalived 2.2.7 falls back to UDP (with a
+config warning) when it is missing, so the parity test would otherwise compare two defaults.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ virtual_server 198.51.100.3 5000 {
 }
 virtual_server 198.51.100.4 80 {
     lb_algo wlc
+    protocol TCP
     persistence_timeout 600
     persistence_granularity 255.255.255.0
     real_server 203.0.113.6 80 {
@@ -85,6 +90,7 @@ virtual_server 198.51.100.4 80 {
 %(one_per_scheduler)s
 virtual_server 2001:db8::1 443 {
     lb_algo wrr
+    protocol TCP
     lb_kind NAT
     persistence_timeout 60
     real_server 2001:db8::10 443 {
@@ -122,7 +128,7 @@ virtual_server group WEB {
 SCHEDULERS = {"lblc": "", "lblcr": "", "sh": "sh-port\n    sh-fallback", "dh": "", "sed": "", "nq": "",
               "mh": "mh-port\n    mh-fallback", "fo": "", "ovf": ""}  # fmt: skip
 ONE_PER_SCHEDULER = "\n".join(
-    f"virtual_server 198.51.100.{10 + n} 80 {{\n    lb_algo {name}\n    {flags}\n"
+    f"virtual_server 198.51.100.{10 + n} 80 {{\n    lb_algo {name}\n    protocol TCP\n    {flags}\n"
     f"    real_server 203.0.113.{10 + n} 80 {{\n        weight 1\n    }}\n}}"
     for n, (name, flags) in enumerate(SCHEDULERS.items())
 )
@@ -223,7 +229,11 @@ def test_keepalived_programs_the_identical_table(every_kind, tmp_path: Path):
             keepalived.wait(60)
     sh("ipvsadm", "-C")
     assert run(sync_once(table)).ok
-    assert ipvsadm_rules() == keepalived_rules
+    ours = ipvsadm_rules()
+    assert ours == keepalived_rules, (
+        f"only fastalived: {sorted(set(ours) - set(keepalived_rules))}\n"
+        f"only keepalived: {sorted(set(keepalived_rules) - set(ours))}\n{log.read_text()[-3000:]}"
+    )
     assert sh("ipvsadm", "-L", "--timeout") == keepalived_timeouts
 
 
@@ -369,7 +379,7 @@ def test_lvs_flush_on_open_and_on_close(config_file):
 def test_checker_state_drives_the_director(config_file):
     config = web_pool(config_file)
     state = CheckState()
-    state.load(config)
+    state.load(config, 0.0)
     vs_state = state.virtual_servers[config.virtual_servers[0].key]
     first = next(iter(vs_state.servers.values()))
 
