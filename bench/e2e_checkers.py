@@ -56,7 +56,7 @@ def server_addresses(n: int) -> list[tuple[str, int]]:
     return [(f"127.0.1.{1 + i // PORTS_PER_ADDRESS}", PORT_BASE + i % PORTS_PER_ADDRESS) for i in range(n)]
 
 
-def start_haproxy(n: int, workdir: str) -> subprocess.Popen[bytes]:
+def start_haproxy(n: int, workdir: str, nice: int = 0) -> subprocess.Popen[bytes]:
     addresses = sorted({addr for addr, _ in server_addresses(n)})
     binds = []
     for addr in addresses:
@@ -82,7 +82,9 @@ def start_haproxy(n: int, workdir: str) -> subprocess.Popen[bytes]:
     path = os.path.join(workdir, "haproxy.cfg")
     with open(path, "w") as f:
         f.write(cfg)
-    proc = subprocess.Popen(["haproxy", "-db", "-f", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["nice", "-n", str(nice), "haproxy", "-db", "-f", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     time.sleep(0.5 + n / 20000)
     if proc.poll() is not None:
         raise SystemExit(f"haproxy failed: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -146,7 +148,7 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
         role = CheckRole(ipvs=IpvsUnavailable())
         await role.start(config)
         await asyncio.sleep(warmup)
-        role.heap.lag = DurationStats(window=65536)
+        role.lag = DurationStats(window=65536)
         role.latency = DurationStats(window=65536)
         runs0, cpu0, t0 = sum(role.runs.values()), cpu_seconds(), time.monotonic()
         profiler = None
@@ -167,8 +169,8 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
             "n": n,
             "checks_per_s": (runs1 - runs0) / (t1 - t0),
             "failures": role.runs["failure"],
-            "lag_p50_ms": role.heap.lag.quantile(0.5) * 1000,
-            "lag_p99_ms": role.heap.lag.quantile(0.99) * 1000,
+            "lag_p50_ms": role.lag.quantile(0.5) * 1000,
+            "lag_p99_ms": role.lag.quantile(0.99) * 1000,
             "latency_p50_ms": role.latency.quantile(0.5) * 1000,
             "latency_p99_ms": role.latency.quantile(0.99) * 1000,
             "cpu_s_per_1000": (user + system) / checks * 1000,
@@ -195,7 +197,7 @@ def keepalived_conf(n: int) -> str:
     )
 
 
-def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window: float) -> dict:
+def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window: float, nice: int) -> dict:
     """The real keepalived checker against the same haproxy, measured from outside."""
     shim = os.path.join(workdir, "ipvs_shim.so")
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim, shim_source, "-ldl"], check=True)
@@ -203,7 +205,7 @@ def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window
     with open(conf, "w") as f:
         f.write(keepalived_conf(n))
     pids = {name: os.path.join(workdir, f"{name}.pid") for name in ("main", "vrrp", "check", "bfd")}
-    cmd = ["keepalived", "-n", "-l", "-C", "-f", conf, "-p", pids["main"], "-r", pids["vrrp"]]
+    cmd = ["nice", "-n", str(nice), "keepalived", "-n", "-l", "-C", "-f", conf, "-p", pids["main"], "-r", pids["vrrp"]]
     cmd += ["-c", pids["check"], "-b", pids["bfd"]]
     env = dict(os.environ, LD_PRELOAD=shim, IPVS_SHIM_QUIET="1", TMPDIR=workdir)
     with open(os.path.join(workdir, "keepalived.log"), "wb") as log:
@@ -248,6 +250,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s warm-up and a 5 s window")
     parser.add_argument("--n", type=int, action="append", help="real server count (repeatable)")
     parser.add_argument("--profile", help="write a cProfile of the window to this file")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the checker and haproxy (root may go below 0 on a box busy with other work)",
+    )
     parser.add_argument("--keepalived", action="store_true", help="also measure keepalived -C on the same servers")
     parser.add_argument("--ipvs-shim", default=DEFAULT_SHIM, help="source of the LD_PRELOAD IPVS shim for keepalived")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -268,12 +276,13 @@ def main() -> int:
     runs += [("keepalived", n) for _, n in runs] if args.keepalived else []
     for checker, n in runs:
         with tempfile.TemporaryDirectory() as workdir:
-            haproxy = start_haproxy(n, workdir)
+            haproxy = start_haproxy(n, workdir, args.nice)
             try:
                 if checker == "keepalived":
-                    rows.append(run_keepalived(n, workdir, args.ipvs_shim, warmup, window))
+                    rows.append(run_keepalived(n, workdir, args.ipvs_shim, warmup, window, args.nice))
                     continue
-                cmd = [sys.executable, __file__, "--worker", str(n), "--warmup", str(warmup), "--window", str(window)]
+                cmd = ["nice", "-n", str(args.nice), sys.executable, __file__, "--worker", str(n)]
+                cmd += ["--warmup", str(warmup), "--window", str(window)]
                 if args.profile:
                     cmd += ["--profile", args.profile]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -5,6 +5,7 @@ Runs itself inside the vmrun guest (the host kernel has no IPVS):
 
     .venv/bin/python bench/e2e_ipvs.py            # boots the guest, prints the table
     .venv/bin/python bench/e2e_ipvs.py --quick    # smaller tables
+    .venv/bin/python bench/e2e_ipvs.py --repeat 3 # best of 3 runs per step (default 2)
 
 For each shape (1 virtual server x 10,000 real servers, 1,000 x 10) it times, from an empty table:
 programming everything, a 1 % weight change planned against the director's cached table (what a
@@ -103,6 +104,12 @@ def bench_shape(services: int, dests: int) -> list[tuple[str, str, int, float, f
     return [(shape, step, ops, seconds, theirs.get(step)) for step, (ops, seconds) in ours.items()]
 
 
+def best_of(rows: tuple[tuple[str, str, int, float, float | None], ...]) -> tuple[str, str, int, float, float | None]:
+    shape, step, ops, _, _ = rows[0]
+    theirs = [row[4] for row in rows if row[4] is not None]
+    return shape, step, ops, min(row[3] for row in rows), min(theirs) if theirs else None
+
+
 def print_table(rows: list[tuple[str, str, int, float, float | None]]) -> None:
     header = f"{'shape':<22} {'step':<19} {'ops':>7} {'fastalived s':>13} {'ops/s':>9} {'ipvsadm s':>10} {'ratio':>6}"
     print(header)
@@ -119,13 +126,17 @@ def print_table(rows: list[tuple[str, str, int, float, float | None]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 x 1,000 and 100 x 10 instead")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per shape; the best time of each step is shown")
     args = parser.parse_args()
     if os.environ.get("VMRUN_GUEST") != "1" and not Path("/proc/net/ip_vs").exists():
         vmrun = [str(ROOT / "tests/vm/vmrun"), "-t", "1200", "--", sys.executable, str(Path(__file__).resolve())]
         return subprocess.run(vmrun + sys.argv[1:], cwd=ROOT).returncode
     subprocess.run(["modprobe", "ip_vs"], check=False)
     shapes = [(1, 1_000), (100, 10)] if args.quick else [(1, 10_000), (1_000, 10)]
-    rows = [row for services, dests in shapes for row in bench_shape(services, dests)]
+    rows = []
+    for services, dests in shapes:
+        runs = [bench_shape(services, dests) for _ in range(args.repeat)]
+        rows.extend(best_of(same_step) for same_step in zip(*runs))  # a shared 2-core host is noisy
     print_table(rows)
     return 0
 

@@ -4,6 +4,7 @@ transition log, reload semantics, wire format of what it sends, and a clean stop
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from fastalived.testbed import in_netns, vrrp_instance_config
 from fastalived.vrrp.process import VrrpRole
 from tests.support.netns import Testbed
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 
 VIP, VIP2, VIP3 = "198.51.100.100", "198.51.100.101", "198.51.100.102"
 STATIC = "203.0.113.5"
@@ -45,9 +46,14 @@ async def until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def run_in(bed: Testbed, scenario: Callable[[], Awaitable[None]]) -> None:
-    """Run ``scenario`` on a fresh uvloop loop with this thread inside node 1's namespace."""
+    """Run ``scenario`` on a fresh uvloop loop with this thread inside node 1's namespace.
+
+    The role switches its thread to SCHED_RR while it runs; it must hand the test back as it was.
+    """
+    policy = os.sched_getscheduler(0)
     with in_netns(bed.node(1).netns):
         uvloop.run(scenario())
+    assert os.sched_getscheduler(0) == policy
 
 
 def state_of(role: VrrpRole, name: str) -> str:
@@ -61,7 +67,8 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
     static = f"static_ipaddress {{\n    {STATIC}/32 dev eth0\n}}\n"
     states = tmp_path / "states"
     notify = tmp_path / "notify.sh"
-    notify.write_text(f"#!/bin/sh\necho \"$*\" >> {states}\n")
+    policies = tmp_path / "policies"  # scheduling policy of each script run: field 41 of stat
+    notify.write_text(f"#!/bin/sh\necho \"$*\" >> {states}\nawk '{{print $41}}' /proc/$$/stat >> {policies}\n")
     notify.chmod(0o755)
     vi1 = v3("VI_1", 11, 150, [f"{VIP}/24"], extra=f"    notify {notify}")
     first = config(vi1, v3("VI_2", 12, 150, [f"{VIP2}/24"]), static=static)
@@ -69,6 +76,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
     async def scenario() -> None:
         role = VrrpRole(RunOptions())
         await role.start(first)
+        assert os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK == os.SCHED_RR
         assert node.has_address(STATIC)
         assert await until(lambda: state_of(role, "VI_1") == "MASTER" == state_of(role, "VI_2"), 2)
         assert await until(lambda: node.has_address(VIP) and node.has_address(VIP2), 1)
@@ -98,6 +106,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
     assert states.read_text().splitlines() == [
         "INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 MASTER 150", "INSTANCE VI_1 STOP 150",
     ]
+    assert set(policies.read_text().split()) == {"0"}  # scripts run on the normal scheduler
 
     adverts = sniffer.adverts(src_ip=node.ipv4, vrid=11)
     assert adverts and adverts[-1].priority == 0  # the stop's release

@@ -26,7 +26,7 @@ from fastalived.daemon.dumps import SIGJSON
 from fastalived.testbed import global_defs_config, vrrp_instance_config
 from tests.support.netns import Node, Testbed, wait_for
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 
 ADVERT_INT = 0.1
 

@@ -14,7 +14,7 @@ import time
 
 from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
-from fastalived.check.tcp import failure_text
+from fastalived.check.tcp import failure_text, local_address
 from fastalived.config.model import DnsCheck
 
 QUERY_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
@@ -86,16 +86,13 @@ class DnsProbe(CoroutineProbe):
         query = build_query(query_id, self.question)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
-        local = None
-        if common.bindto is not None or common.bind_port is not None:
-            local = (str(common.bindto) if common.bindto is not None else "", common.bind_port or 0)
         transport = None
         try:
             async with asyncio.timeout(common.connect_timeout):
                 transport, _ = await loop.create_datagram_endpoint(
                     lambda: _Exchange(query_id, query, done),
                     remote_addr=(str(common.connect_ip), common.connect_port),
-                    local_addr=local,
+                    local_addr=local_address(common),
                 )
                 failure = await done
         except (OSError, TimeoutError) as exc:

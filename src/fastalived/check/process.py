@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import resource
 import socket
@@ -38,6 +39,9 @@ log = logging.getLogger("fastalived.check")
 
 BATCH = 256  # probes started per timer callback before yielding to I/O
 FILE_HEADROOM = 256  # descriptors beyond one per checker: scripts, notify mail, the status channel
+# Checks make no reference cycles, yet at the default threshold (700) the young-generation GC runs
+# every ~150 checks just to scan the checks in flight: ~4 % of the CPU at 4,000 checks/s.
+GC_YOUNG_THRESHOLD = 10_000
 TIMER_SLACK = 0.001  # libuv timers have millisecond resolution and may fire that much early
 LOCALITY_REFRESH = 1.0  # seconds between ha_suspend "is the VIP here?" tests per virtual server
 
@@ -148,6 +152,7 @@ class CheckRole:
         self.state = CheckState()
         self.heap: TimerHeap[CheckerState] = TimerHeap(lambda checker: checker.live)
         self.latency = DurationStats()
+        self.lag = DurationStats()  # how late each check really started compared with its due time
         self.runs = {"success": 0, "failure": 0}
         self._ipvs = ipvs
         self._on_events = on_events
@@ -166,6 +171,7 @@ class CheckRole:
 
     async def start(self, config: Config) -> None:
         self._loop = asyncio.get_running_loop()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         if self._ipvs is None:
             self._ipvs = await open_ipvs_sink(config)
         self._apply_config(config)
@@ -246,7 +252,7 @@ class CheckRole:
                     "real_servers": servers,
                 }
             )
-        lag = self.heap.lag
+        lag = self.lag
         return {
             "virtual_servers": virtual_servers,
             "scheduler": {
@@ -274,7 +280,7 @@ class CheckRole:
                     "fastalived_check_real_server_weight", float(rs.weight), labels, help="weight asked of IPVS"
                 )
         yield _histogram("fastalived_check_latency_seconds", self.latency, "duration of one check")
-        lag = self.heap.lag
+        lag = self.lag
         yield _histogram("fastalived_check_scheduler_lag_seconds", lag, "how late checks start after they are due")
         for q in (0.5, 0.99):
             yield Metric(
@@ -335,8 +341,9 @@ class CheckRole:
         self._timer = None
         self._timer_due = float("inf")
         now = time.monotonic()
-        probes, in_flight = self._probes, self._in_flight
-        for checker in self.heap.pop_due(now, BATCH, TIMER_SLACK):
+        probes, in_flight, record_lag, clock = self._probes, self._in_flight, self.lag.record, time.monotonic
+        for due, checker in self.heap.pop_due(now, BATCH, TIMER_SLACK):
+            record_lag(clock() - due)  # at the real start: a long batch makes its last checks late too
             vs = checker.server.vs
             if vs.config.ha_suspend and self._suspended(vs, now):
                 self.heap.push(now + checker.delay_loop, checker)
@@ -349,8 +356,8 @@ class CheckRole:
             except Exception as exc:  # a probe bug costs its own check, never the timer chain
                 log.exception("%s on %s could not start", checker.checker.kind, checker.id)
                 self._finished(checker, CheckResult(False, f"internal error: {exc!r}"))
-        due = self.heap.next_deadline
-        if due is not None and due <= now:  # more due than one batch: let I/O run, then go on
+        next_due = self.heap.next_deadline
+        if next_due is not None and next_due <= now:  # more due than one batch: let I/O run, then go on
             self._timer_due = now
             self._timer = self._loop.call_later(0, self._on_timer)  # type: ignore[union-attr]
         else:

@@ -78,13 +78,15 @@ class DurationStats:
 
 
 class TimerHeap(Generic[T]):
-    """Due times -> items. ``is_live(item)`` decides at pop time whether a stale entry is skipped."""
+    """Due times -> items. ``is_live(item)`` decides at pop time whether a stale entry is skipped.
+
+    Lag is the caller's to record (``DurationStats``): only it knows when each item really started.
+    """
 
     def __init__(self, is_live: Callable[[T], bool] = lambda item: True) -> None:
         self._heap: list[tuple[float, int, T]] = []
         self._order = itertools.count()  # ties pop in push order, and items never get compared
         self._is_live = is_live
-        self.lag = DurationStats()
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -96,17 +98,16 @@ class TimerHeap(Generic[T]):
     def next_deadline(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float, limit: int | None = None, early: float = 0.0) -> list[T]:
-        """Items due by ``now + early`` (at most ``limit``), earliest first; records how late each is.
+    def pop_due(self, now: float, limit: int | None = None, early: float = 0.0) -> list[tuple[float, T]]:
+        """``(due, item)`` for items due by ``now + early`` (at most ``limit``), earliest first.
 
         ``early`` absorbs a timer that fires a little before its deadline (libuv: up to 1 ms).
         """
-        heap, record, is_live = self._heap, self.lag.record, self._is_live
-        out: list[T] = []
+        heap, is_live = self._heap, self._is_live
+        out: list[tuple[float, T]] = []
         horizon = now + early
         while heap and heap[0][0] <= horizon and (limit is None or len(out) < limit):
             due, _, item = heapq.heappop(heap)
             if is_live(item):
-                record(now - due)
-                out.append(item)
+                out.append((due, item))
         return out

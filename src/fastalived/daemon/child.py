@@ -47,6 +47,8 @@ EXIT_OK = 0
 EXIT_FATAL = 3  # config unusable or the role could not start: respawning would only loop
 
 _PR_SET_PDEATHSIG = 1
+# A signal of its own (not SIGTERM) so the log can say why the child stops; unused by keepalived.
+PARENT_DEATH_SIGNAL = signal.SIGRTMIN + 5
 
 log = logging.getLogger("fastalived.child")
 
@@ -67,10 +69,10 @@ def load_role_class(spec: str) -> type:
 
 
 def _die_with_parent() -> None:
-    """Ask the kernel for SIGTERM when the parent dies (the channel EOF is the portable backup)."""
+    """Ask the kernel for a signal when the parent dies (the channel EOF is the portable backup)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, PARENT_DEATH_SIGNAL, 0, 0, 0)
     except (OSError, AttributeError):
         log.debug("prctl(PR_SET_PDEATHSIG) unavailable; relying on the control channel")
 
@@ -96,7 +98,6 @@ class RoleRunner:
         self.options = options
         self._role_class = role_class
         self._channel_sock = channel_sock
-        self._parent_pid = os.getppid()
         self._channel: Channel | None = None
         self._role: Role | None = None
         self._stopping = asyncio.Event()
@@ -146,10 +147,11 @@ class RoleRunner:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
         if self._channel_sock is None:
             loop.add_signal_handler(signal.SIGINT, self._stopping.set)
         else:
+            loop.add_signal_handler(PARENT_DEATH_SIGNAL, self._parent_gone)
             # Ctrl-C reaches the whole foreground group; under a parent only the parent reacts (it
             # stops us), so a child can never exit first and be mistaken for a crash to respawn.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -157,19 +159,19 @@ class RoleRunner:
         for signum, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(signum, self.dump, kind)
 
-    def _on_sigterm(self) -> None:
-        if self._channel_sock is not None and os.getppid() != self._parent_pid:
-            self._parent_gone()  # the kernel's PR_SET_PDEATHSIG, not a stop request from the parent
-        self._stopping.set()
-
     def _parent_gone(self) -> None:
         if not self._stopping.is_set():
             log.warning("%s child: parent process went away; stopping", self.title)
         self._stopping.set()
 
     async def _stop_role(self) -> None:
+        """``role.stop()`` after any reload in progress (roles never see the two interleaved)."""
         if self._role is None:
             return
+        try:  # held until exit: no reload may start once the role is stopping
+            await asyncio.wait_for(self._reload_lock.acquire(), STOP_TIMEOUT)
+        except TimeoutError:
+            log.error("%s child: a reload is still running after %.0f s; stopping anyway", self.title, STOP_TIMEOUT)
         try:
             await asyncio.wait_for(self._role.stop(), STOP_TIMEOUT)
         except TimeoutError:
@@ -220,23 +222,24 @@ class RoleRunner:
             if op == "reload":
                 self._spawn(self._reload_for_parent(message.get("id")))
             elif op == "query":
-                self._send(self._state_message(message.get("id")))
+                self._answer_query(message.get("id"))
         self._parent_gone()
 
     async def _reload_for_parent(self, request_id: object) -> None:
         ok = await self.reload()
         self._send({"op": "reloaded", "id": request_id, "ok": ok})
 
-    def _state_message(self, request_id: object) -> Message:
-        if self._role is None:
-            return {"op": "state", "id": request_id, "snapshot": {}, "metrics": []}
+    def _answer_query(self, request_id: object) -> None:
+        """Send the role's state; a broken snapshot is reported, never allowed to kill the channel."""
+        reply: Message = {"op": "state", "id": request_id, "snapshot": {}, "metrics": []}
         try:
-            snapshot = self._role.snapshot()
-            metrics = [metric_to_wire(m) for m in self._role.metrics()]
+            if self._role is not None:
+                reply["snapshot"] = self._role.snapshot()
+                reply["metrics"] = [metric_to_wire(m) for m in self._role.metrics()]
+            self._send(reply)
         except Exception as exc:
             log.exception("%s child: snapshot failed", self.title)
-            return {"op": "state", "id": request_id, "snapshot": {"error": repr(exc)}, "metrics": []}
-        return {"op": "state", "id": request_id, "snapshot": snapshot, "metrics": metrics}
+            self._send({"op": "state", "id": request_id, "snapshot": {"error": repr(exc)}, "metrics": []})
 
 
 def run_role(

@@ -3,6 +3,12 @@
 A role is the uvloop-side of one child process. The runner (``fastalived.daemon.child``) owns the
 event loop, signals, heartbeat, config loading and the status channel; the role only applies
 configs and reports state. Keeping this boundary small is what lets a reload touch only the diff.
+
+The runner guarantees: ``start`` runs once, before anything else; ``reload`` only ever gets a config
+that loaded without errors and never overlaps ``start``, another ``reload`` or ``stop``; ``stop``
+runs once (SIGTERM, parent death) and is bounded in time. An exception from ``start`` ends the
+process with ``EXIT_FATAL`` (no respawn loop); one from ``reload`` is logged and reported to the
+parent as a failed reload.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ log = logging.getLogger("fastalived.supervisor")
 
 HEARTBEAT_TIMEOUT = 5.0  # a child loop silent this long is hung: SIGKILL and respawn
 WATCHDOG_INTERVAL = 0.5
-CHILD_STOP_TIMEOUT = 15.0  # the child's own stop bound (10 s) plus slack, then SIGKILL
+CHILD_STOP_TIMEOUT = 25.0  # the child's bounds (10 s for a running reload + 10 s stop) plus slack, then SIGKILL
 RELOAD_ACK_TIMEOUT = 60.0
 QUERY_TIMEOUT = 3.0
 
@@ -469,9 +469,21 @@ def daemonize() -> None:
         os.close(devnull)
 
 
+def _config_errors(options: RunOptions) -> list[str]:
+    from fastalived.config import load_config
+
+    result = load_config(options.config_file, options.config_id)
+    return [str(d) for d in result.diagnostics if d.severity == "error"]
+
+
 def run(options: RunOptions, *, role_classes: Mapping[str, str] | None = None) -> int:
     """The daemon's entry point for a normal run (``-t`` is handled by the CLI); returns the exit code."""
     if not options.dont_fork:
+        # Once detached nobody sees stderr or the exit status: reject a broken config while the
+        # caller still does.
+        if errors := _config_errors(options):
+            print("\n".join(errors), file=sys.stderr)
+            return EXIT_FAILURE
         daemonize()
     logsetup.configure(options, "parent")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

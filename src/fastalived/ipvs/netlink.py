@@ -243,16 +243,15 @@ def decode_service(data: bytes | bytearray, start: int, end: int) -> tuple[Servi
     return key, spec
 
 
-# What ip_vs_genl_fill_dest() emits, in this order, since Linux 5.3 (tunnel attributes): decoding it
-# with one unpack is what makes a 10,000-destination dump cheap. Anything else takes the slow path.
-_DEST_DUMP = struct.Struct("=HH HH16s HHH2x HHI HHI HHB3x HHH2x HHH2x HHI HHI HHI HHI HHI HHH2x")
-_DEST_DUMP_TYPES = operator.itemgetter(1, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39)
+# What ip_vs_genl_fill_dest() emits, in this order, since Linux 5.3 (tunnel attributes). One unpack
+# reads the attribute types (to verify the layout) and the values we keep, skipping lengths and
+# counters: that is what makes a 10,000-destination dump cheap. Anything else takes the slow path.
+_DEST_DUMP = struct.Struct("=2xH 2xH16s 2xHH2x 2xHI 2xHI 2xH4x 2xH4x 2xH4x 2xHI 2xHI 2xH4x 2xH4x 2xH4x 2xHH2x")
+_DEST_DUMP_TYPES = operator.itemgetter(0, 1, 3, 5, 7, 9, 10, 11, 12, 14, 16, 17, 18, 19)
 _KERNEL_DEST_ORDER = (CMD_ATTR_DEST, DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT, 13, 14, 15,
                       DEST_ATTR_U_THRESH, DEST_ATTR_L_THRESH, 7, 8, 9, DEST_ATTR_ADDR_FAMILY)  # fmt: skip
-
-
-_DEST_DUMP_KEY = operator.itemgetter(4, 7, 40)  # packed address, port (network order), family
-_DEST_DUMP_SPEC = operator.itemgetter(40, 10, 13, 25, 28)  # family, forward, weight, thresholds
+_DEST_DUMP_KEY = operator.itemgetter(2, 4, 20)  # packed address, port (network order), family
+_DEST_DUMP_SPEC = operator.itemgetter(20, 6, 8, 13, 15)  # family, forward, weight, thresholds
 # Interned decoded values: the same destinations come back dump after dump, and building a NamedTuple
 # and an address string costs more than the unpack itself. Cleared when it grows past a bound.
 _interned_keys: dict[tuple[bytes, int, int], DestKey] = {}
@@ -260,7 +259,7 @@ _interned_specs: dict[tuple[int, ...], DestSpec] = {}
 _INTERN_LIMIT = 200_000
 
 
-def decode_dest(data: bytes | bytearray, start: int, end: int, service_family: int) -> tuple[DestKey, DestSpec]:
+def decode_dest(service_family: int, data: bytes | bytearray, start: int, end: int) -> tuple[DestKey, DestSpec]:
     """(key, spec) from the attributes in ``data[start:end]`` of a destination message."""
     if end - start >= _DEST_DUMP.size:
         fields = _DEST_DUMP.unpack_from(data, start)
@@ -270,7 +269,7 @@ def decode_dest(data: bytes | bytearray, start: int, end: int, service_family: i
             if key is None:
                 if len(_interned_keys) >= _INTERN_LIMIT:
                     _interned_keys.clear()
-                key = _interned_keys[raw_key] = DestKey(_address_text(fields[40], fields[4]), socket.ntohs(fields[7]))
+                key = _interned_keys[raw_key] = DestKey(_address_text(fields[20], fields[2]), socket.ntohs(fields[4]))
             raw_spec = _DEST_DUMP_SPEC(fields)
             spec = _interned_specs.get(raw_spec)
             if spec is None:
@@ -439,9 +438,7 @@ class IpvsClient:
         return dict(await self._request(CMD_GET_SERVICE, dump=True, decode=decode_service))
 
     async def destinations(self, key: ServiceKey) -> dict[DestKey, DestSpec]:
-        def decode(data: bytearray, start: int, end: int) -> tuple[DestKey, DestSpec]:
-            return decode_dest(data, start, end, key.family)
-
+        decode = functools.partial(decode_dest, key.family)
         return dict(await self._request(CMD_GET_DEST, _service_key_nest(key), dump=True, decode=decode))
 
     async def table(self, with_destinations: Container[ServiceKey]) -> IpvsTable:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
+import resource
 import socket
 import time
 from collections import Counter, deque
@@ -63,6 +65,8 @@ AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
 ALIGN_FRACTION = 0.1  # a master's advert may go this fraction of advert_int early/late to share a wakeup
 TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
+RT_PRIORITY = 1  # lowest SCHED_RR priority: ahead of every normal task, behind other real-time ones
+RT_CPU_LIMIT_US = 2_000_000  # CPU time without blocking after which the kernel kills the process
 MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
 
 
@@ -121,6 +125,41 @@ def _tracked_scripts(config: Config) -> list[VrrpScript]:
     return [s for s in config.vrrp_scripts if s.name in names]
 
 
+class RealtimeScheduling:
+    """Runs the loop thread at a low SCHED_RR priority while the role is up, like keepalived's
+    VRRP process does, and restores the previous policy on stop.
+
+    A busy host must not delay adverts by tens of milliseconds (a 10 ms advert_int gives a
+    backup 36 ms). Only this thread is real-time: RESET_ON_FORK keeps threads and scripts we
+    start on the normal scheduler, and RLIMIT_RTTIME kills a runaway loop. Without the privilege
+    we simply stay on the normal scheduler.
+    """
+
+    def __init__(self) -> None:
+        self._saved: tuple[int, os.sched_param, tuple[int, int]] | None = None
+
+    def enter(self) -> None:
+        try:
+            saved = (os.sched_getscheduler(0), os.sched_getparam(0), resource.getrlimit(resource.RLIMIT_RTTIME))
+            resource.setrlimit(resource.RLIMIT_RTTIME, (RT_CPU_LIMIT_US, RT_CPU_LIMIT_US))
+            os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(RT_PRIORITY))
+        except (OSError, ValueError, AttributeError) as exc:
+            log.debug("real-time scheduling unavailable (%s); using the normal scheduler", exc)
+            return
+        self._saved = saved
+
+    def leave(self) -> None:
+        if self._saved is None:
+            return
+        policy, param, rttime = self._saved
+        self._saved = None
+        try:
+            os.sched_setscheduler(0, policy, param)
+            resource.setrlimit(resource.RLIMIT_RTTIME, rttime)
+        except (OSError, ValueError) as exc:
+            log.debug("cannot restore the scheduling policy: %s", exc)
+
+
 class VrrpRole:
     """The VRRP child's role (see :mod:`fastalived.daemon.role`)."""
 
@@ -151,10 +190,12 @@ class VrrpRole:
         self._macs: dict[str, bytes] = {}  # interface -> MAC, the source of GARP / NA frames
         self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
         self._stopping = False
+        self._realtime = RealtimeScheduling()
 
     # ------------------------------------------------------------------ Role protocol
 
     async def start(self, config: Config) -> None:
+        self._realtime.enter()
         loop = asyncio.get_running_loop()
         self._pool = SocketPool(loop, self._on_packets)
         self._timers = DeadlineScheduler(loop, self._on_timers)
@@ -219,6 +260,7 @@ class VrrpRole:
         self._frames.close()
         await self._netlink.close()
         self._netlink_thread.stop()
+        self._realtime.leave()
 
     def snapshot(self) -> dict:
         return {
@@ -610,9 +652,10 @@ class VrrpRole:
     def _advertise_together(self, masters: list[Instance], now: float) -> None:
         """Serve due masters plus those due within ALIGN_FRACTION of their interval at one tick.
 
-        A shared tick gives them the same next deadline, so their adverts keep leaving in one
-        wakeup and one ``send_many``; wakeups, not packets, are what costs CPU. An advert is at
-        most that fraction early or late once, while phases merge; steady periods are exact.
+        Masters with the same advert_int share a tick, so they get the same next deadline and
+        keep leaving in one wakeup and one ``send_many``: wakeups, not packets, are what costs
+        CPU. While phases merge an advert is at most that fraction early or late, once; steady
+        periods stay exact.
         """
         assert self._timers is not None
 
@@ -622,13 +665,15 @@ class VrrpRole:
                     and deadline <= now + ALIGN_FRACTION * inst.config.advert_int)  # fmt: skip
 
         horizon = now + ALIGN_FRACTION * max(i.config.advert_int for i in self.instances.values())
-        early = self._timers.take_early(horizon, may_join)
-        masters += [self.instances[name] for name, _ in early]
-        deadlines = [d for inst in masters if (d := inst.machine.next_deadline) is not None]
-        tick = max([now, *deadlines])
+        masters += [self.instances[name] for name, _ in self._timers.take_early(horizon, may_join)]
+        by_interval: dict[float, list[Instance]] = {}
         for inst in masters:
-            self._touched.add(inst.name)
-            self._apply(inst, inst.machine.on_timer(tick), tick)
+            by_interval.setdefault(inst.config.advert_int, []).append(inst)
+        for group in by_interval.values():
+            tick = max([now, *(d for inst in group if (d := inst.machine.next_deadline) is not None)])
+            for inst in group:
+                self._touched.add(inst.name)
+                self._apply(inst, inst.machine.on_timer(tick), tick)
 
     def _end_tick(self) -> None:
         """Send what this tick queued, then re-arm the timer for the touched instances."""

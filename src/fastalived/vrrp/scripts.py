@@ -56,6 +56,9 @@ class ScriptRunner:
         while True:
             started = time.monotonic()
             status = await run_command(argv, timeout, script.user, script.group)
+            current = self._tasks.get(script.name)
+            if current is None or current[0] is not script:
+                return  # removed or replaced by update() while the last run was finishing
             if status is None:
                 log.info("Script `%s` timed out or failed to start", script.name)
             self._on_result(script.name, status == 0)

@@ -182,7 +182,7 @@ def simulate(vs, outcomes: dict[float, CheckResult], until: float) -> list[tuple
     timeline: list[tuple[float, str]] = []
     while heap.next_deadline is not None and heap.next_deadline <= until:
         now = heap.next_deadline
-        for checker in heap.pop_due(now):
+        for _, checker in heap.pop_due(now):
             result = outcomes.get(now, OK)
             timeline.append((now, "ok" if result.ok else "fail"))
             events, due = state.record(checker, result, now)

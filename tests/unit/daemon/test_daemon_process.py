@@ -194,6 +194,12 @@ def test_without_dont_fork_the_daemon_detaches(daemons) -> None:
     wait_until(lambda: daemon.events("stop", "vrrp") and not process_alive(parent))
 
 
+def test_a_broken_config_is_reported_before_detaching(daemons) -> None:
+    daemon = daemons("vrrp_instance VI_1 {\n  priority 300\n}\n", dont_fork=False).start()
+    assert daemon.process.wait(10) == 1
+    assert "keepalived.conf:" in daemon.log_text() and daemon.child_pid("parent") is None
+
+
 def test_roles_follow_the_config_across_reloads(daemons) -> None:
     daemon = daemons(vrrp_config(("VI_1", 100))).start()
     daemon.wait_started("vrrp")

@@ -13,6 +13,7 @@ from fastalived.ipvs.desired import (
     ServiceKey,
     ServiceSpec,
 )
+from fastalived.ipvs import netlink
 from fastalived.ipvs.netlink import _attr, decode_dest, decode_service, encode_op
 from fastalived.ipvs.reconciler import Op, OpKind
 
@@ -64,7 +65,7 @@ def test_service_round_trip(key):
 def test_destination_round_trip(address, family):
     dest, spec = DestKey(address, 443), DestSpec(family, 3, 9, 1, 2)
     data = bytearray(encode_op(Op(OpKind.ADD_DEST, TCP4, None, dest, spec), FAMILY_ID, 1))
-    assert decode_dest(data, 20, len(data), AF_INET) == (dest, spec)
+    assert decode_dest(AF_INET, data, 20, len(data)) == (dest, spec)
 
 
 def kernel_dest_reply(address: bytes, family: int, *, kernel_order: bool = True) -> bytes:
@@ -87,10 +88,12 @@ def u32(value: int) -> bytes:
 @pytest.mark.parametrize("kernel_order", [True, False])
 def test_kernel_dump_layout_decodes_on_fast_and_slow_paths(kernel_order):
     data = bytearray(kernel_dest_reply(bytes([203, 0, 113, 9]) + bytes(12), AF_INET, kernel_order=kernel_order))
-    assert decode_dest(data, 20, len(data), AF_INET) == (DestKey("203.0.113.9", 8080), DestSpec(AF_INET, 2, 7, 50, 5))
+    fast = netlink._DEST_DUMP_TYPES(netlink._DEST_DUMP.unpack_from(data, 20)) == netlink._KERNEL_DEST_ORDER
+    assert fast is kernel_order
+    assert decode_dest(AF_INET, data, 20, len(data)) == (DestKey("203.0.113.9", 8080), DestSpec(AF_INET, 2, 7, 50, 5))
 
 
 def test_ipv6_destination_from_the_kernel_layout():
     address = bytes.fromhex("20010db8000000000000000000000007")
     data = bytearray(kernel_dest_reply(address, AF_INET6))
-    assert decode_dest(data, 20, len(data), AF_INET6)[0] == DestKey("2001:db8::7", 8080)
+    assert decode_dest(AF_INET6, data, 20, len(data))[0] == DestKey("2001:db8::7", 8080)

@@ -16,6 +16,8 @@ from aiosmtpd.controller import Controller
 from fastalived.config.model import GlobalDefs, NotifyScripts
 from fastalived.daemon.notify import Notifier, command_argv, run_command
 
+pytestmark = pytest.mark.timeout(30)
+
 
 def write_script(path: Path, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)

@@ -5,15 +5,29 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 import uvloop
 
 from fastalived.config.model import VrrpScript
 from fastalived.vrrp.scripts import ScriptRunner
 
+pytestmark = pytest.mark.timeout(30)
+
+
+async def until(predicate, timeout: float = 5.0) -> bool:
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
 
 def test_results_follow_exit_status_and_timeout(tmp_path: Path) -> None:
     flag = tmp_path / "ok"
     results: list[tuple[str, bool]] = []
+
+    def outcomes(name: str) -> list[bool]:
+        return [ok for n, ok in results if n == name]
 
     async def scenario() -> None:
         runner = ScriptRunner(lambda name, ok: results.append((name, ok)))
@@ -23,35 +37,33 @@ def test_results_follow_exit_status_and_timeout(tmp_path: Path) -> None:
                 VrrpScript("chk_hang", "/bin/sleep 10", interval=0.05, timeout=0.1),
             ]
         )
-        await asyncio.sleep(0.2)
+        assert await until(lambda: len(outcomes("chk_file")) >= 2)
         flag.touch()
-        await asyncio.sleep(0.3)
+        assert await until(lambda: outcomes("chk_file")[-1])
+        assert await until(lambda: len(outcomes("chk_hang")) >= 2)
         await runner.stop()
 
     uvloop.run(scenario())
-    file_results = [ok for name, ok in results if name == "chk_file"]
-    assert file_results[0] is False and file_results[-1] is True
-    assert len(file_results) >= 5
-    hang_results = [ok for name, ok in results if name == "chk_hang"]
-    assert hang_results and not any(hang_results)
+    assert outcomes("chk_file")[0] is False
+    assert not any(outcomes("chk_hang"))
 
 
-def test_update_keeps_unchanged_scripts_and_stops_removed(tmp_path: Path) -> None:
+def test_update_keeps_unchanged_scripts_and_stops_removed() -> None:
     results: list[str] = []
 
     async def scenario() -> tuple[list[str], list[str]]:
         runner = ScriptRunner(lambda name, ok: results.append(name))
         keep = VrrpScript("keep", "/bin/true", interval=0.05)
         runner.update([keep, VrrpScript("drop", "/bin/true", interval=0.05)])
-        await asyncio.sleep(0.1)
+        assert await until(lambda: "drop" in results and "keep" in results)
         first = runner.scripts
         runner.update([keep])
         results.clear()
-        await asyncio.sleep(0.15)
+        assert await until(lambda: results.count("keep") >= 2)
         second = runner.scripts
         await runner.stop()
         return first, second
 
     first, second = uvloop.run(scenario())
     assert first == ["drop", "keep"] and second == ["keep"]
-    assert "drop" not in results and "keep" in results
+    assert "drop" not in results

@@ -1,0 +1,52 @@
+"""Log routing: console (-l), syslog unless -G, keepalived's -S facility names."""
+
+import logging
+import logging.handlers
+import os
+
+import pytest
+
+from fastalived.daemon import logsetup
+from fastalived.options import RunOptions
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger():
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "facility"),
+    [
+        (None, "LOG_DAEMON"),
+        ("daemon", "LOG_DAEMON"),
+        ("user", "LOG_USER"),
+        ("0", "LOG_LOCAL0"),
+        ("local7", "LOG_LOCAL7"),
+    ],
+)
+def test_facilities(name, facility) -> None:
+    assert logsetup.syslog_facility(name) == getattr(logging.handlers.SysLogHandler, facility)
+
+
+def test_unknown_facility_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        logsetup.syslog_facility("local8")
+
+
+def test_console_with_detail(capsys) -> None:
+    logsetup.configure(RunOptions(log_console=True, no_syslog=True, log_detail=True), "vrrp")
+    logging.getLogger("x").debug("(VI_1) Entering MASTER STATE")
+    line = capsys.readouterr().err.strip()
+    assert line.endswith(f"fastalived_vrrp[{os.getpid()}]: (VI_1) Entering MASTER STATE")
+
+
+def test_no_console_no_syslog_is_silent(capsys) -> None:
+    logsetup.configure(RunOptions(log_console=False, no_syslog=True), "parent")
+    logging.getLogger("x").warning("nothing")
+    assert capsys.readouterr().err == ""
+    assert [type(h) for h in logging.getLogger().handlers] == [logging.NullHandler]
