@@ -48,7 +48,7 @@ def virtual_server(vip: str, *real_servers: str) -> str:
         f"    real_server {rs} 80 {{\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n"
         for rs in real_servers
     )
-    return f"virtual_server {vip} 80 {{\n    delay_loop 1\n    lb_kind NAT\n{reals}}}\n"
+    return f"virtual_server {vip} 80 {{\n    protocol TCP\n    delay_loop 1\n    lb_kind NAT\n{reals}}}\n"
 
 
 class Daemon:

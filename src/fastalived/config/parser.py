@@ -1355,6 +1355,10 @@ class Parser:
         values.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_checker", False))
         if values.get("fwmark") is not None and "protocol" in values:
             self.warning(st, 0, ctx, "protocol is ignored for fwmark services")
+        elif values.get("fwmark") is None and "protocol" not in values:
+            # keepalived 2.2 does this (with the same warning), so the IPVS tables stay identical.
+            self.warning(st, 0, ctx, "no protocol set - defaulting to UDP")
+            values["protocol"] = "UDP"
         is_address = values.get("address") is not None
         port_missing = len(st.words) < 3 or values.get("port") == 0  # (an invalid port was reported already)
         if is_address and port_missing and not values.get("persistence_timeout"):

@@ -45,3 +45,20 @@ def reloading() -> bool:
 
 def stopping() -> bool:
     return notify("STOPPING=1")
+
+
+def watchdog_interval() -> float | None:
+    """Seconds between ``WATCHDOG=1`` pings (half of ``WatchdogSec``), None when not requested.
+
+    systemd sets ``WATCHDOG_USEC`` (and ``WATCHDOG_PID``, which must be us) when the unit has
+    ``WatchdogSec=``.
+    """
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID", "")
+    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2e6
+
+
+def watchdog() -> bool:
+    return notify("WATCHDOG=1")

@@ -45,6 +45,9 @@ QUERY_TIMEOUT = 3.0
 EXIT_OK = 0
 EXIT_FAILURE = 1
 
+# systemd talks to the main process only; children must not inherit its notify/watchdog settings.
+_PARENT_ONLY_ENV = frozenset({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"})
+
 
 @dataclass
 class ChildSlot:
@@ -199,7 +202,7 @@ class Supervisor:
 
     async def _spawn(self, slot: ChildSlot) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+        env = {key: value for key, value in os.environ.items() if key not in _PARENT_ONLY_ENV}
         try:
             process = await asyncio.create_subprocess_exec(
                 *self._child_command(slot.role, child_end.fileno()),
@@ -265,20 +268,30 @@ class Supervisor:
             await self._spawn(slot)
 
     async def _watchdog(self) -> None:
-        """Kill a child whose loop stopped beating; its exit watcher then respawns it."""
+        """Kill hung children (their exit watchers respawn them); ping systemd while our loop runs."""
+        systemd_interval = sdnotify.watchdog_interval()
+        tick = WATCHDOG_INTERVAL if systemd_interval is None else min(WATCHDOG_INTERVAL, systemd_interval)
+        next_ping = self._clock()
         while not self._stop.is_set():
-            await asyncio.sleep(WATCHDOG_INTERVAL)
             now = self._clock()
-            for slot in self._slots.values():
-                if slot.pid is not None and slot.wanted and slot.heartbeat.stalled(now):
-                    log.error(
-                        "%s child process(%d) stalled (no heartbeat for %.1f s): killing it",
-                        slot.title,
-                        slot.pid,
-                        slot.heartbeat.timeout + slot.heartbeat.overdue_by(now),
-                    )
-                    slot.heartbeat.spawned(now)  # one kill per stall
-                    slot.process.kill()  # type: ignore[union-attr]
+            if systemd_interval is not None and now >= next_ping:
+                sdnotify.watchdog()
+                next_ping = now + systemd_interval
+            self._kill_stalled(now)
+            await asyncio.sleep(tick)
+
+    def _kill_stalled(self, now: float) -> None:
+        for slot in self._slots.values():
+            if slot.pid is None or not slot.wanted or not slot.heartbeat.stalled(now):
+                continue
+            log.error(
+                "%s child process(%d) stalled (no heartbeat for %.1f s): killing it",
+                slot.title,
+                slot.pid,
+                slot.heartbeat.timeout + slot.heartbeat.overdue_by(now),
+            )
+            slot.heartbeat.spawned(now)  # one kill per stall
+            slot.process.kill()  # type: ignore[union-attr]
 
     async def _wait_ready(self, roles: list[str]) -> None:
         """Until every child applied its first config, or a stop was requested."""

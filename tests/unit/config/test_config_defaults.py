@@ -60,7 +60,7 @@ def test_same_vrid_different_family_or_interface_is_fine() -> None:
     assert [i.family for i in config.vrrp_instances] == [4, 4, 6]
 
 
-VS_DEFAULTS = "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 8080 {\n  %s {\n%s  }\n }\n}\n"
+VS_DEFAULTS = "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 8080 {\n  %s {\n%s  }\n }\n protocol TCP\n}\n"
 
 
 @pytest.mark.parametrize(
@@ -133,6 +133,7 @@ virtual_server 198.51.100.1 80 {
             warmup 0
         }
     }
+    protocol TCP
 }
 """)
     rs1, rs2 = config.virtual_servers[0].real_servers
@@ -152,14 +153,14 @@ virtual_server 198.51.100.1 80 {
 
 
 def test_persistence_timeout_without_value_is_six_minutes() -> None:
-    vs = load("virtual_server 198.51.100.1 80 {\n persistence_timeout\n}\n").virtual_servers[0]
+    vs = load("virtual_server 198.51.100.1 80 {\n persistence_timeout\n protocol TCP\n}\n").virtual_servers[0]
     assert vs.persistence_timeout == 360
 
 
 def test_smtp_helo_default_and_hosts_inherit() -> None:
     config = load(
         "virtual_server 198.51.100.1 25 {\n real_server 203.0.113.1 25 {\n  SMTP_CHECK {\n   connect_timeout 3\n"
-        "   host {\n    connect_ip 203.0.113.9\n   }\n  }\n }\n}\n"
+        "   host {\n    connect_ip 203.0.113.9\n   }\n  }\n }\n protocol TCP\n}\n"
     )
     smtp = config.virtual_servers[0].real_servers[0].checkers[0]
     assert isinstance(smtp, m.SmtpCheck)
@@ -189,6 +190,7 @@ virtual_server 198.51.100.1 80 {
     real_server 203.0.113.3 {
         lvs_method NAT
     }
+    protocol TCP
 }
 virtual_server fwmark 3 {
     lvs_method TUN
@@ -199,8 +201,10 @@ virtual_server fwmark 3 {
 }
 virtual_server 198.51.100.2 {
     persistence_timeout 60
+    protocol TCP
 }
 virtual_server 198.51.100.3 {
+    protocol TCP
 }
 """)
     vs_dr, vs_fwmark, vs_persistent, vs_portless = result.config.virtual_servers
@@ -223,11 +227,11 @@ virtual_server 198.51.100.3 {
             " port with DR; using 80"
         ),
         (
-            "<string>:17:5: warning: virtual_server fwmark 3: real_server 203.0.113.4 port 443 is ignored for a fwmark "
+            "<string>:18:5: warning: virtual_server fwmark 3: real_server 203.0.113.4 port 443 is ignored for a fwmark "
             "service with TUN"
         ),
         (
-            "<string>:25:1: warning: virtual_server 198.51.100.3: port 0 is only valid for persistent services; "
+            "<string>:27:1: warning: virtual_server 198.51.100.3: port 0 is only valid for persistent services; "
             "persistence_timeout set to 360"
         ),
     ]
@@ -236,14 +240,15 @@ virtual_server 198.51.100.3 {
 def test_sorry_server_lvs_method_keeps_its_port_with_nat() -> None:
     vs = load(
         "virtual_server 198.51.100.1 80 {\n lvs_method DR\n sorry_server 203.0.113.9 8080\n"
-        " sorry_server_lvs_method NAT\n}\n"
+        " sorry_server_lvs_method NAT\n protocol TCP\n}\n"
     ).virtual_servers[0]
     assert vs.sorry_server == m.SorryServer(ip_address("203.0.113.9"), 8080, lvs_method="NAT")
 
 
 def test_quorum_and_hysteresis_are_clamped_like_keepalived() -> None:
     result = parse_string(
-        "virtual_server 198.51.100.1 80 {\n quorum 5\n hysteresis 4\n real_server 203.0.113.1 80 {\n  weight 3\n }\n}\n"
+        "virtual_server 198.51.100.1 80 {\n quorum 5\n hysteresis 4\n real_server 203.0.113.1 80 {\n  weight 3\n }\n"
+        " protocol TCP\n}\n"
     )
     vs = result.config.virtual_servers[0]
     assert (vs.quorum, vs.hysteresis) == (3, 2)
@@ -256,7 +261,7 @@ def test_quorum_and_hysteresis_are_clamped_like_keepalived() -> None:
 def test_smtp_alert_defaults_and_global_overrides() -> None:
     body = (
         "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n}\n"
-        "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 80 {\n }\n}\n"
+        "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 80 {\n }\n protocol TCP\n}\n"
     )
     config = load(body)
     assert (config.vrrp_instances[0].notify.smtp_alert, config.virtual_servers[0].smtp_alert) == (False, False)
@@ -277,3 +282,73 @@ def test_v3_checksum_as_v2_global_default_and_instance_override() -> None:
     )
     assert config.global_defs.v3_checksum_as_v2
     assert [i.v3_checksum_as_v2 for i in config.vrrp_instances] == [True, False]
+
+
+NO_PROTOCOL_WARNING = "no protocol set - defaulting to UDP"
+
+
+def test_address_virtual_server_without_protocol_defaults_to_udp_like_keepalived() -> None:
+    # keepalived 2.2.7 `-t`: "Virtual server [198.51.100.1]:none:80: no protocol set - defaulting to UDP"
+    # (IPVS itself treats protocol 0 as UDP, so keepalived sets it explicitly and warns).
+    result = parse_string(
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n}\n"
+        "virtual_server 198.51.100.1 80 {\n real_server 203.0.113.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n"
+        "  virtual_server 2001:db8::1 443 {\n  real_server 2001:db8::2 443 {\n  }\n  }\n",
+        filename="keepalived.conf",
+    )
+    assert [vs.protocol for vs in result.config.virtual_servers] == ["UDP", "UDP"]
+    assert [str(d) for d in result.diagnostics] == [
+        f"keepalived.conf:5:1: warning: virtual_server 198.51.100.1 80: {NO_PROTOCOL_WARNING}",
+        f"keepalived.conf:11:3: warning: virtual_server 2001:db8::1 443: {NO_PROTOCOL_WARNING}",
+    ]
+    assert [(d.severity, d.keyword) for d in result.diagnostics] == [("warning", "virtual_server")] * 2
+    assert result.ok and not result.errors
+    assert result.config.virtual_servers[0].key.startswith("UDP:")
+
+
+@pytest.mark.parametrize(("written", "protocol"), [("TCP", "TCP"), ("tcp", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP")])
+def test_explicit_protocol_gives_no_default_warning(written: str, protocol: str) -> None:
+    config = load(
+        f"virtual_server 198.51.100.1 80 {{\n protocol {written}\n real_server 203.0.113.1 80 {{\n }}\n}}\n"
+    )
+    assert config.virtual_servers[0].protocol == protocol
+
+
+def test_portless_persistent_address_service_also_defaults_to_udp() -> None:
+    result = parse_string("virtual_server 198.51.100.2 {\n persistence_timeout 60\n}\n")
+    assert result.config.virtual_servers[0].protocol == "UDP"
+    assert [str(d) for d in result.diagnostics] == [
+        f"<string>:1:1: warning: virtual_server 198.51.100.2: {NO_PROTOCOL_WARNING}"
+    ]
+
+
+def test_fwmark_service_without_protocol_has_no_default_warning() -> None:
+    config = load("virtual_server fwmark 3 {\n real_server 203.0.113.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
+    assert config.virtual_servers[0].fwmark == 3
+
+
+def test_fwmark_service_with_protocol_still_warns_it_is_ignored() -> None:
+    result = parse_string("virtual_server fwmark 3 {\n protocol TCP\n}\n")
+    assert [d.message for d in result.diagnostics] == [
+        "virtual_server fwmark 3: protocol is ignored for fwmark services"
+    ]
+
+
+def test_address_group_service_without_protocol_defaults_to_udp() -> None:
+    # keepalived applies the default when the group has address ranges.
+    result = parse_string(
+        "virtual_server_group g {\n 198.51.100.1 80\n}\n"
+        "virtual_server group g {\n real_server 203.0.113.1 80 {\n }\n}\n"
+    )
+    assert result.config.virtual_servers[0].protocol == "UDP"
+    assert [str(d) for d in result.diagnostics] == [
+        f"<string>:4:1: warning: virtual_server group g: {NO_PROTOCOL_WARNING}"
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="parser warns for every group service; keepalived only when the group has address ranges",
+)
+def test_fwmark_only_group_service_without_protocol_has_no_default_warning() -> None:
+    load("virtual_server_group g {\n fwmark 5\n}\nvirtual_server group g {\n real_server 203.0.113.1 80 {\n }\n}\n")

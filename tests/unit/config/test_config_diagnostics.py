@@ -90,14 +90,14 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "unknown_lb_algo": (
-        "virtual_server 198.51.100.1 80 {\n    lb_algo wrrr\n}\n",
+        "virtual_server 198.51.100.1 80 {\n    lb_algo wrrr\n    protocol TCP\n}\n",
         [
             "keepalived.conf:2:13: error: virtual_server 198.51.100.1 80: lb_algo 'wrrr' is not one of "
             "rr|wrr|lc|wlc|lblc|lblcr|sh|dh|sed|nq|mh|fo|ovf (did you mean 'wrr'?)"
         ],
     ),
     "unknown_lb_kind": (
-        "virtual_server 198.51.100.1 80 {\n    lb_kind NATT\n}\n",
+        "virtual_server 198.51.100.1 80 {\n    lb_kind NATT\n    protocol TCP\n}\n",
         [
             "keepalived.conf:2:13: error: virtual_server 198.51.100.1 80: lb_kind 'NATT' is not one of NAT|DR|TUN "
             "(did you mean 'NAT'?)"
@@ -140,13 +140,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["keepalived.conf:4:11: error: vrrp_instance VI_1: state 'PRIMARY' is not one of MASTER|BACKUP"],
     ),
     "bad_port": (
-        "virtual_server 198.51.100.1 70000 {\n}\n",
+        "virtual_server 198.51.100.1 70000 {\n    protocol TCP\n}\n",
         ["keepalived.conf:1:29: error: virtual_server 198.51.100.1 70000: port '70000' outside range [0, 65535]"],
     ),
     "bad_status_code": (
         (
             "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
-            "        path /\n        status_code 200-2x9\n      }\n    }\n  }\n}\n"
+            "        path /\n        status_code 200-2x9\n      }\n    }\n  }\n  protocol TCP\n}\n"
         ),
         [
             "keepalived.conf:6:21: error: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: HTTP_GET: url: "
@@ -184,13 +184,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["keepalived.conf:4:5: error: vrrp_instance VI_1: priority needs a value"],
     ),
     "unknown_vs_group": (
-        "virtual_server group nope {\n}\n",
+        "virtual_server group nope {\n    protocol TCP\n}\n",
         ["keepalived.conf:1:22: error: virtual_server group nope: unknown virtual_server_group 'nope'"],
     ),
     "bad_digest": (
         (
             "virtual_server 198.51.100.1 80 {\n  real_server 203.0.113.1 80 {\n    HTTP_GET {\n      url {\n"
-            "        path /\n        digest xyz\n      }\n    }\n  }\n}\n"
+            "        path /\n        digest xyz\n      }\n    }\n  }\n  protocol TCP\n}\n"
         ),
         [
             "keepalived.conf:6:16: error: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: HTTP_GET: url: "
@@ -217,7 +217,7 @@ def test_every_problem_reported_once_and_parsing_continues() -> None:
         VI
         + "    priority 0\n    advert_int x\n    bogus_keyword 1\n}\n"
         + "virtual_server 198.51.100.1 80 {\n    lb_algo nope\n    real_server 203.0.113.1 80 {\n        weight -1\n   "
-        " }\n}\n"
+        " }\n    protocol TCP\n}\n"
     )
     result = parse_string(text, filename="keepalived.conf")
     assert [(d.where.line, d.severity, d.keyword) for d in result.diagnostics] == [

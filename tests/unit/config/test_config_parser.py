@@ -275,6 +275,7 @@ virtual_server 198.51.100.1 80 {
             nb_get_retry 9
         }
     }
+    protocol TCP
 }
 vrrp_instance VI_1 {
     interface eth0
@@ -288,7 +289,7 @@ vrrp_instance VI_1 {
     vi = result.config.vrrp_instances[0]
     assert (vi.nopreempt, vi.lvs_sync_daemon_interface) == (False, "eth1")
     assert [str(d) for d in result.diagnostics] == [
-        "<string>:15:5: warning: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated; use global_defs "
+        "<string>:16:5: warning: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated; use global_defs "
         "lvs_sync_daemon"
     ]
 
@@ -321,6 +322,7 @@ virtual_server 198.51.100.1 80 {
             payload 0102
         }
     }
+    protocol TCP
 }
 """)
     assert result.diagnostics == []

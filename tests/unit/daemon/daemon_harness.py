@@ -54,7 +54,7 @@ def vrrp_config(*instances: tuple[str, int], status_port: int | None = None, ser
         )
     for number in range(1, servers + 1):
         parts.append(
-            f"virtual_server 198.51.100.{100 + number} 80 {{\n"
+            f"virtual_server 198.51.100.{100 + number} 80 {{\n  protocol TCP\n"
             f"  real_server 203.0.113.{number} 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n}}\n"
         )
     return "".join(parts)

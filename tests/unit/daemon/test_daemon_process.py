@@ -83,6 +83,20 @@ def test_reload_applies_the_diff_and_sigterm_stops_everything(daemons, tmp_path:
     assert f"Starting VRRP child process, pid={vrrp_pid}" in log and "Stopping" in log and "Stopped" in log
 
 
+def test_systemd_watchdog_is_pinged_and_not_passed_to_children(daemons, tmp_path: Path) -> None:
+    notify_path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(notify_path)
+        notify.settimeout(20)
+        daemon = daemons(vrrp_config(("VI_1", 100)))
+        daemon.start({"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"})
+        daemon.wait_started("vrrp")
+        messages = [notify.recv(4096) for _ in range(4)]
+    assert messages.count(b"WATCHDOG=1") >= 3  # every 0.2 s
+    environ = Path(f"/proc/{daemon.child_pid('vrrp')}/environ").read_bytes().split(b"\0")
+    assert not any(v.startswith((b"NOTIFY_SOCKET=", b"WATCHDOG_USEC=")) for v in environ)
+
+
 def test_invalid_config_on_sighup_keeps_the_running_one(daemons) -> None:
     port = free_port()
     daemon = daemons(vrrp_config(("VI_1", 100), status_port=port)).start()

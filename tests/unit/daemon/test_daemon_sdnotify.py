@@ -38,3 +38,13 @@ def test_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_not_under_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert sdnotify.ready() is False
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec_for_our_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "4000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert sdnotify.watchdog_interval() == 2.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
+    assert sdnotify.watchdog_interval() is None
+    monkeypatch.delenv("WATCHDOG_USEC")
+    assert sdnotify.watchdog_interval() is None
