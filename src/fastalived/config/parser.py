@@ -1353,9 +1353,14 @@ class Parser:
         for key in ("connect_timeout", "retry", "delay_before_retry", "warmup"):  # checker-only settings
             values.pop(key, None)
         values.setdefault("smtp_alert", self.smtp_alert_default("smtp_alert_checker", False))
-        if values.get("fwmark") is not None and "protocol" in values:
+        group_name = values.get("group")
+        group = self.vs_groups.get(group_name) if group_name is not None else None
+        fwmark_only = values.get("fwmark") is not None or (
+            group is not None and all(member.address is None for member in group.members)
+        )
+        if fwmark_only and "protocol" in values:
             self.warning(st, 0, ctx, "protocol is ignored for fwmark services")
-        elif values.get("fwmark") is None and "protocol" not in values:
+        elif not fwmark_only and "protocol" not in values and (group_name is None or group is not None):
             # keepalived 2.2 does this (with the same warning), so the IPVS tables stay identical.
             self.warning(st, 0, ctx, "no protocol set - defaulting to UDP")
             values["protocol"] = "UDP"

@@ -29,7 +29,8 @@ IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
 VRRP_TOS = 0xC0
 VRRP_TTL = 255
-RECEIVE_BUFFER = 1 << 20  # room for bursts from many instances at 10 ms
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+RECEIVE_BUFFER = 4 << 20  # room for one aligned burst of adverts from hundreds of instances
 MAX_BATCH = 64  # packets read per reader wake-up before yielding to other callbacks
 TIMER_SLACK = 0.001  # libuv timers have millisecond resolution: treat this close as due
 
@@ -47,7 +48,10 @@ def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> sock
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        try:  # past net.core.rmem_max when privileged: a burst from hundreds of masters must fit
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except PermissionError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         if family == socket.AF_INET:
             mreqn = struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, ifindex)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)

@@ -346,9 +346,5 @@ def test_address_group_service_without_protocol_defaults_to_udp() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser warns for every group service; keepalived only when the group has address ranges",
-)
 def test_fwmark_only_group_service_without_protocol_has_no_default_warning() -> None:
     load("virtual_server_group g {\n fwmark 5\n}\nvirtual_server group g {\n real_server 203.0.113.1 80 {\n }\n}\n")
