@@ -70,7 +70,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
     policies = tmp_path / "policies"  # scheduling policy of each script run: field 41 of stat
     notify.write_text(f"#!/bin/sh\necho \"$*\" >> {states}\nawk '{{print $41}}' /proc/$$/stat >> {policies}\n")
     notify.chmod(0o755)
-    vi1 = v3("VI_1", 11, 150, [f"{VIP}/24"], extra=f"    notify {notify}")
+    vi1 = v3("VI_1", 11, 150, [f"{VIP}/24"], extra=f"    notify {notify}\n    garp_master_delay 0.5")
     first = config(vi1, v3("VI_2", 12, 150, [f"{VIP2}/24"]), static=static)
 
     async def scenario() -> None:
@@ -98,6 +98,10 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
         assert node.has_address(VIP)
         assert {i["name"]: i["effective_priority"] for i in role.snapshot()["instances"]}["VI_2"] == 140
 
+        def garp_count() -> int:
+            return sum(1 for f in sniffer.frames("arp") if f.target == VIP and f.gratuitous)
+
+        assert await until(lambda: garp_count() >= 10, 3)  # the second burst, garp_master_delay later
         await role.stop()
         assert [t.new for t in list(role.transitions)[-2:]] == ["STOP", "STOP"]
 
@@ -115,7 +119,9 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
     ids = [int.from_bytes(f.raw[18:20], "big") for f in adverts]
     assert ids[0] == 1 and ids == list(range(1, len(ids) + 1))
     garps = [f for f in sniffer.frames("arp") if f.target == VIP and f.gratuitous]
-    assert len(garps) >= 5 and garps[4].timestamp - garps[0].timestamp < 0.05  # a burst of five
+    assert len(garps) == 10
+    assert garps[4].timestamp - garps[0].timestamp < 0.05  # a burst of five, back to back
+    assert 0.4 < garps[5].timestamp - garps[4].timestamp < 1.5  # then five more after the delay
 
 
 def test_dont_release_vrrp_leaves_vips_on_stop(testbed) -> None:

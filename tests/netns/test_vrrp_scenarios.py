@@ -204,7 +204,7 @@ def test_failing_track_script_moves_the_vip(cluster, tmp_path: Path) -> None:
         script = (f"vrrp_script chk_haproxy {{\n    script \"/usr/bin/pgrep -x {proc_name}\"\n"
                   "    interval 0.2\n    weight -60\n    fall 1\n    rise 1\n}\n")
         track = "    track_script {\n        chk_haproxy\n    }"
-        bed, (n1, n2) = cluster([script + instance("VI_1", 53, 150, [f"{VIP}/24"], extra=track),
+        bed, (n1, _) = cluster([script + instance("VI_1", 53, 150, [f"{VIP}/24"], extra=track),
                                  instance("VI_1", 53, 100, [f"{VIP}/24"])])
         assert wait_holder(bed, 1, 3)
         haproxy.kill()
@@ -218,7 +218,7 @@ def test_failing_track_script_moves_the_vip(cluster, tmp_path: Path) -> None:
 
 
 def test_interface_down_means_fault_and_recovery_preempts(cluster) -> None:
-    bed, (n1, n2) = cluster([instance("VI_1", 54, 150, [f"{VIP}/24"]),
+    bed, (n1, _) = cluster([instance("VI_1", 54, 150, [f"{VIP}/24"]),
                              instance("VI_1", 54, 100, [f"{VIP}/24"])])
     assert wait_holder(bed, 1, 3)
     bed.set_link(1, False)
@@ -243,7 +243,7 @@ def test_sync_group_members_move_together(cluster, tmp_path: Path) -> None:
         return (script + group + instance("VI_1", 61, priority, [f"{VIP}/24"])
                 + instance("VI_2", 62, priority, [f"{vip2}/24"], extra=track))
 
-    bed, (n1, n2) = cluster([config(150, tracked=True), config(100, tracked=False)])
+    bed, (n1, _) = cluster([config(150, tracked=True), config(100, tracked=False)])
     assert wait_holder(bed, 1, 3) and wait_holder(bed, 1, 3, vip2)
     flag.unlink()  # only VI_2 fails on n1; VI_1 must follow it out
     assert wait_for(lambda: holders(bed) == [2] and holders(bed, vip2) == [2], 0.5 + master_down(100) + 2.0), \
@@ -255,7 +255,7 @@ def test_sync_group_members_move_together(cluster, tmp_path: Path) -> None:
 
 def test_vrrpv3_over_ipv6_with_unsolicited_na(cluster) -> None:
     vip6 = "2001:db8::100"
-    bed, (n1, n2) = cluster([instance("VI_6", 71, 150, [f"{vip6}/64"]),
+    bed, (n1, _) = cluster([instance("VI_6", 71, 150, [f"{vip6}/64"]),
                              instance("VI_6", 71, 100, [f"{vip6}/64"])])
     assert wait_holder(bed, 1, 3, vip6)
     sniffer = bed.sniffer()
@@ -276,7 +276,7 @@ def test_unicast_peers_ignore_non_peers(cluster) -> None:
 
     # Node 3 multicasts the same VRID at a higher priority but is nobody's peer.
     rogue_vip = "198.51.100.200"
-    bed, (n1, n2, n3) = cluster([unicast(150, 1, 2), unicast(100, 2, 1),
+    bed, (n1, _, _) = cluster([unicast(150, 1, 2), unicast(100, 2, 1),
                                  instance("VI_1", 81, 200, [f"{rogue_vip}/24"])])
     assert wait_holder(bed, 1, 3)
     assert wait_holder(bed, 3, 3, rogue_vip)
@@ -304,7 +304,7 @@ def test_three_nodes_fail_over_in_priority_order(cluster) -> None:
 def test_reload_applies_changes_without_re_election(cluster) -> None:
     vip2, vip3 = "198.51.100.101", "198.51.100.102"
     before = instance("VI_1", 95, 150, [f"{VIP}/24"]) + instance("VI_2", 96, 150, [f"{vip2}/24"])
-    bed, (n1, n2) = cluster([before, instance("VI_1", 95, 100, [f"{VIP}/24"])
+    bed, (n1, _) = cluster([before, instance("VI_1", 95, 100, [f"{VIP}/24"])
                              + instance("VI_2", 96, 100, [f"{vip2}/24"])])
     assert wait_holder(bed, 1, 3) and wait_holder(bed, 1, 3, vip2)
     states_before = (n1.states("VI_1"), n1.states("VI_2"))

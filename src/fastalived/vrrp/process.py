@@ -270,10 +270,14 @@ class VrrpRole:
                 for name, group in self.sync_groups.items()
             },
             "interfaces": [
-                {"interface": s.ifname, "family": 6 if s.family == socket.AF_INET6 else 4,
-                 "drops": dict(s.drops), "send_errors": s.send_errors}
-                for s in (self._pool or ())
-            ],  # fmt: skip
+                {
+                    "interface": vsock.ifname,
+                    "family": 6 if vsock.family == socket.AF_INET6 else 4,
+                    "drops": dict(vsock.drops),
+                    "send_errors": vsock.send_errors,
+                }
+                for vsock in (self._pool or ())
+            ],
             "transitions": [[t.time, t.instance, t.old, t.new] for t in list(self.transitions)[-100:]],
         }
 
