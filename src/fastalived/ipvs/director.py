@@ -20,19 +20,26 @@ log = logging.getLogger("fastalived.ipvs")
 
 
 class _RealServerView(Protocol):
-    up: bool
-    weight: int
+    @property
+    def up(self) -> bool: ...
+
+    @property
+    def weight(self) -> int: ...
 
 
 class _VirtualServerView(Protocol):
-    quorum_up: bool
-    servers: Mapping[tuple, _RealServerView]
+    @property
+    def quorum_up(self) -> bool: ...
+
+    @property
+    def servers(self) -> Mapping[tuple, _RealServerView]: ...
 
 
 class CheckStateView(Protocol):
-    """The part of ``fastalived.check.state.CheckState`` the director reads."""
+    """The part of ``fastalived.check.state.CheckState`` the director reads (read-only, hence properties)."""
 
-    virtual_servers: Mapping[str, _VirtualServerView]
+    @property
+    def virtual_servers(self) -> Mapping[str, _VirtualServerView]: ...
 
 
 @dataclass(slots=True)
