@@ -323,3 +323,23 @@ def test_reload_applies_changes_without_re_election(cluster) -> None:
     n1.reload(instance("VI_1", 95, 150, [f"{VIP}/24"]))
     assert wait_for(lambda: not bed.node(1).has_address(vip3), 2)
     assert n1.states("VI_1") == states_before[0]
+
+
+def test_use_vmac_puts_the_vip_on_a_macvlan_with_the_virtual_mac(cluster) -> None:
+    vmac_name, vmac = "vrrp.57", "00:00:5e:00:01:39"
+    extra = "    use_vmac"
+    bed, (n1, n2) = cluster([instance("VI_1", 57, 150, [f"{VIP}/24"], extra=extra),
+                             instance("VI_1", 57, 100, [f"{VIP}/24"], extra=extra)])
+    assert wait_for(lambda: bed.node(1).has_address(VIP, vmac_name), 3)
+    assert not bed.node(2).has_address(VIP, None)
+    sniffer = bed.sniffer()
+    advert = sniffer.wait_for(lambda f: f.kind == "vrrp" and f.vrid == 57, 2)
+    assert advert is not None and advert.src_mac == vmac and advert.src_ip == bed.node(1).ipv4
+    n1.terminate()
+    n1.proc.wait(5)
+    assert wait_for(lambda: bed.node(2).has_address(VIP, vmac_name), 2)
+    garp = sniffer.wait_for(lambda f: f.kind == "arp" and f.gratuitous and f.target == VIP, 2)
+    assert garp is not None and garp.src_mac == vmac
+    assert bed.node(1).addresses(vmac_name) == []  # a graceful stop removes the VMAC too
+    n2.stop()
+    assert bed.node(2).addresses(vmac_name) == []

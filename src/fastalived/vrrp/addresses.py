@@ -186,6 +186,38 @@ class Netlink:
                 link_local6 = address
         return LinkInfo(index, mac, link_is_up(link["flags"]), primary4, link_local6)
 
+    async def ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
+        """Create (or reuse) ``use_vmac``'s macvlan on ``base``: private mode, the VRRP MAC, up."""
+        return await self._thread.call(self._ensure_vmac(name, base, mac))
+
+    async def _ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
+        base_index = await self._index(base)
+        if base_index is None:
+            return False
+        address = mac.hex(":")
+        try:
+            if await self._index(name) is None:
+                await self.ipr.link("add", ifname=name, kind="macvlan", link=base_index,
+                                    macvlan_mode="private", address=address)  # fmt: skip
+            index = await self._index(name)
+            await self.ipr.link("set", index=index, address=address, state="up")
+        except NetlinkError as exc:
+            log.warning("cannot set up VMAC interface %s on %s: %s", name, base, exc)
+            self.forget(name)
+            return False
+        return True
+
+    async def delete_link(self, name: str) -> None:
+        """Remove an interface we created (a VMAC); already gone is fine."""
+        await self._thread.call(self._delete_link(name))
+
+    async def _delete_link(self, name: str) -> None:
+        index = await self._index(name)
+        self.forget(name)
+        if index is not None:
+            with contextlib.suppress(NetlinkError):
+                await self.ipr.link("del", index=index)
+
     async def add_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
         """Add each address (``ip addr add`` semantics); returns how many were new."""
         return await self._thread.call(self._addresses("add", list(specs), default_dev))
@@ -202,8 +234,9 @@ class Netlink:
                 log.warning("cannot %s %s: no dev given", command, spec.address)
                 continue
             index = await self._index(dev)
-            if index is None:
-                log.warning("cannot %s %s: interface %s does not exist", command, spec.address, dev)
+            if index is None:  # nothing to delete there; an add is a configuration problem
+                log.log(logging.DEBUG if command == "del" else logging.WARNING,
+                        "cannot %s %s: interface %s does not exist", command, spec.address, dev)  # fmt: skip
                 continue
             request: dict = {"index": index, "prefixlen": spec.address.network.prefixlen}
             if spec.peer is not None:

@@ -10,6 +10,7 @@ advert path. Reload keeps every unchanged instance's machine as is: no re-electi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -66,7 +67,7 @@ ALIGN_FRACTION = 0.1  # a master's advert may go this fraction of advert_int ear
 TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 RT_PRIORITY = 1  # lowest SCHED_RR priority: ahead of every normal task, behind other real-time ones
-RT_CPU_LIMIT_US = 2_000_000  # CPU time without blocking after which the kernel kills the process
+RT_CPU_LIMIT_US = 2_000_000  # CPU time without blocking after which the kernel stops the process
 MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
 
 
@@ -87,7 +88,8 @@ class Instance:
     config: VrrpInstance
     machine: VrrpMachine
     tracking: PriorityCalculator
-    vsock: VrrpSocket | None = None
+    vsock: VrrpSocket | None = None  # receives (and sends, unless use_vmac)
+    tx: VrrpSocket | None = None  # sends: the VMAC's socket with use_vmac, else ``vsock``
     sender: AdvertSender | None = None
     link: LinkInfo | None = None
     peers: frozenset[bytes] | None = None
@@ -110,8 +112,25 @@ class Instance:
 
 
 def _vips(cfg: VrrpInstance) -> tuple[IPAddressSpec, ...]:
-    """Every address an instance owns as MASTER: the advertised VIPs and the excluded ones."""
-    return cfg.virtual_ipaddresses + cfg.virtual_ipaddresses_excluded
+    """Every address an instance owns as MASTER: the advertised VIPs and the excluded ones.
+
+    With use_vmac, VIPs on the instance's own interface go to its VMAC instead (the default
+    device, see :func:`_vip_dev`), as keepalived does.
+    """
+    specs = cfg.virtual_ipaddresses + cfg.virtual_ipaddresses_excluded
+    if not cfg.use_vmac:
+        return specs
+    return tuple(dataclasses.replace(s, dev=None) if s.dev == cfg.interface else s for s in specs)
+
+
+def _vip_dev(cfg: VrrpInstance) -> str:
+    """Where VIPs without ``dev`` live: the instance's VMAC interface with use_vmac, as keepalived."""
+    return cfg.use_vmac or cfg.interface
+
+
+def vmac_address(vrid: int, family: int) -> bytes:
+    """RFC 5798 virtual router MAC: 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6)."""
+    return bytes((0, 0, 0x5E, 0, 1 if family == 4 else 2, vrid))
 
 
 def _sync_group_of(config: Config, name: str) -> VrrpSyncGroup | None:
@@ -140,8 +159,9 @@ class RealtimeScheduling:
 
     def enter(self) -> None:
         try:
-            saved = (os.sched_getscheduler(0), os.sched_getparam(0), resource.getrlimit(resource.RLIMIT_RTTIME))
-            resource.setrlimit(resource.RLIMIT_RTTIME, (RT_CPU_LIMIT_US, RT_CPU_LIMIT_US))
+            rttime = resource.getrlimit(resource.RLIMIT_RTTIME)
+            saved = (os.sched_getscheduler(0), os.sched_getparam(0), rttime)
+            resource.setrlimit(resource.RLIMIT_RTTIME, (RT_CPU_LIMIT_US, rttime[1]))  # SIGXCPU past it
             os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(RT_PRIORITY))
         except (OSError, ValueError, AttributeError) as exc:
             log.debug("real-time scheduling unavailable (%s); using the normal scheduler", exc)
@@ -330,10 +350,10 @@ class VrrpRole:
         self.instances[config.name] = inst
         if clean_leftovers:
             # A kill -9 leaves VIPs behind; whoever owns them now will announce them.
-            removed = await self._netlink.remove_addresses(_vips(config), config.interface)
+            removed = await self._netlink.remove_addresses(_vips(config), _vip_dev(config))
             if removed:
                 log.info("(%s) removing %d leftover VIP(s).", config.name, removed)
-        self._bind(inst, await self._netlink.link_info(config.interface))
+        self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
         self._apply_tracking(inst, now, initial=True)
@@ -356,7 +376,7 @@ class VrrpRole:
             return  # untouched: same machine, same state, same timers
         inst.config = config
         inst.tracking = tracking
-        self._bind(inst, await self._netlink.link_info(config.interface))
+        self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
         params = MachineParams.from_instance(config, inst.machine.params.primary_ip)
@@ -369,25 +389,46 @@ class VrrpRole:
     def _remove_instance(self, inst: Instance, now: float) -> None:
         """Stop: a master sends priority 0 and drops its VIPs (unless ``-V``); then forget it."""
         self._apply(inst, inst.machine.stop(now), now)
+        vmac = inst.config.use_vmac
+        if vmac and not (self._stopping and self.options.dont_release_vrrp):
+            self._effects.submit(inst.name, lambda: self._netlink.delete_link(vmac))
         self._unbind(inst)
         self._touched.add(inst.name)
         del self.instances[inst.name]
 
-    def _bind(self, inst: Instance, info: LinkInfo | None) -> None:
+    async def _links_of(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
+        """The instance's interface and, with use_vmac, its VMAC (created when missing)."""
+        info = await self._netlink.link_info(cfg.interface)
+        if not cfg.use_vmac or info is None:
+            return info, None
+        mac = vmac_address(cfg.virtual_router_id, cfg.family)
+        if not await self._netlink.ensure_vmac(cfg.use_vmac, cfg.interface, mac):
+            return info, None
+        return info, await self._netlink.link_info(cfg.use_vmac)
+
+    def _bind(self, inst: Instance, info: LinkInfo | None, vmac: LinkInfo | None = None) -> None:
         """Attach the instance to its interface's socket and (re)build its advert template.
 
-        Also called when the interface or its addresses change: the source address (and so the
-        machine's primary IP, used for tie-breaks) follows the interface.
+        With use_vmac, adverts leave through the VMAC's socket (virtual source MAC, the
+        interface's source address) but are read on the interface's: a macvlan never receives
+        frames carrying its own MAC, which is what the peers' VMACs send. Also called when the
+        interface or its addresses change: the source address (and so the machine's primary IP,
+        used for tie-breaks) follows the interface.
         """
         assert self._pool is not None
         cfg = inst.config
         src = self._source_address(cfg, info)
-        if info is None or src is None or (inst.vsock is not None and inst.vsock.ifindex != info.index):
+        sending = vmac if cfg.use_vmac else info
+        stale = (inst.vsock is not None and info is not None and inst.vsock.ifindex != info.index) or (
+            inst.tx is not None and sending is not None and inst.tx.ifindex != sending.index
+        )
+        if info is None or sending is None or src is None or stale:
             self._unbind(inst)
         inst.link = info
-        if info is not None:
-            self._macs[cfg.interface] = info.mac
-        if info is None or src is None:
+        for link, ifname in ((info, cfg.interface), (vmac, cfg.use_vmac)):
+            if link is not None and ifname:
+                self._macs[ifname] = link.mac
+        if info is None or sending is None or src is None:
             log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
             return
         if inst.machine.params.primary_ip != src.packed:
@@ -402,6 +443,7 @@ class VrrpRole:
                     else self.config.global_defs.vrrp_mcast_group4)  # fmt: skip
         if inst.vsock is None:
             inst.vsock = self._pool.acquire(cfg.interface, info.index, family, group)
+            inst.tx = self._pool.acquire(cfg.use_vmac, sending.index, family, group) if cfg.use_vmac else inst.vsock
         self._by_vrid[(cfg.interface, family, cfg.virtual_router_id)] = inst
         peers = [str(p) for p in cfg.unicast_peers]
         inst.peers = frozenset(p.packed for p in cfg.unicast_peers) or None
@@ -417,8 +459,9 @@ class VrrpRole:
             "expected_addr_count": None if self.config.global_defs.vrrp_skip_check_adv_addr else len(vips),
         }
         previous_id = inst.sender.ip_id if inst.sender is not None else 0
+        assert inst.tx is not None
         inst.sender = AdvertSender(
-            inst.vsock,
+            inst.tx,
             version=cfg.version,
             vrid=cfg.virtual_router_id,
             advert_int=cfg.advert_int,
@@ -438,8 +481,10 @@ class VrrpRole:
         if self._by_vrid.get(key) is inst:
             del self._by_vrid[key]
         assert self._pool is not None
+        if inst.tx is not None and inst.tx is not inst.vsock:
+            self._pool.release(inst.tx)
         self._pool.release(inst.vsock)
-        inst.vsock = None
+        inst.vsock = inst.tx = None
         inst.sender = None
 
     @staticmethod
@@ -495,10 +540,11 @@ class VrrpRole:
         self._end_tick()
 
     def _on_link_change(self, ifname: str, index: int, up: bool) -> None:
-        if self._link_state.get(ifname) == up:
+        known = self._link_state.get(ifname)
+        if known == up:
             return
         self._link_state[ifname] = up
-        if any(ifname == i.config.interface or ifname in (t.name for t in i.tracking.items)
+        if known is not None and any(ifname == i.config.interface or ifname in (t.name for t in i.tracking.items)
                for i in self.instances.values()):  # fmt: skip
             log.info("Netlink reports %s %s", ifname, "up" if up else "down")
         self._netlink.forget(ifname)
@@ -530,10 +576,9 @@ class VrrpRole:
         """A link changed: rebind instances on it if needed, then re-evaluate their tracking."""
         self._relinking.discard(ifname)
         if up:
-            info = await self._netlink.link_info(ifname)
             for inst in list(self.instances.values()):
                 if inst.config.interface == ifname:
-                    self._bind(inst, info)
+                    self._bind(inst, *await self._links_of(inst.config))
         now = wire.monotonic()
         for inst in list(self.instances.values()):
             if inst.tracking.update_interface(ifname, up) or inst.config.interface == ifname:
@@ -733,12 +778,12 @@ class VrrpRole:
     # ------------------------------------------------------------------ system effects (jobs)
 
     async def _set_vips(self, cfg: VrrpInstance) -> None:
-        await self._netlink.add_addresses(_vips(cfg), cfg.interface)
-        await self._netlink.add_routes(cfg.virtual_routes, cfg.interface)
+        await self._netlink.add_addresses(_vips(cfg), _vip_dev(cfg))
+        await self._netlink.add_routes(cfg.virtual_routes, _vip_dev(cfg))
 
     async def _remove_vips(self, cfg: VrrpInstance) -> None:
-        await self._netlink.remove_routes(cfg.virtual_routes, cfg.interface)
-        await self._netlink.remove_addresses(_vips(cfg), cfg.interface)
+        await self._netlink.remove_routes(cfg.virtual_routes, _vip_dev(cfg))
+        await self._netlink.remove_addresses(_vips(cfg), _vip_dev(cfg))
 
     async def _replace_vips(self, inst: Instance, old: VrrpInstance) -> None:
         """Reload of a master: drop VIPs and routes no longer configured, add and announce new ones."""
@@ -748,13 +793,13 @@ class VrrpRole:
         gone = [v for v in _vips(old) if v not in new_vips]
         added = [v for v in _vips(new) if v not in old_vips]
         for spec in gone:
-            log.info("(%s) ip address %s dev %s, no longer exist", new.name, spec.address, spec.dev or old.interface)
-        await self._netlink.remove_routes([r for r in old.virtual_routes if r not in new.virtual_routes], old.interface)
-        await self._netlink.remove_addresses(gone, old.interface)
+            log.info("(%s) ip address %s dev %s, no longer exist", new.name, spec.address, spec.dev or _vip_dev(old))
+        await self._netlink.remove_routes([r for r in old.virtual_routes if r not in new.virtual_routes], _vip_dev(old))
+        await self._netlink.remove_addresses(gone, _vip_dev(old))
         if added:
             log.info("(%s) setting VIPs.", new.name)
-        await self._netlink.add_addresses(added, new.interface)
-        await self._netlink.add_routes([r for r in new.virtual_routes if r not in old.virtual_routes], new.interface)
+        await self._netlink.add_addresses(added, _vip_dev(new))
+        await self._netlink.add_routes([r for r in new.virtual_routes if r not in old.virtual_routes], _vip_dev(new))
         await self._announce(new, added, new.garp_master_repeat)
 
     async def _announce(self, cfg: VrrpInstance, vips: Iterable[IPAddressSpec], repeat: int) -> None:
@@ -764,7 +809,7 @@ class VrrpRole:
         """
         by_dev: dict[str, list] = {}
         for spec in vips:
-            by_dev.setdefault(spec.dev or cfg.interface, []).append(spec.address.ip)
+            by_dev.setdefault(spec.dev or _vip_dev(cfg), []).append(spec.address.ip)
         g = self.config.global_defs
         for dev, addresses in by_dev.items():
             mac = self._macs.get(dev)
