@@ -168,7 +168,7 @@ def test_election_crash_failover_preempt_and_graceful_stop(cluster) -> None:
     # The master comes back: it removes its stale VIP at start, then preempts.
     n1.start()
     assert wait_holder(bed, 1, master_down(150) + 2.0), holders(bed)
-    assert "leftover VIP" in n1.log_text()
+    assert "(VI_1) removing VIPs. (1 left over from a previous run)" in n1.log_text()
     assert n2.states()[-1] == "BACKUP"
 
     # Graceful stop: priority 0 on the wire, the backup takes over after about Skew_Time.

@@ -325,9 +325,12 @@ class LinkMonitor:
         await self._thread.call(self._start())
 
     async def _start(self) -> None:
+        await self._subscribe()
+        self._task = asyncio.get_running_loop().create_task(self._read(), name="link monitor")
+
+    async def _subscribe(self) -> None:
         self._ipr = AsyncIPRoute()
         await self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
-        self._task = asyncio.get_running_loop().create_task(self._read(), name="link monitor")
 
     async def stop(self) -> None:
         await self._thread.call(self._stop())
@@ -343,6 +346,17 @@ class LinkMonitor:
             self._ipr = None
 
     async def _read(self) -> None:
+        while True:
+            try:
+                await self._dispatch()
+            except OSError as exc:  # ENOBUFS: events were lost; the socket must be replaced
+                log.warning("link monitor lost netlink events (%s); resubscribing", exc)
+                if self._ipr is not None:
+                    self._ipr.close()
+                self._last.clear()  # so the next event of every interface is reported again
+                await self._subscribe()
+
+    async def _dispatch(self) -> None:
         assert self._ipr is not None
         while True:
             async for msg in self._ipr.get():

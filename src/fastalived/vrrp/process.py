@@ -145,8 +145,8 @@ def _tracked_scripts(config: Config) -> list[VrrpScript]:
 
 
 class RealtimeScheduling:
-    """Runs the loop thread at a low SCHED_RR priority while the role is up, like keepalived's
-    VRRP process does, and restores the previous policy on stop.
+    """Runs the loop thread at a low SCHED_RR priority while the role is up (keepalived offers the
+    same through vrrp_rt_priority / vrrp_rlimit_rttime) and restores the previous policy on stop.
 
     A busy host must not delay adverts by tens of milliseconds (a 10 ms advert_int gives a
     backup 36 ms). Only this thread is real-time: RESET_ON_FORK keeps threads and scripts we
@@ -352,7 +352,7 @@ class VrrpRole:
             # A kill -9 leaves VIPs behind; whoever owns them now will announce them.
             removed = await self._netlink.remove_addresses(_vips(config), _vip_dev(config))
             if removed:
-                log.info("(%s) removing %d leftover VIP(s).", config.name, removed)
+                log.info("(%s) removing VIPs. (%d left over from a previous run)", config.name, removed)
         self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
