@@ -136,7 +136,7 @@ def main() -> int:
     rows = []
     for services, dests in shapes:
         runs = [bench_shape(services, dests) for _ in range(args.repeat)]
-        rows.extend(best_of(same_step) for same_step in zip(*runs))  # a shared 2-core host is noisy
+        rows.extend(best_of(same_step) for same_step in zip(*runs, strict=True))  # a shared 2-core host is noisy
     print_table(rows)
     return 0
 

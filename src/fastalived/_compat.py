@@ -4,6 +4,7 @@
 suite can run every codec test over both implementations.
 """
 
+import importlib
 import os
 
 NO_EXTENSIONS: bool = os.environ.get("FASTALIVED_NO_EXTENSIONS", "") not in ("", "0")
@@ -14,7 +15,7 @@ def extension_in_use() -> bool:
     if NO_EXTENSIONS:
         return False
     try:
-        from fastalived import _vrrp  # noqa: F401
+        importlib.import_module("fastalived._vrrp")
     except ImportError:
         return False
     return True

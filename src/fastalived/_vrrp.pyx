@@ -11,7 +11,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from libc.errno cimport EAGAIN, EINTR, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset, strerror
+from libc.string cimport memcmp, memcpy, memset, strerror
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from fastalived.vrrp.codec import (
@@ -90,6 +90,20 @@ cdef extern from "<netinet/in.h>" nogil:
         uint32_t sin6_scope_id
     uint16_t htons(uint16_t value)
     uint32_t htonl(uint32_t value)
+
+cdef extern from "<sys/timerfd.h>" nogil:
+    struct itimerspec:
+        timespec it_interval
+        timespec it_value
+    int timerfd_create(int clockid, int flags)
+    int timerfd_settime(int fd, int flags, const itimerspec *new_value, itimerspec *old_value)
+    enum:
+        TFD_NONBLOCK
+        TFD_CLOEXEC
+        TFD_TIMER_ABSTIME
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t read(int fd, void *buffer, size_t count)
 
 cdef extern from "<arpa/inet.h>" nogil:
     int inet_pton(int family, const char *text, void *packed)
@@ -599,3 +613,138 @@ def recv_many(int fd, int max_packets=64):
         if result < wanted:
             break
     return received
+
+
+def timer_open():
+    """A non-blocking CLOCK_MONOTONIC timerfd (see the codec twin)."""
+    cdef int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+    if fd < 0:
+        _raise_errno(errno)
+    return fd
+
+
+def timer_set(int fd, deadline):
+    """Arm the timerfd for the absolute monotonic ``deadline``; None disarms it."""
+    cdef itimerspec spec
+    cdef long long total
+    memset(&spec, 0, sizeof(spec))
+    cdef int flags = 0
+    if deadline is not None:
+        total = <long long>(<double>deadline * 1e9 + 0.5)
+        if total < 1:
+            total = 1
+        spec.it_value.tv_sec = total // 1000000000
+        spec.it_value.tv_nsec = total % 1000000000
+        flags = TFD_TIMER_ABSTIME
+    if timerfd_settime(fd, flags, &spec, NULL) < 0:
+        _raise_errno(errno)
+
+
+def timer_clear(int fd):
+    """Consume the expiry count (0 when the timer has not fired)."""
+    cdef uint64_t count = 0
+    cdef ssize_t got = read(fd, &count, 8)
+    if got != 8:
+        return 0
+    return count
+
+
+cdef class SteadyTable:
+    """Per VRID of one IPv4 socket: the packet whose exact repeat only restarts its instance's
+    Master_Down_Timer, and that instance (see the codec twin)."""
+
+    cdef public list templates
+    cdef public list owners
+
+    def __init__(self):
+        self.templates = [None] * 256
+        self.owners = [None] * 256
+
+    def set(self, int vrid, packet, owner):
+        self.templates[vrid & 0xFF] = bytes(packet)
+        self.owners[vrid & 0xFF] = owner
+
+    def clear(self, int vrid):
+        self.templates[vrid & 0xFF] = None
+        self.owners[vrid & 0xFF] = None
+
+    def get(self, int vrid):
+        return self.templates[vrid & 0xFF]
+
+
+cdef inline bint _steady_same(const uint8_t *template, const uint8_t *data, Py_ssize_t size) noexcept nogil:
+    """Equal but for TOS (1), IP ID (4-5) and header checksum (10-11)."""
+    if data[0] != template[0] or data[2] != template[2] or data[3] != template[3]:
+        return False
+    if memcmp(data + 6, template + 6, 4) != 0:
+        return False
+    return memcmp(data + 12, template + 12, size - 12) == 0
+
+
+def steady_match(template, data):
+    """Whether ``data`` repeats ``template`` in everything but TOS, IP ID and header checksum."""
+    cdef bytes t = _as_bytes(template)
+    cdef bytes d = _as_bytes(data)
+    if len(t) != len(d) or len(d) < 20:
+        return False
+    return _steady_same(<const uint8_t *>PyBytes_AS_STRING(t), <const uint8_t *>PyBytes_AS_STRING(d), len(d))
+
+
+def recv_sorted(int fd, SteadyTable table, int max_packets=64):
+    """recv_many on an IPv4 raw socket, split into the owners of packets that repeat their
+    VRID's template and every other packet (see the codec twin)."""
+    cdef mmsghdr messages[BATCH]
+    cdef iovec vectors[BATCH]
+    cdef list hits = []
+    cdef list received = []
+    cdef list templates = table.templates
+    cdef list owners = table.owners
+    cdef int wanted, result, error, i, count = 0
+    cdef Py_ssize_t size, header_len
+    cdef int vrid
+    cdef object template
+    while count < max_packets:
+        wanted = min(BATCH, max_packets - count)
+        memset(messages, 0, sizeof(messages))
+        for i in range(wanted):
+            vectors[i].iov_base = _recv_data[i]
+            vectors[i].iov_len = RECV_SIZE
+            messages[i].msg_hdr.msg_name = &_recv_names[i]
+            messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
+            messages[i].msg_hdr.msg_iov = &vectors[i]
+            messages[i].msg_hdr.msg_iovlen = 1
+            messages[i].msg_hdr.msg_control = _recv_control[i]
+            messages[i].msg_hdr.msg_controllen = CONTROL_SIZE
+        with nogil:
+            result = recvmmsg(fd, messages, <unsigned int>wanted, MSG_DONTWAIT, NULL)
+            error = errno
+        if result < 0:
+            if error == EINTR:
+                continue
+            if count or _would_block(error):
+                break
+            _raise_errno(error)
+        for i in range(result):
+            size = messages[i].msg_len
+            vrid = -1
+            if size >= 20:
+                header_len = (_recv_data[i][0] & 0x0F) * 4
+                if size >= header_len + 2:
+                    vrid = _recv_data[i][header_len + 1]
+            if vrid >= 0:
+                template = templates[vrid]
+                if (template is not None and len(<bytes>template) == size
+                        and _steady_same(<const uint8_t *>PyBytes_AS_STRING(<bytes>template), _recv_data[i], size)):
+                    hits.append(owners[vrid])
+                    continue
+                templates[vrid] = None
+                owners[vrid] = None
+            received.append((
+                PyBytes_FromStringAndSize(<char *>_recv_data[i], size),
+                _address_text(&_recv_names[i]),
+                _hop_limit(&messages[i].msg_hdr),
+            ))
+        count += result
+        if result < wanted:
+            break
+    return hits, received

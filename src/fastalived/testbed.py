@@ -418,6 +418,36 @@ def fastalived_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("fastalived") or "fastalived")
 
 
+def kill_process_group(proc: subprocess.Popen) -> float:
+    """A crash: SIGKILL ``proc``'s whole process group at once and reap ``proc``; returns the time before the kill."""
+    started = time.time()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    return started
+
+
+def terminate_process(proc: subprocess.Popen) -> float:
+    """A graceful stop request (SIGTERM to ``proc`` only); returns the time before the signal."""
+    started = time.time()
+    proc.send_signal(signal.SIGTERM)
+    return started
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 5.0) -> int:
+    """SIGTERM, then SIGKILL of the group after ``timeout``; also reaps stray group members. Returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return proc.wait()
+
+
 _run_root: Path | None = None
 
 
@@ -487,10 +517,10 @@ class VrrpDaemon:
         self._log = self._log or self.log_path.open("ab")
         self._log.write(f"=== start {time.time():.6f} {' '.join(self.argv())}\n".encode())
         self._log.flush()
-        self.proc = self.node.run(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
+        proc = self.proc = self.node.run(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True,
                                   env={**os.environ, "TMPDIR": str(tmp)})
-        if wait_vrrp and not wait_for(lambda: self.vrrp_pid() or self.proc.poll() is not None,
+        if wait_vrrp and not wait_for(lambda: self.vrrp_pid() or proc.poll() is not None,
                                       wait_vrrp):
             raise RuntimeError(f"{self.name}: no VRRP process after {wait_vrrp}s:\n{self.log_text()}")
         if self.proc.poll() is not None:
@@ -510,33 +540,18 @@ class VrrpDaemon:
     def kill_group(self) -> float:
         """A crash: SIGKILL the parent and all children at once; returns the time before the kill."""
         assert self.proc is not None
-        started = time.time()
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(5)
-        return started
+        return kill_process_group(self.proc)
 
     def terminate(self) -> float:
         """A graceful stop request (SIGTERM to the parent); returns the time before the signal."""
         assert self.proc is not None
-        started = time.time()
-        self.proc.send_signal(signal.SIGTERM)
-        return started
+        return terminate_process(self.proc)
 
     def stop(self, timeout: float = 5.0) -> int | None:
         """SIGTERM, then SIGKILL of the group after ``timeout``; also reaps stray group members."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return self.proc.wait()
+        return stop_process_group(self.proc, timeout)
 
     def log_text(self) -> str:
         if self._log is not None:
@@ -571,7 +586,7 @@ def vrrp_instance_config(name: str, vrid: int, priority: int, vips: Sequence[str
     return "\n".join([*lines, "}", ""])
 
 
-def global_defs_config(router_id: str) -> str:
-    """A minimal ``global_defs`` block (script security on, so no warnings about it)."""
+def global_defs_config(router_id: str, extra: str = "") -> str:
+    """A minimal ``global_defs`` block (script security on, so no warnings about it); ``extra`` lines go last."""
     return (f"global_defs {{\n    router_id {router_id}\n    script_user root\n"
-            "    enable_script_security\n}\n")
+            f"    enable_script_security\n{extra}}}\n")

@@ -55,29 +55,14 @@ async def probe_once(probe: Any) -> Any:
     return await done
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on (connects to it are refused)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 def ipvs_weights(cfg: Config, state: Any) -> dict[str, dict[tuple[str, int], int]]:
     """The destinations fastalived.ipvs would program for ``state``, as {service: {(addr, port): weight}}.
 
-    Reads the check state the way ``IpvsDirector.apply`` does, so these tests pin the contract.
+    Reads the check state through ``IpvsDirector.apply``'s own function, so these tests pin the contract.
     """
-    from fastalived.ipvs.desired import build_desired
+    from fastalived.ipvs.director import desired_from_check_state
 
-    rs_state = {
-        (vs_key, rs_key): (rs.up, rs.weight)
-        for vs_key, vs in state.virtual_servers.items()
-        for rs_key, rs in vs.servers.items()
-    }
-    quorum = {vs_key: vs.quorum_up for vs_key, vs in state.virtual_servers.items()}
-    table = build_desired(cfg, rs_state, quorum)
+    table = desired_from_check_state(cfg, state)
     return {
         str(key): {(dest.address, dest.port): spec.weight for dest, spec in entry.dests.items()}
         for key, entry in table.services.items()

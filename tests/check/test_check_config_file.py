@@ -9,7 +9,8 @@ import uvloop
 
 from fastalived.check.process import CheckRole, IpvsUnavailable
 from fastalived.config import load_config
-from tests.check.builders import LOOPBACK, free_port
+from tests.check.builders import LOOPBACK
+from tests.support.host import free_port
 
 CONF = """
 global_defs {{

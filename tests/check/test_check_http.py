@@ -17,7 +17,8 @@ import uvloop
 
 from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context
 from fastalived.config.model import SslDefs, StatusCodeRange, UrlSpec
-from tests.check.builders import LOOPBACK, SilentListener, free_port, http_check, probe_once
+from tests.check.builders import LOOPBACK, SilentListener, http_check, probe_once
+from tests.support.host import free_port
 
 BODY = b"<html>fastalived</html>"
 BODY_MD5 = hashlib.md5(BODY).hexdigest()

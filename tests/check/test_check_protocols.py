@@ -14,7 +14,8 @@ from fastalived.check.dns import DnsProbe
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.tcp import TcpProbe
 from fastalived.config.model import DnsCheck, SmtpCheck
-from tests.check.builders import LOOPBACK, SilentListener, common, free_port, probe_once, tcp_check
+from tests.check.builders import LOOPBACK, SilentListener, common, probe_once, tcp_check
+from tests.support.host import free_port
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from fastalived.config.model import Config, UrlSpec
 from tests.check.builders import (
     LOOPBACK,
     config,
-    free_port,
     http_check,
     ipvs_weights,
     real_server,
     tcp_check,
     virtual_server,
 )
+from tests.support.host import free_port
 
 FAST = {"delay_loop": 0.05, "warmup": 0.0, "retry": 1, "delay_before_retry": 0.02, "connect_timeout": 0.5}
 
@@ -247,7 +247,7 @@ def test_smtp_alert_on_real_server_and_quorum_changes() -> None:
         def __init__(self) -> None:
             self.subjects: list[str] = []
 
-        async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, server, session, envelope) -> str:
             text = envelope.content.decode()
             self.subjects.append(next(ln[9:] for ln in text.splitlines() if ln.startswith("Subject: ")))
             return "250 OK"

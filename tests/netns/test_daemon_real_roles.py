@@ -23,7 +23,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fastalived.testbed import AddressEvent, fastalived_executable, in_netns, vrrp_instance_config
+from fastalived.testbed import (
+    AddressEvent,
+    fastalived_executable,
+    global_defs_config,
+    in_netns,
+    stop_process_group,
+    vrrp_instance_config,
+)
+from tests.support.host import fd_count, process_alive, rss_kib
 from tests.support.netns import Node, Testbed, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
@@ -33,10 +41,7 @@ ADVERT_INT = 0.1
 
 
 def global_defs(router_id: str, extra: str = "") -> str:
-    return (
-        f"global_defs {{\n    router_id {router_id}\n    script_user root\n    enable_script_security\n"
-        f"    fastalived_status_listen 127.0.0.1 {STATUS_PORT}\n{extra}}}\n"
-    )
+    return global_defs_config(router_id, f"    fastalived_status_listen 127.0.0.1 {STATUS_PORT}\n{extra}")
 
 
 def instance(name: str, vrid: int, priority: int, vips: list[str], extra: str = "") -> str:
@@ -90,9 +95,10 @@ class Daemon:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _get(self, path: str) -> bytes:
-        with in_netns(self.node.netns):
-            with urllib.request.urlopen(f"http://127.0.0.1:{STATUS_PORT}{path}", timeout=5) as response:
-                return response.read()
+        with in_netns(self.node.netns), urllib.request.urlopen(
+            f"http://127.0.0.1:{STATUS_PORT}{path}", timeout=5
+        ) as response:
+            return response.read()
 
     def _status_or_none(self) -> dict | None:
         try:
@@ -128,19 +134,8 @@ class Daemon:
         return [int(pid) for pid in out.split()]
 
     def close(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        if self.proc is not None:
+            stop_process_group(self.proc, 20)
 
 
 class VipSampler:
@@ -381,7 +376,7 @@ def test_sigterm_leaves_no_vip_no_route_no_process(pair) -> None:
     assert not any(node1.node.has_address(vip) for vip in vips)
     assert "203.0.113.0/24" not in node1.node.check_output(["ip", "route"])
     assert node1.namespace_pids() == []
-    assert not any(_running(pid) for pid in child_pids)
+    assert not any(process_alive(pid) for pid in child_pids)
     assert not any(node1.pid_file(role).exists() for role in ("parent", "vrrp", "check"))
     assert re.search(r"fastalived\[\d+\]: Stopped", node1.log_text())
 
@@ -403,30 +398,8 @@ def test_kill9_of_the_parent_makes_the_children_stop_gracefully(pair) -> None:
     log = node1.log_text()
     assert taken_over < 3 * ADVERT_INT, log[-4000:]  # priority 0 seen: no master_down wait (skew time only)
     assert not any(node1.node.has_address(f"198.51.100.10{n}") for n in (1, 2, 4)), log[-4000:]
-    assert not any(_running(pid) for pid in child_pids)  # orphans may linger as zombies of pid 1
+    assert not any(process_alive(pid) for pid in child_pids)  # orphans may linger as zombies of pid 1
     assert "parent process went away; stopping" in node1.log_text()
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _fd_count(pid: int) -> int:
-    """Fewest open fds seen over 1.5 s: in-flight checks and closing HTTP sockets come and go, leaks stay."""
-    samples = []
-    for _ in range(15):
-        samples.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.1)
-    return min(samples)
-
-
-def _rss_kib(pid: int) -> int:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return int(next(line for line in lines if line.startswith("VmRSS:")).split()[1])
 
 
 @pytest.mark.slow
@@ -438,13 +411,13 @@ def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(pair) -> None:
     for n in range(10):  # warm-up: lazily imported modules, caches, first GARP bursts
         node1.reload(configs[n % 2])
     node1.status()
-    before = {role: (_fd_count(pid), _rss_kib(pid)) for role, pid in pids.items()}
+    before = {role: (fd_count(pid), rss_kib(pid)) for role, pid in pids.items()}
     started = time.monotonic()
     for n in range(100):
         node1.reload(configs[n % 2])
     elapsed = time.monotonic() - started
     node1.status()
-    after = {role: (_fd_count(pid), _rss_kib(pid)) for role, pid in pids.items()}
+    after = {role: (fd_count(pid), rss_kib(pid)) for role, pid in pids.items()}
     print(f"\n100 reloads in {elapsed:.1f} s; (fds, VmRSS KiB) before {before} after {after}")
     for role in pids:
         assert after[role][0] <= before[role][0], (role, before[role], after[role])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from fastalived.config.model import Config
 from fastalived.options import RunOptions
 from fastalived.testbed import in_netns, vrrp_instance_config
 from fastalived.vrrp.process import VrrpRole
+from tests.support.aio import until
 from tests.support.netns import Testbed
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
@@ -34,15 +34,6 @@ def config(*instances: str, static: str = "") -> Config:
 
 def v3(name: str, vrid: int, priority: int, vips: list[str], **kw) -> str:
     return vrrp_instance_config(name, vrid, priority, vips, version=3, advert_int=0.05, **kw)
-
-
-async def until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 def run_in(bed: Testbed, scenario: Callable[[], Awaitable[None]]) -> None:

@@ -8,9 +8,7 @@ Each node runs the generic child runner (``python -m fastalived.daemon.child vrr
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import secrets
 import signal
@@ -23,7 +21,13 @@ from pathlib import Path
 import pytest
 
 from fastalived.daemon.dumps import SIGJSON
-from fastalived.testbed import global_defs_config, vrrp_instance_config
+from fastalived.testbed import (
+    global_defs_config,
+    kill_process_group,
+    stop_process_group,
+    terminate_process,
+    vrrp_instance_config,
+)
 from tests.support.netns import Node, Testbed, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
@@ -75,16 +79,11 @@ class VrrpNode:
 
     def kill9(self) -> float:
         assert self.proc is not None
-        started = time.time()
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(5)
-        return started
+        return kill_process_group(self.proc)
 
     def terminate(self) -> float:
         assert self.proc is not None
-        started = time.time()
-        self.proc.send_signal(signal.SIGTERM)
-        return started
+        return terminate_process(self.proc)
 
     def reload(self, config: str) -> None:
         assert self.proc is not None
@@ -104,15 +103,8 @@ class VrrpNode:
         return json.loads(dump.read_text())
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+        if self.proc is not None:
+            stop_process_group(self.proc)
 
 
 @pytest.fixture

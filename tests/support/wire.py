@@ -52,10 +52,7 @@ def _vrrp(frame: bytes, ts: float, src_ip: str, vrrp: int) -> Frame | None:
     if len(frame) < vrrp + 8:
         return None
     version = frame[vrrp] >> 4
-    if version == 2:
-        interval = float(frame[vrrp + 5])
-    else:
-        interval = (struct.unpack_from("!H", frame, vrrp + 4)[0] & 0x0FFF) / 100
+    interval = float(frame[vrrp + 5]) if version == 2 else (struct.unpack_from("!H", frame, vrrp + 4)[0] & 0x0FFF) / 100
     return Frame(ts, "vrrp", _mac(frame[6:12]), src_ip, frame, version=version,
                  vrid=frame[vrrp + 1], priority=frame[vrrp + 2], advert_int=interval)
 

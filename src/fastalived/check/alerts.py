@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 from fastalived.config.model import GlobalDefs, RealServer, VirtualServer
 from fastalived.daemon.notify import (
@@ -17,8 +16,8 @@ from fastalived.daemon.notify import (
     SerialTasks,
     SmtpError,
     command_argv,
-    run_command,
-    send_mail,
+    run_notify_script,
+    send_alert,
 )
 
 log = logging.getLogger("fastalived.check")
@@ -65,14 +64,7 @@ class CheckAlerts:
     async def _notify(self, script: str | None, mail: bool, subject: str, body: str) -> None:
         mailing = asyncio.get_running_loop().create_task(self._mail(subject, body)) if mail else None
         if script:
-            argv = command_argv(script)
-            status = await run_command(
-                argv, self._script_timeout, self.global_defs.script_user, self.global_defs.script_group
-            )
-            if status is None:
-                log.warning("notify script %s timed out or failed to start", argv[0])
-            elif status:
-                log.info("notify script %s exited with status %d", argv[0], status)
+            await run_notify_script(command_argv(script), self._script_timeout, self.global_defs, log)
         if mailing is not None:
             await mailing
 
@@ -80,18 +72,8 @@ class CheckAlerts:
         g = self.global_defs
         if not g.smtp_server or not g.notification_email:
             return
-        host = socket.gethostname()
         try:
-            await send_mail(
-                g.smtp_server,
-                g.smtp_port,
-                g.smtp_helo_name or host,
-                g.notification_email_from or f"keepalived@{host}",
-                g.notification_email,
-                f"[{g.router_id or host}] {subject}",
-                body,
-                g.smtp_connect_timeout,
-            )
+            await send_alert(g, subject, body)
         except (TimeoutError, OSError, SmtpError) as exc:
             log.warning("SMTP alert to %s failed: %s", g.smtp_server, exc)
         else:

@@ -19,7 +19,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
 from fastalived.check.dns import DnsProbe
@@ -216,7 +216,7 @@ class CheckRole:
             if vs.quorum_up:
                 alerts.quorum_changed(vs.config, False)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         virtual_servers = []
         for vs in self.state.virtual_servers.values():
             servers = []

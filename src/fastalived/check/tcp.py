@@ -283,4 +283,4 @@ async def connect(
     sock = transport.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
-    return transport, protocol  # type: ignore[return-value]
+    return transport, protocol

@@ -44,7 +44,7 @@ NOWHERE = Where("<default>", 0, 0)
 
 
 def _where() -> Where:
-    return field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=NOWHERE, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- global_defs

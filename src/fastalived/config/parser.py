@@ -1071,17 +1071,17 @@ class Parser:
             self._check_advert_int(st, values, ctx)
             if values.get("use_vmac") == "":
                 values["use_vmac"] = f"vrrp.{values['virtual_router_id']}"
-            key = (values["interface"], values["virtual_router_id"], values["family"])
-            if values["virtual_router_id"] and key in vrid_owners:
+            owner_key = (values["interface"], values["virtual_router_id"], values["family"])
+            if values["virtual_router_id"] and owner_key in vrid_owners:
                 line = _last_line(st, "virtual_router_id")
                 self.error(
                     line,
                     1,
                     ctx,
-                    f"virtual_router_id {key[1]} (IPv{key[2]}) on {key[0]} is already used by vrrp_instance"
-                    f" {vrid_owners[key]}",
+                    f"virtual_router_id {owner_key[1]} (IPv{owner_key[2]}) on {owner_key[0]} is already used by"
+                    f" vrrp_instance {vrid_owners[owner_key]}",
                 )
-            vrid_owners.setdefault(key, values["name"])
+            vrid_owners.setdefault(owner_key, values["name"])
             instances.append(m.VrrpInstance(**values, where=where))
         return tuple(instances)
 
@@ -1452,7 +1452,7 @@ class Parser:
             if not urls:
                 self.error(st, 0, "", f"{kind} has no url block")
             return m.HttpCheck(
-                kind=kind,
+                kind="SSL_GET" if kind == "SSL_GET" else "HTTP_GET",
                 common=common,
                 urls=tuple(urls),
                 virtualhost=values.pop("virtualhost", None) or virtualhost,
@@ -1460,7 +1460,7 @@ class Parser:
                 **values,
             )
         if kind == "TCP_CHECK":
-            return m.TcpCheck(kind=kind, common=common, where=where)
+            return m.TcpCheck(kind="TCP_CHECK", common=common, where=where)
         if kind == "SMTP_CHECK":
             hosts = tuple(
                 self._common(
@@ -1469,13 +1469,13 @@ class Parser:
                 for host_st, host in values.pop("_hosts", [])
             )
             values.setdefault("helo_name", SMTP_DEFAULT_HELO)
-            return m.SmtpCheck(kind=kind, common=common, hosts=hosts, where=where, **values)
+            return m.SmtpCheck(kind="SMTP_CHECK", common=common, hosts=hosts, where=where, **values)
         if kind == "MISC_CHECK":
             if not values.get("misc_path"):
                 self.error(st, 0, "", "MISC_CHECK has no misc_path")
                 return None
-            return m.MiscCheck(kind=kind, common=common, where=where, **values)
-        return m.DnsCheck(kind=kind, common=common, where=where, **values)
+            return m.MiscCheck(kind="MISC_CHECK", common=common, where=where, **values)
+        return m.DnsCheck(kind="DNS_CHECK", common=common, where=where, **values)
 
     def _common(
         self,

@@ -44,7 +44,8 @@ class Channel:
             return None
         if not line:
             return None
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def close(self) -> None:
         self._writer.close()

@@ -19,8 +19,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Coroutine, Sequence
+from typing import Any, Literal
 
 import uvloop
 
@@ -65,7 +65,8 @@ def decode_options(text: str) -> RunOptions:
 def load_role_class(spec: str) -> type:
     """Import ``module:Class`` lazily, so a VRRP-only process never imports the checker stack."""
     module_name, _, class_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    role_class: type = getattr(importlib.import_module(module_name), class_name)
+    return role_class
 
 
 def _die_with_parent() -> None:
@@ -102,7 +103,7 @@ class RoleRunner:
         self._role: Role | None = None
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     async def load_and_log(self) -> Config | None:
         config, errors, warnings = await asyncio.to_thread(_load, self.options)
@@ -140,7 +141,7 @@ class RoleRunner:
         log.info("Stopped")
         return EXIT_OK
 
-    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -31,7 +31,7 @@ class RespawnPolicy:
         excess = len(self._deaths) - self.burst
         if excess <= 0:
             return 0.0
-        return min(self.max_delay, self.base_delay * 2 ** (excess - 1))
+        return min(self.max_delay, self.base_delay * 2.0 ** (excess - 1))
 
 
 class HeartbeatMonitor:

@@ -110,6 +110,17 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(asyncio.shield(proc.wait()), 1.0)
 
 
+async def run_notify_script(
+    argv: list[str], timeout: float, global_defs: GlobalDefs, logger: logging.Logger = log
+) -> None:
+    """Run a notify script as global_defs' ``script_user``/``script_group``; log a failure to ``logger``."""
+    status = await run_command(argv, timeout, global_defs.script_user, global_defs.script_group)
+    if status is None:
+        logger.warning("notify script %s timed out or failed to start", argv[0])
+    elif status:
+        logger.info("notify script %s exited with status %d", argv[0], status)
+
+
 async def send_mail(
     server: str,
     port: int,
@@ -164,6 +175,26 @@ async def send_mail(
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+async def send_alert(g: GlobalDefs, subject: str, body: str) -> None:
+    """Mail ``[router_id] subject`` to global_defs' ``notification_email`` through its ``smtp_server``.
+
+    The sender and HELO name default the way keepalived's do. The caller checks that SMTP is
+    configured, and logs the OSError / TimeoutError / SmtpError this raises.
+    """
+    assert g.smtp_server, "callers check smtp_server and notification_email first"
+    host = socket.gethostname()
+    await send_mail(
+        g.smtp_server,
+        g.smtp_port,
+        g.smtp_helo_name or host,
+        g.notification_email_from or f"keepalived@{host}",
+        g.notification_email,
+        f"[{g.router_id or host}] {subject}",
+        body,
+        g.smtp_connect_timeout,
+    )
 
 
 class SmtpError(Exception):
@@ -244,34 +275,18 @@ class Notifier:
             await mail
 
     async def _script(self, argv: list[str]) -> None:
-        status = await run_command(
-            argv, self._script_timeout, self.global_defs.script_user, self.global_defs.script_group
-        )
-        if status is None:
-            log.warning("notify script %s timed out or failed to start", argv[0])
-        elif status:
-            log.info("notify script %s exited with status %d", argv[0], status)
+        await run_notify_script(argv, self._script_timeout, self.global_defs)
 
     async def _mail(self, kind: str, name: str, state: str) -> None:
         g = self.global_defs
         if not g.smtp_server or not g.notification_email:
             return
-        host = socket.gethostname()
         what = "Instance" if kind == "INSTANCE" else "Group"
-        subject = f"[{g.router_id or host}] VRRP {what} {name} - Entering {state} state"
+        subject = f"VRRP {what} {name} - Entering {state} state"
         body = _STATE_BODY.get(state, "") if kind == "INSTANCE" else f"=> All VRRP group instances are now {state} <="
         started = time.monotonic()
         try:
-            await send_mail(
-                g.smtp_server,
-                g.smtp_port,
-                g.smtp_helo_name or host,
-                g.notification_email_from or f"keepalived@{host}",
-                g.notification_email,
-                subject,
-                body,
-                g.smtp_connect_timeout,
-            )
+            await send_alert(g, subject, body)
         except (OSError, TimeoutError, SmtpError) as exc:
             log.warning("SMTP alert to %s failed after %.1fs: %s", g.smtp_server, time.monotonic() - started, exc)
         else:

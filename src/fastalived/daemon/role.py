@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from fastalived.config.model import Config
-from fastalived.options import RunOptions
 
 MetricType = Literal["gauge", "counter", "histogram"]
 
@@ -50,7 +49,7 @@ class Role(Protocol):
     async def stop(self) -> None:
         """Graceful stop: priority-0 adverts, VIPs / IPVS entries removed as configured."""
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state for ``/status`` and the JSON dump."""
 
     def metrics(self) -> Iterable[Metric]:

@@ -176,7 +176,8 @@ def fetch_status(address: str = DEFAULT_ADDRESS, timeout: float = REQUEST_TIMEOU
     host = host.strip("[]") or "127.0.0.1"
     url_host = f"[{host}]" if ":" in host else host
     with urllib.request.urlopen(f"http://{url_host}:{port}/status", timeout=timeout) as response:
-        return json.loads(response.read())
+        status: dict[str, Any] = json.loads(response.read())
+    return status
 
 
 def print_status(address: str = DEFAULT_ADDRESS, out: TextIO | None = None) -> int:

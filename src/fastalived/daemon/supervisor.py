@@ -165,8 +165,8 @@ class Supervisor:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn_task(self.reload()))
-        for signum, kind in DUMP_SIGNALS.items():
-            loop.add_signal_handler(signum, self._dump_signal, signum, kind)
+        for dump_signum, kind in DUMP_SIGNALS.items():
+            loop.add_signal_handler(dump_signum, self._dump_signal, dump_signum, kind)
 
     def _spawn_task(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from fastalived.check.events import RealServerKey
 from fastalived.config.model import Config, IPAddress, LvsTimeouts, RealServer, VirtualServer
 
 AF_INET = 2
@@ -108,7 +109,7 @@ class DesiredTable:
     timeouts: LvsTimeouts | None = None
 
 
-RealServerVerdicts = Mapping[tuple[str, tuple], tuple[bool, int]]
+RealServerVerdicts = Mapping[tuple[str, RealServerKey], tuple[bool, int]]
 
 
 def build_desired(

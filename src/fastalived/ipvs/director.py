@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fastalived.check.events import RealServerKey
 from fastalived.config.model import Config, LvsTimeouts
 from fastalived.ipvs.desired import DesiredTable, IpvsTable, build_desired
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable
@@ -32,7 +33,7 @@ class _VirtualServerView(Protocol):
     def quorum_up(self) -> bool: ...
 
     @property
-    def servers(self) -> Mapping[tuple, _RealServerView]: ...
+    def servers(self) -> Mapping[RealServerKey, _RealServerView]: ...
 
 
 class CheckStateView(Protocol):
@@ -40,6 +41,17 @@ class CheckStateView(Protocol):
 
     @property
     def virtual_servers(self) -> Mapping[str, _VirtualServerView]: ...
+
+
+def desired_from_check_state(config: Config, check_state: CheckStateView) -> DesiredTable:
+    """The table ``config`` asks for given the checker's verdicts (up/weight per real server, quorum)."""
+    rs_state = {
+        (vs_key, rs_key): (rs.up, rs.weight)
+        for vs_key, vs in check_state.virtual_servers.items()
+        for rs_key, rs in vs.servers.items()
+    }
+    quorum = {vs_key: vs.quorum_up for vs_key, vs in check_state.virtual_servers.items()}
+    return build_desired(config, rs_state, quorum)
 
 
 @dataclass(slots=True)
@@ -85,7 +97,10 @@ class IpvsDirector:
             try:
                 client = await IpvsClient.connect()
             except IpvsUnavailable:
-                log.warning("IPVS is not available in this kernel (no ip_vs): health checks run, virtual servers are not programmed")
+                log.warning(
+                    "IPVS is not available in this kernel (no ip_vs): health checks run,"
+                    " virtual servers are not programmed"
+                )
                 return None
         version, size = await client.info()
         log.info("IPVS version %s (size=%d)", version, size)
@@ -104,14 +119,8 @@ class IpvsDirector:
         Check results come in bursts, so this plans against the cached table and dumps the
         kernel only every ``REFRESH_INTERVAL`` seconds (or after a failure) to repair outside edits.
         """
-        rs_state = {
-            (vs_key, rs_key): (rs.up, rs.weight)
-            for vs_key, vs in check_state.virtual_servers.items()
-            for rs_key, rs in vs.servers.items()
-        }
-        quorum = {vs_key: vs.quorum_up for vs_key, vs in check_state.virtual_servers.items()}
         refresh = time.monotonic() - self._dumped_at >= self.REFRESH_INTERVAL
-        return await self.sync(build_desired(config, rs_state, quorum), refresh=refresh)
+        return await self.sync(desired_from_check_state(config, check_state), refresh=refresh)
 
     async def sync(self, table: DesiredTable, *, refresh: bool = True) -> ReconcileReport:
         """Make the kernel match ``table``.

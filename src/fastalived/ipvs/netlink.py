@@ -19,7 +19,6 @@ import errno
 import functools
 import ipaddress
 import operator
-import os
 import socket
 import struct
 from collections.abc import Callable, Container, Sequence
@@ -38,17 +37,23 @@ from fastalived.ipvs.desired import (
     ServiceSpec,
 )
 from fastalived.ipvs.reconciler import Op, OpKind
+from fastalived.netlink import (  # generic framing, shared with the VRRP rtnetlink path
+    NETLINK_CAP_ACK,
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    SO_RCVBUFFORCE,
+    SOL_NETLINK,
+    NetlinkError,
+    parse_attrs,
+)
+from fastalived.netlink import NLMSGHDR as _NLMSGHDR
+from fastalived.netlink import attr as _attr
 
-# linux/netlink.h, linux/genetlink.h
+# linux/genetlink.h
 NETLINK_GENERIC = 16
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
-NLM_F_DUMP = 0x300
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-SOL_NETLINK = 270
-SO_RCVBUFFORCE = 33  # asm-generic/socket.h; not exported by Python
-NETLINK_CAP_ACK = 10
 GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
@@ -82,8 +87,6 @@ _COMMANDS = {
     OpKind.DEL_DEST: CMD_DEL_DEST,
 }
 _HEADER = struct.Struct("=IHHIIBBH")  # nlmsghdr + genlmsghdr
-_NLMSGHDR = struct.Struct("=IHHII")
-_ATTR = struct.Struct("=HH")
 _U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
 _BE16 = struct.Struct(">H")
@@ -94,13 +97,6 @@ _DEST_FULL = struct.Struct("=HH HH16s HHH2x HHI HHI HHI HHI HHH2x")
 _DEST_KEY = struct.Struct("=HH HH16s HHH2x HHH2x")  # ADDR, PORT, ADDR_FAMILY
 _ZERO12 = bytes(12)
 T = TypeVar("T")
-
-
-class NetlinkError(OSError):
-    """A request the kernel refused; ``errno`` is the kernel's error code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code, os.strerror(code))
 
 
 class IpvsUnavailable(Exception):
@@ -121,11 +117,6 @@ class SyncDaemonInfo:
 
 
 # ------------------------------------------------------------------------------------ encode
-
-
-def _attr(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return _ATTR.pack(length, kind) + payload + bytes(-length % 4)
 
 
 def _packed_address(address: str) -> tuple[int, bytes]:
@@ -196,20 +187,6 @@ def _message(family_id: int, cmd: int, seq: int, flags: int, payload: bytes) -> 
 
 
 # ------------------------------------------------------------------------------------ decode
-
-
-def parse_attrs(data: bytes | bytearray, start: int = 0, end: int | None = None) -> dict[int, bytes]:
-    """Attribute type (flags stripped) -> payload, for the attributes in ``data[start:end]``."""
-    end = len(data) if end is None else end
-    attrs: dict[int, bytes] = {}
-    unpack = _ATTR.unpack_from
-    while start + 4 <= end:
-        length, kind = unpack(data, start)
-        if length < 4:
-            break
-        attrs[kind & 0x3FFF] = data[start + 4 : start + length]
-        start += (length + 3) & ~3
-    return attrs
 
 
 def _address_text(family: int, packed: bytes) -> str:

@@ -2,18 +2,23 @@
 
 keepalived runs the master sync daemon while the named VRRP instance is MASTER and the backup
 daemon otherwise, so a new master's connection table is already warm. The VRRP role lives in its
-own process; it calls :func:`follow_vrrp_state` on every transition of that instance. Each call
-opens a short-lived netlink socket: transitions are rare, and the VRRP process keeps no IPVS state.
+own process; its :class:`SyncDaemonDriver` asks the sans-IO
+:class:`~fastalived.vrrp.lvs_sync.SyncDaemonPolicy` what to run on start, every transition of
+that instance, reload and stop, and carries the answer out here. Each call opens a short-lived
+netlink socket: transitions are rare, and the VRRP process keeps no IPVS state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
+from collections import deque
 from typing import Literal
 
-from fastalived.config.model import LvsSyncDaemon
+from fastalived.config.model import Config, LvsSyncDaemon
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError, SyncDaemonInfo
+from fastalived.vrrp.lvs_sync import Command, StartDaemon, SyncDaemonPolicy, resolve_target
 
 log = logging.getLogger("fastalived.ipvs")
 
@@ -35,7 +40,7 @@ async def start_daemon(
     try:
         client = await IpvsClient.connect()
     except IpvsUnavailable:
-        log.warning("IPVS is not available: cannot start the %s sync daemon", state)
+        log.debug("IPVS is not available: cannot start the %s sync daemon", state)
         return False
     try:
         running = next((d for d in await client.daemons() if d.state == state), None)
@@ -99,3 +104,76 @@ def _same_settings(running: SyncDaemonInfo, wanted: SyncDaemonInfo) -> bool:
             ("ttl", wanted.ttl),
         )
     )
+
+
+class SyncDaemonDriver:
+    """The VRRP role's ``lvs_sync_daemon`` effect: policy decisions carried out in order, off the
+    advert path (one background task drains the command queue).
+
+    Never raises into the role: without IPVS it says so once and VRRP carries on; a kernel refusal
+    (say, the interface is missing) is logged and the next transition tries again.
+    """
+
+    def __init__(self) -> None:
+        self.policy = SyncDaemonPolicy()
+        self._queue: deque[Command] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._warned_config: str | None = None
+        self._told_unavailable = False
+
+    def configure(self, config: Config, states: dict[str, int]) -> None:
+        """Start and reload; ``states`` maps running instances to their current state."""
+        _, problem = resolve_target(config)
+        if problem is not None and problem != self._warned_config:
+            log.warning("%s", problem)
+        self._warned_config = problem
+        self._submit(self.policy.configure(config, states))
+
+    def instance_changed(self, name: str, state: int) -> None:
+        self._submit(self.policy.instance_changed(name, state))
+
+    async def stop(self) -> None:
+        """Stop both daemons (when this process started one) and wait for the queue to drain."""
+        self._submit(self.policy.stop())
+        await self.drain()
+
+    async def drain(self) -> None:
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    def _submit(self, commands: list[Command]) -> None:
+        if not commands:
+            return
+        self._queue.extend(commands)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._queue:
+                await self._execute(self._queue.popleft())
+        finally:
+            self._task = None
+
+    async def _execute(self, command: Command) -> None:
+        try:
+            if isinstance(command, StartDaemon):
+                s = command.settings
+                assert s.sync_id is not None
+                done = await start_daemon(
+                    command.state, s.interface, s.sync_id, maxlen=s.maxlen, port=s.port, ttl=s.ttl,
+                    group=None if s.group is None else str(s.group),
+                )  # fmt: skip
+            else:
+                done = await stop_daemon(command.state)
+        except OSError as exc:  # NetlinkError included: the kernel refused
+            verb = "start" if isinstance(command, StartDaemon) else "stop"
+            where = f" on {command.settings.interface}" if isinstance(command, StartDaemon) else ""
+            log.error("IPVS: cannot %s the %s sync daemon%s: %s", verb, command.state, where, exc)
+            return
+        except Exception:
+            log.exception("IPVS sync daemon command %s failed", command)
+            return
+        if not done and not self._told_unavailable:
+            self._told_unavailable = True
+            log.warning("IPVS: kernel has no IPVS support; lvs_sync_daemon ignored (VRRP carries on)")

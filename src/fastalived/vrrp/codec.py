@@ -505,3 +505,128 @@ def recv_many(fd: int, max_packets: int = 64) -> list[tuple[bytes, str, int]]:
     finally:
         sock.detach()
     return received
+
+
+# ------------------------------------------------------------------------------------ timerfd
+
+_TFD_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000  # TFD_NONBLOCK | TFD_CLOEXEC (== O_NONBLOCK | O_CLOEXEC)
+_TFD_TIMER_ABSTIME = 1
+_CLOCK_MONOTONIC = 1
+_libc = None
+
+
+def _timerfd_libc():  # type: ignore[no-untyped-def]
+    global _libc
+    if _libc is None:
+        import ctypes
+        import ctypes.util
+
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def timer_open() -> int:
+    """A non-blocking CLOCK_MONOTONIC timerfd: the loop's one protocol timer, exact to the
+    microsecond (the loop's own timers round to milliseconds)."""
+    import ctypes
+
+    fd = _timerfd_libc().timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK_CLOEXEC)
+    if fd < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os_strerror(error))
+    return fd
+
+
+def timer_set(fd: int, deadline: float | None) -> None:
+    """Arm the timerfd for the absolute monotonic ``deadline`` (None disarms it); a deadline
+    in the past fires at once."""
+    import ctypes
+
+    if deadline is None:
+        seconds = nanoseconds = 0
+    else:
+        total = max(1, round(deadline * 1e9))  # 0 would disarm
+        seconds, nanoseconds = divmod(total, 1_000_000_000)
+    spec = (ctypes.c_long * 4)(0, 0, seconds, nanoseconds)  # struct itimerspec: interval, value
+    if _timerfd_libc().timerfd_settime(fd, _TFD_TIMER_ABSTIME if deadline is not None else 0, spec, None) < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os_strerror(error))
+
+
+def timer_clear(fd: int) -> int:
+    """Consume the expiry count (0 when the timer has not fired)."""
+    import os
+
+    try:
+        return int.from_bytes(os.read(fd, 8), sys.byteorder)
+    except BlockingIOError:
+        return 0
+
+
+def os_strerror(error: int) -> str:
+    import os
+
+    return os.strerror(error)
+
+
+# ------------------------------------------------------------------------------------ steady adverts
+
+# Bytes of a received IPv4 VRRP packet that may change between two otherwise identical adverts
+# from one master: TOS, IP ID and the header checksum (the kernel has verified it).
+_STEADY_VARIABLE = (1, 4, 5, 10, 11)
+
+
+class SteadyTable:
+    """Per VRID of one IPv4 socket: the last fully validated packet whose repeat only restarts
+    its instance's Master_Down_Timer, and that instance (the role decides both, see
+    ``VrrpMachine.rearms_only``). :func:`recv_sorted` matches received packets against it."""
+
+    def __init__(self) -> None:
+        self.templates: list[bytes | None] = [None] * 256
+        self.owners: list[object] = [None] * 256
+
+    def set(self, vrid: int, packet: bytes, owner: object) -> None:
+        self.templates[vrid] = bytes(packet)
+        self.owners[vrid] = owner
+
+    def clear(self, vrid: int) -> None:
+        self.templates[vrid] = None
+        self.owners[vrid] = None
+
+    def get(self, vrid: int) -> bytes | None:
+        return self.templates[vrid]
+
+
+def steady_match(template: bytes, data: bytes) -> bool:
+    """Whether ``data`` repeats ``template`` in everything but TOS, IP ID and header checksum."""
+    if len(template) != len(data) or len(data) < 20:
+        return False
+    return all(a == b for i, (a, b) in enumerate(zip(template, data, strict=True)) if i not in _STEADY_VARIABLE)
+
+
+def _steady_vrid(data: bytes) -> int | None:
+    """The VRID byte of a received IPv4 packet, or None when it is too short to have one."""
+    if len(data) < 20:
+        return None
+    header_len = (data[0] & 0x0F) * 4
+    return data[header_len + 1] if len(data) >= header_len + 2 else None
+
+
+def recv_sorted(fd: int, table: SteadyTable, max_packets: int = 64) -> tuple[list, list[tuple[bytes, str, int]]]:
+    """:func:`recv_many` on an IPv4 raw socket, split: the owners of packets that repeat their
+    VRID's template (one entry per packet, in order) and every other packet, as ``recv_many``
+    returns it. A VRID whose packet did not match loses its template, so nothing after it in
+    the batch is taken out of order."""
+    hits: list = []
+    packets: list[tuple[bytes, str, int]] = []
+    for item in recv_many(fd, max_packets):
+        data = item[0]
+        vrid = _steady_vrid(data)
+        if vrid is not None:
+            template = table.templates[vrid]
+            if template is not None and steady_match(template, data):
+                hits.append(table.owners[vrid])
+                continue
+            table.clear(vrid)
+        packets.append(item)
+    return hits, packets

@@ -3,7 +3,8 @@
 One raw IP-protocol-112 socket per (interface, family) carries every instance on that interface:
 the kernel hands each raw socket every VRRP packet anyway, so one socket per instance would only
 multiply receive work. Reads are batched with ``recv_many`` from a loop reader; all instance timers
-share one heap and a single ``call_later`` handle armed for the earliest deadline.
+share one heap and a single timerfd (the loop's own timers round to milliseconds, which would
+make a backup take over up to 2 ms late) armed for the earliest deadline.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import heapq
 import ipaddress
 import itertools
 import logging
+import os
 import socket
 import struct
 from collections import Counter
@@ -32,7 +34,7 @@ VRRP_TTL = 255
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 RECEIVE_BUFFER = 4 << 20  # room for one aligned burst of adverts from hundreds of instances
 MAX_BATCH = 64  # packets read per reader wake-up before yielding to other callbacks
-TIMER_SLACK = 0.001  # libuv timers have millisecond resolution: treat this close as due
+TIMER_SLACK = 0.0002  # deadlines this close count as due in the same wakeup (the timerfd is exact)
 
 Packet = tuple[bytes, str, int]  # (data, source address, hop limit or -1), as recv_many returns
 
@@ -192,7 +194,8 @@ class SocketPool:
 
 
 class DeadlineScheduler:
-    """One heap of per-instance deadlines (monotonic seconds) behind a single loop timer.
+    """One heap of per-instance deadlines (monotonic seconds) behind a single timerfd, read by a
+    loop reader (a ``call_later`` handle when no timerfd can be had).
 
     ``set`` records a key's next deadline (None = nothing pending) lazily: stale heap entries
     are skipped when they surface. ``arm`` (re)schedules the loop timer for the earliest one;
@@ -207,6 +210,13 @@ class DeadlineScheduler:
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
+        self._tfd: int | None = None
+        try:
+            self._tfd = wire.timer_open()
+        except OSError as exc:
+            log.debug("no timerfd (%s); using the loop's millisecond timers", exc)
+        else:
+            loop.add_reader(self._tfd, self._on_timerfd)
 
     def set(self, key: str, deadline: float | None) -> None:
         if deadline is None:
@@ -241,13 +251,19 @@ class DeadlineScheduler:
             self._handle.cancel()
             self._handle = None
         self._armed_for = earliest
-        if earliest is not None:
+        if self._tfd is not None:
+            wire.timer_set(self._tfd, earliest)
+        elif earliest is not None:
             self._handle = self._loop.call_later(max(0.0, earliest - wire.monotonic()), self._fire)
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None
+        if self._tfd is not None:
+            self._loop.remove_reader(self._tfd)
+            os.close(self._tfd)
+            self._tfd = None
         self._armed_for = None
         self._deadlines.clear()
         self._heap.clear()
@@ -257,6 +273,10 @@ class DeadlineScheduler:
         while heap and self._deadlines.get(heap[0][2]) != heap[0][0]:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+    def _on_timerfd(self) -> None:
+        if self._tfd is not None and wire.timer_clear(self._tfd):
+            self._fire()
 
     def _fire(self) -> None:
         self._handle = None

@@ -12,6 +12,10 @@ Actions are ``(Act, argument)`` pairs:
 * ``SEND_GARP``    - argument: which burst (``GARP_ON_MASTER`` right after the transition,
   ``GARP_DELAYED`` after ``garp_master_delay``, ``GARP_REFRESH`` every ``garp_master_refresh``)
 * ``NOTIFY``       - argument: the new state (run notify scripts, log ``Entering X STATE``)
+* ``WANT_MASTER``  - argument: 1 when a sync-group member's Master_Down_Timer expired and it
+  waits in BACKUP for the group (``MachineParams.group_hold``), 0 when it stops wanting (it heard
+  a master again); the I/O layer asks the :class:`~fastalived.vrrp.tracking.SyncGroup` and forces
+  MASTER with :meth:`VrrpMachine.sync_to` once every member wants it
 
 Deviations from the RFC follow keepalived: a master hearing a lower priority advertisement answers
 at once (so a stale peer learns quickly), ``preempt_delay`` and ``nopreempt`` only take effect
@@ -46,6 +50,7 @@ class Act(IntEnum):
     REMOVE_VIPS = 3
     SEND_GARP = 4
     NOTIFY = 5
+    WANT_MASTER = 6
 
 
 Action = tuple[int, int]  # (Act, argument)
@@ -68,9 +73,12 @@ class MachineParams:
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
     down_timer_adverts: int = 3
+    # In a sync group (keepalived 2.x): an expired down timer does not make the instance MASTER
+    # on its own; it reports WANT_MASTER and waits for the group.
+    group_hold: bool = False
 
     @classmethod
-    def from_instance(cls, inst: VrrpInstance, primary_ip: bytes) -> MachineParams:
+    def from_instance(cls, inst: VrrpInstance, primary_ip: bytes, group_hold: bool = False) -> MachineParams:
         return cls(
             name=inst.name,
             vrid=inst.virtual_router_id,
@@ -84,6 +92,7 @@ class MachineParams:
             garp_master_delay=inst.garp_master_delay,
             garp_master_repeat=inst.garp_master_repeat,
             garp_master_refresh=inst.garp_master_refresh,
+            group_hold=group_hold,
         )
 
     @property
@@ -118,6 +127,7 @@ class VrrpMachine:
         self.master_adver_int = params.advert_int
         self.master_ip: bytes | None = None
         self.transitions = 0
+        self.wants_master = False  # group_hold: down timer expired, waiting for the sync group
         self._faulted = False
         self._adver_deadline: float | None = None
         self._master_down_deadline: float | None = None
@@ -166,6 +176,9 @@ class VrrpMachine:
         actions = self._fire_due_timers(now)
         if self.state == BACKUP:
             self._backup_hears(now, src_ip, priority, interval)
+            if self.wants_master and self._master_down_deadline is not None:
+                self.wants_master = False  # a live master again: the down timer runs anew
+                actions.append((Act.WANT_MASTER, 0))
         elif self.state == MASTER and src_ip != self.params.primary_ip:
             actions += self._master_hears(now, src_ip, priority, interval)
         return actions
@@ -244,7 +257,7 @@ class VrrpMachine:
             if params.garp_master_delay <= 0:
                 self._garp_delayed_deadline = None
         elif self.state == BACKUP:
-            if params.owner:
+            if params.owner or (self.wants_master and not params.group_hold):
                 return actions + self._become_master(now)
             self._master_down_deadline = _earliest(self._master_down_deadline, now + self.master_down_interval)
         return actions
@@ -298,7 +311,12 @@ class VrrpMachine:
         while (deadline := self.next_deadline) is not None and deadline <= now:
             if deadline == self._master_down_deadline:
                 self._master_down_deadline = None
-                actions += self._become_master(now)
+                if self.params.group_hold and self.state == BACKUP:
+                    if not self.wants_master:
+                        self.wants_master = True
+                        actions.append((Act.WANT_MASTER, 1))
+                else:
+                    actions += self._become_master(now)
             elif deadline == self._adver_deadline:
                 actions += self._advertise(_rearm(deadline, self.params.advert_int, now))
             elif deadline == self._garp_delayed_deadline:
@@ -344,6 +362,7 @@ class VrrpMachine:
         params = self.params
         self.master_adver_int = params.advert_int
         self.master_ip = params.primary_ip
+        self.wants_master = False
         self._preempt_until = None
         self._master_down_deadline = None
         self._garp_delayed_deadline = now + params.garp_master_delay if params.garp_master_delay > 0 else None
@@ -362,6 +381,7 @@ class VrrpMachine:
             actions.append((Act.REMOVE_VIPS, 0))
         self._clear_timers()
         self._preempt_until = None
+        self.wants_master = False
         if state != BACKUP:
             self.master_ip = None
         return actions + self._set_state(state)

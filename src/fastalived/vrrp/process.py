@@ -25,9 +25,11 @@ from typing import Any
 from fastalived.config.model import Config, IPAddress, IPAddressSpec, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.daemon.notify import Notifier, SerialTasks
 from fastalived.daemon.role import Metric
+from fastalived.ipvs.syncd import SyncDaemonDriver  # lvs_sync_daemon
 from fastalived.options import RunOptions
 from fastalived.vrrp import wire
 from fastalived.vrrp.addresses import (
+    SCOPES,
     FrameSender,
     LinkInfo,
     LinkMonitor,
@@ -57,13 +59,15 @@ from fastalived.vrrp.machine import (
     MachineParams,
     VrrpMachine,
 )
+from fastalived.vrrp.rtnl import RtnlSender, address_message
 from fastalived.vrrp.scripts import ScriptRunner
 from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup
 
 log = logging.getLogger("fastalived.vrrp")
 
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
-ALIGN_FRACTION = 0.1  # a master's advert may go this fraction of advert_int early/late to share a wakeup
+ALIGN_FRACTION = 0.02  # a master's advert may go this fraction of advert_int early to share a wakeup,
+ALIGN_MAX = 0.001  # but never more than this (the loop timer's own resolution)
 TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 RT_PRIORITY = 1  # lowest SCHED_RR priority: ahead of every normal task, behind other real-time ones
@@ -95,6 +99,9 @@ class Instance:
     peers: frozenset[bytes] | None = None
     validation: dict[str, Any] = field(default_factory=dict)  # validate_for_instance() settings
     vips_set: bool = False  # our VIPs are on the interface (added by us as MASTER)
+    # Pre-built RTM_NEWADDR / RTM_DELADDR requests for the VIPs (None: use the pyroute2 path).
+    vip_add: list[tuple[bytes, str]] | None = None
+    vip_del: list[tuple[bytes, str]] | None = None
     last_state: int = INIT  # the state the last NOTIFY reported, for the transition log
     adverts_sent: int = 0
     adverts_received: int = 0
@@ -131,6 +138,18 @@ def _vip_dev(cfg: VrrpInstance) -> str:
 def vmac_address(vrid: int, family: int) -> bytes:
     """RFC 5798 virtual router MAC: 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6)."""
     return bytes((0, 0, 0x5E, 0, 1 if family == 4 else 2, vrid))
+
+
+def _align_window(advert_int: float) -> float:
+    """How early a master's advert may leave to share another master's wakeup."""
+    return min(ALIGN_FRACTION * advert_int, ALIGN_MAX)
+
+
+def _scope_number(scope: str | None) -> int:
+    """``scope`` as ``ip`` takes it: a keyword or a number (0, global, when not given)."""
+    if scope is None:
+        return 0
+    return SCOPES[scope] if scope in SCOPES else int(scope, 0)
 
 
 def _sync_group_of(config: Config, name: str) -> VrrpSyncGroup | None:
@@ -196,6 +215,8 @@ class VrrpRole:
         self._netlink_thread = NetlinkThread()
         self._netlink = Netlink(self._netlink_thread)
         self._frames = FrameSender()
+        self._rtnl: RtnlSender | None = None  # VIP changes from the loop, in the advert's tick
+        self._garps: list[tuple[str, list[bytes]]] = []  # this tick's GARP/NA, sent after the VIPs
         self._notifier = Notifier(self.config.global_defs)
         self._effects = SerialTasks("VRRP system effect failed")
         self._scripts = ScriptRunner(self._on_script_result)
@@ -211,6 +232,7 @@ class VrrpRole:
         self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
         self._stopping = False
         self._realtime = RealtimeScheduling()
+        self._lvs_sync = SyncDaemonDriver()  # lvs_sync_daemon: IPVS sync daemon follows an instance
 
     # ------------------------------------------------------------------ Role protocol
 
@@ -219,6 +241,10 @@ class VrrpRole:
         loop = asyncio.get_running_loop()
         self._pool = SocketPool(loop, self._on_packets)
         self._timers = DeadlineScheduler(loop, self._on_timers)
+        try:
+            self._rtnl = RtnlSender(loop)
+        except OSError as exc:
+            log.warning("no rtnetlink socket (%s); VIPs go through the slow path", exc)
         self._netlink_thread.start()
         await self._netlink.open()
         await self._links.start()
@@ -227,6 +253,7 @@ class VrrpRole:
         await self._netlink.add_addresses(config.static_ipaddress, None)
         await self._netlink.add_routes(config.static_routes, None)
         self._rebuild_sync_groups(config)
+        self._lvs_sync.configure(config, {})  # lvs_sync_daemon: backup daemon until MASTER
         for inst_config in config.vrrp_instances:
             await self._add_instance(inst_config, clean_leftovers=True)
         self._scripts.update(_tracked_scripts(config))
@@ -256,6 +283,7 @@ class VrrpRole:
             else:
                 await self._update_instance(current, inst_config)
         self._scripts.update(_tracked_scripts(config))
+        self._lvs_sync.configure(config, {n: i.machine.state for n, i in self.instances.items()})  # lvs_sync_daemon
         self._end_tick()
 
     async def stop(self) -> None:
@@ -266,6 +294,7 @@ class VrrpRole:
             self._remove_instance(inst, now)
         self._end_tick()
         await self._effects.drain()
+        await self._lvs_sync.stop()  # lvs_sync_daemon: stop both sync daemons
         if not self.options.dont_release_vrrp:
             await self._netlink.remove_routes(self.config.static_routes, None)
             await self._netlink.remove_addresses(self.config.static_ipaddress, None)
@@ -277,6 +306,10 @@ class VrrpRole:
             self._timers.close()
         if self._pool is not None:
             self._pool.close()
+        if self._rtnl is not None:
+            self._rtnl.read_acks()
+            self._rtnl.close()
+            self._rtnl = None
         self._frames.close()
         await self._netlink.close()
         self._netlink_thread.stop()
@@ -343,7 +376,7 @@ class VrrpRole:
         group = _sync_group_of(self.config, config.name)
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
-        inst = Instance(config, VrrpMachine(MachineParams.from_instance(config, b"")), tracking)
+        inst = Instance(config, VrrpMachine(self._params(config, b"")), tracking)
         if config.auth_type == "AH" and config.version == 2:
             log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
                         config.name)  # fmt: skip
@@ -359,6 +392,11 @@ class VrrpRole:
         self._apply_tracking(inst, now, initial=True)
         self._apply(inst, inst.machine.start(now), now)
 
+    def _params(self, cfg: VrrpInstance, primary_ip: bytes) -> MachineParams:
+        """The machine's settings; sync-group members wait for their group to take over."""
+        in_group = _sync_group_of(self.config, cfg.name) is not None
+        return MachineParams.from_instance(cfg, primary_ip, group_hold=in_group)
+
     @staticmethod
     def _needs_restart(old: VrrpInstance, new: VrrpInstance) -> bool:
         """Identity changes cannot be applied in place: another router on the wire."""
@@ -372,14 +410,14 @@ class VrrpRole:
         group = _sync_group_of(self.config, config.name)
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
-        if config == old and tracking.items == inst.tracking.items:
+        params = self._params(config, inst.machine.params.primary_ip)
+        if config == old and tracking.items == inst.tracking.items and params == inst.machine.params:
             return  # untouched: same machine, same state, same timers
         inst.config = config
         inst.tracking = tracking
         self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
-        params = MachineParams.from_instance(config, inst.machine.params.primary_ip)
         actions = inst.machine.reconfigure(now, params)
         self._apply(inst, actions, now)
         self._apply_tracking(inst, now)
@@ -432,7 +470,7 @@ class VrrpRole:
             log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
             return
         if inst.machine.params.primary_ip != src.packed:
-            params = MachineParams.from_instance(cfg, src.packed)
+            params = self._params(cfg, src.packed)
             if inst.machine.state == INIT:
                 inst.machine = VrrpMachine(params)
             else:
@@ -458,6 +496,7 @@ class VrrpRole:
             "peers": inst.peers,
             "expected_addr_count": None if self.config.global_defs.vrrp_skip_check_adv_addr else len(vips),
         }
+        inst.vip_add, inst.vip_del = self._vip_messages(cfg)
         previous_id = inst.sender.ip_id if inst.sender is not None else 0
         assert inst.tx is not None
         inst.sender = AdvertSender(
@@ -473,6 +512,33 @@ class VrrpRole:
             pseudo_header=not cfg.v3_checksum_as_v2,
         )
         inst.sender.ip_id = previous_id
+
+    def _vip_messages(self, cfg: VrrpInstance) -> tuple[list[tuple[bytes, str]] | None, list[tuple[bytes, str]] | None]:
+        """The instance's VIP add and delete requests, packed now so a takeover only sends them.
+
+        None (the pyroute2 path, which logs the problem) when there is no rtnetlink socket or
+        some VIP's interface does not exist yet."""
+        if self._rtnl is None:
+            return None, None
+        add: list[tuple[bytes, str]] = []
+        remove: list[tuple[bytes, str]] = []
+        default_dev = _vip_dev(cfg)
+        for spec in _vips(cfg):
+            dev = spec.dev or default_dev
+            try:
+                index = socket.if_nametoindex(dev)
+                scope = _scope_number(spec.scope)
+            except (OSError, ValueError, KeyError):
+                return None, None
+            address = spec.address.ip.packed
+            prefixlen = spec.address.network.prefixlen
+            peer = spec.peer.ip.packed if spec.peer is not None else None
+            what = f"{spec.address.ip} dev {dev}"
+            add.append((address_message(True, index, address, prefixlen, peer=peer,
+                                        broadcast=spec.brd.packed if spec.brd is not None else None,
+                                        scope=scope, label=spec.label), what))  # fmt: skip
+            remove.append((address_message(False, index, address, prefixlen, peer=peer), what))
+        return add, remove
 
     def _unbind(self, inst: Instance) -> None:
         if inst.vsock is None:
@@ -596,6 +662,8 @@ class VrrpRole:
                 inst = self.instances.get(member)
                 if inst is not None:
                     group.states[member] = inst.machine.state
+                    if inst.machine.wants_master:
+                        group.wanting.add(member)
                     group.set_member_fault(member, inst.tracking.faulted or inst.vsock is None)
             self.sync_groups[group_config.name] = group
 
@@ -619,6 +687,19 @@ class VrrpRole:
             self._group_announced[group.group.name] = after
             log.info("VRRP_Group(%s) Syncing instances to %s state", group.group.name, STATE_NAMES[after])
             self._notifier.group_changed(group.group.name, group.group.notify, STATE_NAMES[after])
+
+    def _group_wants(self, inst: Instance, wants: bool, now: float, depth: int) -> None:
+        """A sync-group member's down timer expired (or it heard a master again): the group goes
+        MASTER once every member wants it."""
+        group = self._group_for(inst.name)
+        if group is None:  # not (or no longer) in a group: take over alone
+            if wants:
+                self._apply(inst, inst.machine.sync_to(now, MASTER), now, depth + 1)
+            return
+        for member_name, target in group.member_wants_master(inst.name, wants):
+            member = self.instances.get(member_name)
+            if member is not None and depth < MAX_SYNC_DEPTH:
+                self._apply(member, member.machine.sync_to(now, target), now, depth + 1)
 
     # ------------------------------------------------------------------ events from the loop
 
@@ -699,7 +780,7 @@ class VrrpRole:
         self._end_tick()
 
     def _advertise_together(self, masters: list[Instance], now: float) -> None:
-        """Serve due masters plus those due within ALIGN_FRACTION of their interval at one tick.
+        """Serve due masters plus those due within :func:`_align_window` at one tick.
 
         Masters with the same advert_int share a tick, so they get the same next deadline and
         keep leaving in one wakeup and one ``send_many``: wakeups, not packets, are what costs
@@ -711,9 +792,9 @@ class VrrpRole:
         def may_join(name: str, deadline: float) -> bool:
             inst = self.instances.get(name)
             return (inst is not None and inst.machine.state == MASTER
-                    and deadline <= now + ALIGN_FRACTION * inst.config.advert_int)  # fmt: skip
+                    and deadline <= now + _align_window(inst.config.advert_int))  # fmt: skip
 
-        horizon = now + ALIGN_FRACTION * max(i.config.advert_int for i in self.instances.values())
+        horizon = now + max(_align_window(i.config.advert_int) for i in self.instances.values())
         masters += [self.instances[name] for name, _ in self._timers.take_early(horizon, may_join)]
         by_interval: dict[float, list[Instance]] = {}
         for inst in masters:
@@ -730,6 +811,12 @@ class VrrpRole:
             return
         for vsock in self._pool:
             vsock.flush()
+        if self._rtnl is not None:
+            self._rtnl.flush()  # VIPs in place when this returns: the GARPs may follow
+        if self._garps:
+            garps, self._garps = self._garps, []
+            for dev, frames in garps:
+                self._frames.send(dev, frames)
         for name in self._touched:
             inst = self.instances.get(name)
             self._timers.set(name, inst.machine.next_deadline if inst is not None else None)
@@ -748,21 +835,39 @@ class VrrpRole:
                 if arg == 0:
                     log.info("(%s) sent 0 priority", inst.name)
             elif act == Act.ADD_VIPS:
-                log.info("(%s) setting VIPs.", inst.name)
                 inst.vips_set = True
-                self._effects.submit(inst.name, lambda cfg=inst.config: self._set_vips(cfg))
+                if inst.vip_add is not None and self._rtnl is not None:
+                    # Taking over: the advert, then the VIPs, now; logs and notifies come after.
+                    if inst.tx is not None:
+                        inst.tx.flush()
+                    self._rtnl.queue(inst.vip_add)
+                    self._rtnl.flush()
+                    log.info("(%s) setting VIPs.", inst.name)
+                    if inst.config.virtual_routes:
+                        self._effects.submit(inst.name, lambda cfg=inst.config: self._set_routes(cfg))
+                else:
+                    log.info("(%s) setting VIPs.", inst.name)
+                    self._effects.submit(inst.name, lambda cfg=inst.config: self._set_vips(cfg))
             elif act == Act.REMOVE_VIPS:
                 if self._stopping and self.options.dont_release_vrrp:
                     continue  # -V: leave VIPs and routes in place on daemon stop
                 log.info("(%s) removing VIPs.", inst.name)
                 inst.vips_set = False
-                self._effects.submit(inst.name, lambda cfg=inst.config: self._remove_vips(cfg))
+                if inst.vip_del is not None and self._rtnl is not None:
+                    if inst.config.virtual_routes:
+                        self._effects.submit(inst.name, lambda cfg=inst.config: self._remove_routes(cfg))
+                    self._rtnl.queue(inst.vip_del)
+                else:
+                    self._effects.submit(inst.name, lambda cfg=inst.config: self._remove_vips(cfg))
             elif act == Act.SEND_GARP:
                 cfg = inst.config
                 repeat = cfg.garp_master_refresh_repeat if arg == GARP_REFRESH else cfg.garp_master_repeat
-                self._effects.submit(inst.name, lambda cfg=cfg, n=repeat: self._announce(cfg, _vips(cfg), n))
+                if not (inst.vip_add is not None and self._queue_announce(cfg, repeat)):
+                    self._effects.submit(inst.name, lambda cfg=cfg, n=repeat: self._announce(cfg, _vips(cfg), n))
             elif act == Act.NOTIFY:
                 self._entered(inst, arg, now, depth)
+            elif act == Act.WANT_MASTER:
+                self._group_wants(inst, bool(arg), now, depth)
 
     def _entered(self, inst: Instance, state: int, now: float, depth: int) -> None:
         old, inst.last_state = inst.last_state, state
@@ -772,10 +877,33 @@ class VrrpRole:
         inst.last_transition = time.time()
         self.transitions.append(Transition(inst.last_transition, inst.name, STATE_NAMES[old], name))
         self._notifier.instance_changed(inst.name, inst.config.notify, name, inst.machine.effective_priority)
+        self._lvs_sync.instance_changed(inst.name, state)  # lvs_sync_daemon
         if state != STOP:
             self._sync(inst, state, now, depth)
 
     # ------------------------------------------------------------------ system effects (jobs)
+
+    async def _set_routes(self, cfg: VrrpInstance) -> None:
+        await self._netlink.add_routes(cfg.virtual_routes, _vip_dev(cfg))
+
+    async def _remove_routes(self, cfg: VrrpInstance) -> None:
+        await self._netlink.remove_routes(cfg.virtual_routes, _vip_dev(cfg))
+
+    def _queue_announce(self, cfg: VrrpInstance, repeat: int) -> bool:
+        """Queue the GARP / NA burst for this tick (sent right after the VIP requests) when no
+        spacing is configured and every interface's MAC is known; False: use :meth:`_announce`."""
+        g = self.config.global_defs
+        if g.vrrp_garp_interval > 0 or g.vrrp_gna_interval > 0:
+            return False
+        by_dev: dict[str, list] = {}
+        default_dev = _vip_dev(cfg)
+        for spec in _vips(cfg):
+            by_dev.setdefault(spec.dev or default_dev, []).append(spec.address.ip)
+        if any(dev not in self._macs for dev in by_dev):
+            return False
+        for dev, addresses in by_dev.items():
+            self._garps.append((dev, announcement_frames(self._macs[dev], addresses, repeat)))
+        return True
 
     async def _set_vips(self, cfg: VrrpInstance) -> None:
         await self._netlink.add_addresses(_vips(cfg), _vip_dev(cfg))

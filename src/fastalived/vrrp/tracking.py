@@ -158,12 +158,18 @@ class SyncGroup:
     Faults are shared: the I/O layer reports each member's own fault with
     :meth:`set_member_fault` and applies ``faulted`` to every member (keepalived puts the whole
     group in FAULT). Elections are shared through :meth:`member_changed`, which answers with the
-    members to force via ``VrrpMachine.sync_to``."""
+    members to force via ``VrrpMachine.sync_to``.
+
+    As in keepalived 2.x, a member whose Master_Down_Timer expires does not take the group to
+    MASTER on its own: its machine (``group_hold``) reports WANT_MASTER, and
+    :meth:`member_wants_master` answers with the members to force only once every member wants
+    MASTER or already is."""
 
     def __init__(self, group: VrrpSyncGroup) -> None:
         self.group = group
         self.states: dict[str, int] = dict.fromkeys(group.group, INIT)
         self._own_faults: set[str] = set()
+        self.wanting: set[str] = set()  # BACKUP members whose down timer expired
         self.last_change: float | None = None
 
     @property
@@ -198,6 +204,8 @@ class SyncGroup:
         if name not in self.states:
             return []
         previous, self.states[name] = self.states[name], new_state
+        if new_state != BACKUP:
+            self.wanting.discard(name)
         if previous != new_state:
             self.last_change = now
         others = {member: state for member, state in self.states.items() if member != name}
@@ -210,3 +218,18 @@ class SyncGroup:
         if new_state == BACKUP and MASTER in others.values() and FAULT not in others.values():
             return [(name, MASTER)]
         return []
+
+    def member_wants_master(self, name: str, wants: bool) -> list[tuple[str, int]]:
+        """Member ``name`` (in BACKUP) wants MASTER, or no longer does; returns the members to
+        force to MASTER: the waiting ones, once every member wants it or is MASTER already and
+        none is in FAULT."""
+        if name not in self.states:
+            return []
+        if not wants:
+            self.wanting.discard(name)
+            return []
+        self.wanting.add(name)
+        ready = all(member in self.wanting or state == MASTER for member, state in self.states.items())
+        if not ready or FAULT in self.states.values():
+            return []
+        return [(member, MASTER) for member in self.group.group if member in self.wanting]

@@ -34,6 +34,12 @@ validate_for_instance = _impl.validate_for_instance
 send_many = _impl.send_many
 recv_many = _impl.recv_many
 monotonic = _impl.monotonic
+timer_open = _impl.timer_open
+timer_set = _impl.timer_set
+timer_clear = _impl.timer_clear
+SteadyTable = _impl.SteadyTable
+steady_match = _impl.steady_match
+recv_sorted = _impl.recv_sorted
 
 __all__ = [
     "IMPLEMENTATION",
@@ -55,4 +61,10 @@ __all__ = [
     "send_many",
     "recv_many",
     "monotonic",
+    "timer_open",
+    "timer_set",
+    "timer_clear",
+    "SteadyTable",
+    "steady_match",
+    "recv_sorted",
 ]

@@ -6,8 +6,8 @@ from ipaddress import ip_address
 
 import pytest
 
-from fastalived.config import parse_string
 from fastalived.config import model as m
+from fastalived.config import parse_string
 
 
 def load(text: str) -> m.Config:
@@ -208,7 +208,7 @@ virtual_server 198.51.100.3 {
 }
 """)
     vs_dr, vs_fwmark, vs_persistent, vs_portless = result.config.virtual_servers
-    rs1, rs2, rs3 = vs_dr.real_servers
+    rs1, _rs2, rs3 = vs_dr.real_servers
     assert (rs1.port, rs1.checkers[0].common.connect_port) == (80, 8080)  # IPVS: service port; check: as written
     assert vs_dr.sorry_server == m.SorryServer(ip_address("203.0.113.9"), 80)
     assert (rs3.port, rs3.lvs_method) == (80, "NAT")

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,26 +17,21 @@ from typing import Any
 from fake_role import read_journal
 
 from fastalived.options import RunOptions
+from fastalived.testbed import wait_for
+from tests.support.host import process_alive
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]  # fake_daemon.py imports this module, and this module imports tests.support
 
 ROLE_CLASSES = {"vrrp": "fake_role:FakeVrrpRole", "check": "fake_role:FakeCheckRole"}
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    """``predicate``'s first truthy value; AssertionError if none comes within ``timeout``."""
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"condition not met within {timeout} s")
+    return value
 
 
 def vrrp_config(*instances: tuple[str, int], status_port: int | None = None, servers: int = 0) -> str:
@@ -84,7 +77,7 @@ class FakeDaemon:
         from fastalived.daemon.child import encode_options
 
         env = {**os.environ, **(extra_env or {})}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), str(ROOT), env.get("PYTHONPATH")]))
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(HERE / "fake_daemon.py"), encode_options(self.options)],
@@ -144,11 +137,3 @@ class FakeDaemon:
             if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
-
-def process_alive(pid: int) -> bool:
-    """True for a running (non-zombie) process."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_harness import FakeDaemon, free_port, process_alive, vrrp_config, wait_until
+from daemon_harness import FakeDaemon, vrrp_config, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from fastalived.daemon.dumps import SIGJSON, SIGSTATS_CLEAR
+from tests.support.host import fd_count, free_port, process_alive, rss_kib
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -252,20 +253,6 @@ def test_invalid_config_at_start_is_refused(daemons) -> None:
     assert "keepalived.conf:" in daemon.log_text() and daemon.events("start") == []
 
 
-def _fd_count(pid: int) -> int:
-    """Fewest open fds seen over 1.5 s: in-flight checks and closing HTTP sockets come and go, leaks stay."""
-    samples = []
-    for _ in range(15):
-        samples.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.1)
-    return min(samples)
-
-
-def _rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
-
-
 @pytest.mark.slow
 def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(daemons) -> None:
     port = free_port()
@@ -286,11 +273,11 @@ def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(daemons) -> None:
     for n in range(1, 11):  # warm-up: caches, lazily imported modules
         reload(n)
     _metrics(port)
-    before = {pid: (_fd_count(pid), _rss_kib(pid)) for pid in pids}
+    before = {pid: (fd_count(pid), rss_kib(pid)) for pid in pids}
     for n in range(11, 111):
         reload(n)
     _metrics(port)
-    after = {pid: (_fd_count(pid), _rss_kib(pid)) for pid in pids}
+    after = {pid: (fd_count(pid), rss_kib(pid)) for pid in pids}
     for pid in pids:
         assert after[pid][0] <= before[pid][0], (pid, before[pid], after[pid])
         assert after[pid][1] - before[pid][1] < 4096, (pid, before[pid], after[pid])  # KiB

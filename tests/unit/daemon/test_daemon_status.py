@@ -7,7 +7,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-from daemon_harness import free_port
 
 from fastalived.daemon.role import Metric
 from fastalived.daemon.status import (
@@ -17,6 +16,7 @@ from fastalived.daemon.status import (
     require_loopback,
     status_main,
 )
+from tests.support.host import free_port
 
 STATUS = {
     "parent": {

@@ -124,7 +124,9 @@ def test_ipv6_service_netmask_is_a_prefix_length():
 
 
 def test_fwmark_service_and_real_server_without_port():
-    vs = VirtualServer(fwmark=7, family=6, lvs_method="TUN", real_servers=(RealServer(ip_address("2001:db8::9"), None),))
+    vs = VirtualServer(
+        fwmark=7, family=6, lvs_method="TUN", real_servers=(RealServer(ip_address("2001:db8::9"), None),)
+    )
     (key, entry), = build_desired(Config(virtual_servers=(vs,)), {}, {}).services.items()
     assert key == ServiceKey(AF_INET6, 0, "", 0, 7)
     assert entry.dests == {DestKey("2001:db8::9", 0): DestSpec(AF_INET6, FORWARD_TUNNEL, 1)}

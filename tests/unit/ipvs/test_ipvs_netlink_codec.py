@@ -3,6 +3,7 @@
 import pytest
 from pyroute2.netlink.generic.ipvs import ipvsmsg
 
+from fastalived.ipvs import netlink
 from fastalived.ipvs.desired import (
     AF_INET,
     AF_INET6,
@@ -13,7 +14,6 @@ from fastalived.ipvs.desired import (
     ServiceKey,
     ServiceSpec,
 )
-from fastalived.ipvs import netlink
 from fastalived.ipvs.netlink import _attr, decode_dest, decode_service, encode_op
 from fastalived.ipvs.reconciler import Op, OpKind
 
@@ -27,7 +27,8 @@ def decoded(op: Op, seq: int = 42) -> ipvsmsg:
     data = encode_op(op, FAMILY_ID, seq)
     msg = ipvsmsg(data)
     msg.decode()
-    assert (msg["header"]["length"], msg["header"]["type"], msg["header"]["sequence_number"]) == (len(data), FAMILY_ID, seq)
+    header = msg["header"]
+    assert (header["length"], header["type"], header["sequence_number"]) == (len(data), FAMILY_ID, seq)
     return msg
 
 

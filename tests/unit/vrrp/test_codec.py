@@ -289,7 +289,7 @@ def test_wire_selects_the_compiled_module_unless_disabled() -> None:
     from fastalived._compat import extension_in_use
     from fastalived.vrrp import wire
 
-    assert wire.IMPLEMENTATION == ("cython" if extension_in_use() else "python")
+    assert ("cython" if extension_in_use() else "python") == wire.IMPLEMENTATION
     forced = subprocess.run(
         [sys.executable, "-c", "from fastalived.vrrp import wire; print(wire.IMPLEMENTATION)"],
         env={**os.environ, "FASTALIVED_NO_EXTENSIONS": "1"},

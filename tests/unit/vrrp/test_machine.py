@@ -588,6 +588,55 @@ def test_params_from_instance() -> None:
         garp_master_refresh=30.0,
     )
     p = MachineParams.from_instance(inst, ME)
-    assert dataclasses.astuple(p) == ("VI_9", 9, 3, 150, 0.5, ME, True, 4.0, MASTER, 2.0, 3, 30.0, 3)
+    assert dataclasses.astuple(p) == ("VI_9", 9, 3, 150, 0.5, ME, True, 4.0, MASTER, 2.0, 3, 30.0, 3, False)
+    assert MachineParams.from_instance(inst, ME, group_hold=True).group_hold
     assert p.preempts and p.effective_preempt_delay == 0.0
     assert MachineParams.from_instance(dataclasses.replace(inst, state="BACKUP"), ME).initial_state == BACKUP
+
+
+# --------------------------------------------------------------------------- sync-group hold
+
+
+def test_group_hold_waits_in_backup_and_reports_want_master() -> None:
+    machine = started(0.0, priority=200, group_hold=True)
+    deadline = machine.next_deadline
+    assert deadline is not None
+    assert machine.on_timer(deadline) == [(Act.WANT_MASTER, 1)]
+    assert machine.state == BACKUP and machine.wants_master
+    assert machine.next_deadline is None
+    assert machine.on_timer(deadline + 10.0) == []  # reported once
+    assert machine.sync_to(deadline + 10.0, MASTER) == become_master(200)
+    assert machine.state == MASTER and not machine.wants_master
+
+
+def test_group_hold_master_heard_again_withdraws_the_wish() -> None:
+    machine = started(0.0, group_hold=True)
+    deadline = machine.next_deadline
+    assert deadline is not None
+    machine.on_timer(deadline)
+    assert machine.on_advert(deadline + 0.5, HIGHER_IP, 150, 1.0) == [(Act.WANT_MASTER, 0)]
+    assert not machine.wants_master
+    assert machine.next_deadline == pytest.approx(deadline + 0.5 + machine.master_down_interval)
+    # a lower-priority advert does not count as a live master: the wish stays
+    again = machine.next_deadline
+    assert again is not None
+    assert machine.on_timer(again) == [(Act.WANT_MASTER, 1)]
+    assert machine.on_advert(again + 0.1, LOWER_IP, 50, 1.0) == []
+    assert machine.wants_master
+
+
+def test_group_hold_dropped_on_reload_takes_over() -> None:
+    machine = started(0.0, group_hold=True)
+    deadline = machine.next_deadline
+    assert deadline is not None
+    machine.on_timer(deadline)
+    actions = machine.reconfigure(deadline + 1.0, params(group_hold=False))
+    assert actions == become_master(100)
+
+
+def test_without_group_hold_no_want_master_is_reported() -> None:
+    machine = started(0.0)
+    deadline = machine.next_deadline
+    assert deadline is not None
+    assert (Act.WANT_MASTER, 1) not in machine.on_timer(deadline)
+    assert machine.state == MASTER

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from fastalived.config.model import GlobalDefs, NotifyScripts
 from fastalived.daemon.notify import Notifier, command_argv, run_command
+from tests.support.host import process_alive
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -23,15 +24,6 @@ def write_script(path: Path, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-def process_alive(pid: int) -> bool:
-    """True unless the pid is gone or a zombie (killed but not yet reaped by its new parent)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_command_argv_splits_quoted_words() -> None:
@@ -111,7 +103,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
         return "250 OK"
 

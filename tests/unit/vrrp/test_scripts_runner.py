@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,9 @@ import uvloop
 
 from fastalived.config.model import VrrpScript
 from fastalived.vrrp.scripts import ScriptRunner
+from tests.support.aio import until
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def until(predicate, timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 def test_results_follow_exit_status_and_timeout(tmp_path: Path) -> None:

@@ -330,3 +330,36 @@ def test_group_keeps_machines_together_end_to_end() -> None:
     now += 0.5
     settle("A", machines["A"].on_advert(now, peer, 250, 1.0))
     assert {m.state for m in machines.values()} == {BACKUP}
+
+
+def test_group_goes_master_only_when_every_member_wants_it() -> None:
+    group = group_of("A", "B", "C")
+    for name in "ABC":
+        group.member_changed(name, BACKUP, 0.0)
+    assert group.member_wants_master("A", True) == []
+    assert group.member_wants_master("C", True) == []
+    assert group.member_wants_master("B", True) == [("A", MASTER), ("B", MASTER), ("C", MASTER)]
+
+
+def test_group_wish_withdrawn_holds_the_group() -> None:
+    group = group_of("A", "B")
+    for name in "AB":
+        group.member_changed(name, BACKUP, 0.0)
+    group.member_wants_master("A", True)
+    assert group.member_wants_master("A", False) == []
+    assert group.member_wants_master("B", True) == []
+    assert group.member_wants_master("A", True) == [("A", MASTER), ("B", MASTER)]
+
+
+def test_group_wish_counts_masters_and_respects_faults() -> None:
+    group = group_of("A", "B")
+    group.member_changed("A", MASTER, 0.0)
+    group.member_changed("B", BACKUP, 0.0)
+    assert group.member_wants_master("B", True) == [("B", MASTER)]
+    group.member_changed("B", MASTER, 1.0)
+    assert group.wanting == set()
+    faulty = group_of("A", "B")
+    faulty.member_changed("A", BACKUP, 0.0)
+    faulty.member_changed("B", FAULT, 0.0)
+    assert faulty.member_wants_master("A", True) == []
+    assert faulty.member_wants_master("Z", True) == []

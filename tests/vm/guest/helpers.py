@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 from collections.abc import Coroutine
@@ -62,7 +63,7 @@ def ipvsadm_view() -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
         tokens = line.split()
         ipv6 = "-6" in tokens
         service = _service_id(tokens[1], tokens[2], ipv6)
-        options = dict(zip(tokens, tokens[1:]))  # each option -> the token after it
+        options = dict(itertools.pairwise(tokens))  # each option -> the token after it
         if tokens[0] == "-A":
             flags = SVC_F_ONEPACKET if "-o" in tokens else 0
             if "-p" in options:

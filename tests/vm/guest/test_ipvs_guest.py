@@ -19,7 +19,16 @@ import pytest
 
 from fastalived.check.state import CheckState
 from fastalived.config.model import LvsSyncDaemon
-from fastalived.ipvs.desired import AF_INET, DesiredTable, DestKey, DestSpec, ServiceEntry, ServiceKey, ServiceSpec, build_desired
+from fastalived.ipvs.desired import (
+    AF_INET,
+    DesiredTable,
+    DestKey,
+    DestSpec,
+    ServiceEntry,
+    ServiceKey,
+    ServiceSpec,
+    build_desired,
+)
 from fastalived.ipvs.director import IpvsDirector, ReconcileReport
 from fastalived.ipvs.netlink import IpvsClient
 from fastalived.ipvs.reconciler import OpKind
@@ -399,7 +408,7 @@ def test_checker_state_drives_the_director(config_file):
 def sync_namespaces() -> Iterator[tuple[str, str]]:
     """Two namespaces joined by a veth pair whose ends are both called sync0."""
     names = ("sd1", "sd2")
-    for n, name in enumerate(names, 1):
+    for name in names:
         sh("ip", "netns", "add", name)
     try:
         sh("ip", "link", "add", "sync0", "netns", "sd1", "type", "veth", "peer", "name", "sync0", "netns", "sd2")

@@ -1,0 +1,57 @@
+"""The tree stays ruff- and mypy-clean (configuration: ``[tool.ruff]`` / ``[tool.mypy]`` in pyproject.toml).
+
+Skipped when ruff or mypy is not installed (``pip install -e .[test]`` brings both), except under
+``CI=true``, where a missing linter must not pass as a clean tree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "fastalived"
+
+# TODO: the VRRP code is being reworked in parallel; type-check it here once that settles.
+# Until then mypy still analyses these files (other packages import them) but their findings do
+# not fail this test. fastalived/netlink.py is the netlink framing split out of ipvs/netlink.py.
+MYPY_NOT_YET = ("src/fastalived/vrrp/", "src/fastalived/ipvs/netlink.py", "src/fastalived/netlink.py")
+
+
+def _require(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{module} is not installed but CI=true: install the test extra (pip install -e .[test])")
+        pytest.skip(f"{module} is not installed (pip install -e .[test] to lint)")
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_ruff_is_clean() -> None:
+    _require("ruff")
+    result = _run("ruff", "check", "--no-fix", "--output-format", "concise", "src", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean_outside_the_vrrp_packages() -> None:
+    _require("mypy")
+    files = sorted(
+        str(path.relative_to(ROOT))
+        for path in SRC.rglob("*.py")
+        if not str(path.relative_to(ROOT)).startswith(MYPY_NOT_YET)
+    )
+    result = _run("mypy", *files)
+    errors = [
+        line
+        for line in result.stdout.splitlines()
+        if ": error:" in line and not line.startswith(MYPY_NOT_YET)
+    ]
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 2: mypy itself failed
+    assert errors == [], "\n".join(errors)
