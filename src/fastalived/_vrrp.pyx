@@ -300,6 +300,24 @@ def build_ipv4_header(src, dst, int payload_len, ident, int ttl=255, int tos=0xC
     return result
 
 
+def ipv4_with_id(packet, ident):
+    """Copy of a pre-built IPv4 advert with another IP ID and its header checksum (see the codec)."""
+    cdef bytes original = _as_bytes(packet)
+    cdef Py_ssize_t size = len(original)
+    if size < 20 or (<const uint8_t *>PyBytes_AS_STRING(original))[0] >> 4 != 4:
+        raise ValueError("not an IPv4 packet")
+    cdef Py_ssize_t header_len = ((<const uint8_t *>PyBytes_AS_STRING(original))[0] & 0x0F) * 4
+    if header_len < 20 or header_len > size:
+        raise ValueError("not an IPv4 packet")
+    cdef uint16_t ident16 = ident & 0xFFFF
+    cdef bytes result = PyBytes_FromStringAndSize(PyBytes_AS_STRING(original), size)
+    cdef uint8_t *out = <uint8_t *>PyBytes_AS_STRING(result)
+    _put16(out + 4, ident16)
+    _put16(out + 10, 0)
+    _put16(out + 10, _finish(_word_sum(out, header_len, 0)))
+    return result
+
+
 cdef inline void _fill(object advert, Py_ssize_t index, object value):
     Py_INCREF(value)  # PyTuple_SET_ITEM steals a reference
     PyTuple_SET_ITEM(advert, index, value)

@@ -243,6 +243,19 @@ def build_ipv4_header(
     return bytes(header)
 
 
+def ipv4_with_id(packet: bytes, ident: int) -> bytes:
+    """Copy of an IPv4 packet from :func:`build_ipv4_header` + payload with another IP ID
+    (mod 2**16) and the header checksum recomputed: the per-advert part of a pre-built advert."""
+    if len(packet) < IPV4_HEADER_LEN or packet[0] >> 4 != 4:
+        raise ValueError("not an IPv4 packet")
+    header_len = (packet[0] & 0x0F) * 4
+    header = bytearray(packet[:header_len])
+    header[4:6] = (ident & 0xFFFF).to_bytes(2, "big")
+    header[10:12] = b"\0\0"
+    header[10:12] = internet_checksum(header).to_bytes(2, "big")
+    return bytes(header) + bytes(packet[header_len:])
+
+
 def build_ipv6_header(
     src: bytes,
     dst: bytes,

@@ -92,6 +92,8 @@ class VrrpSocket:
         self.users = 0
         self.drops: Counter[str] = Counter()  # every drop on this interface, by reason
         self.send_errors = 0
+        # IPv4: exact repeats of a steady master's advert skip the Python decode (see recv_sorted)
+        self.steady = wire.SteadyTable() if family == socket.AF_INET else None
         self._out_packets: list[bytes] = []
         self._out_dests: list[tuple] = []
 
@@ -127,18 +129,21 @@ class VrrpSocket:
             sent += done
         return sent
 
-    def receive(self) -> list[Packet]:
+    def receive(self) -> tuple[list, list[Packet]]:
+        """Up to MAX_BATCH waiting packets: the owners of steady repeats, and the rest."""
         try:
-            return wire.recv_many(self.fd, MAX_BATCH)
+            if self.steady is not None:
+                return wire.recv_sorted(self.fd, self.steady, MAX_BATCH)
+            return [], wire.recv_many(self.fd, MAX_BATCH)
         except OSError as exc:
             log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
-            return []
+            return [], []
 
     def close(self) -> None:
         self.sock.close()
 
 
-PacketHandler = Callable[[VrrpSocket, list[Packet]], None]
+PacketHandler = Callable[[VrrpSocket, list[Packet], list], None]  # (socket, packets, steady owners)
 
 
 class SocketPool:
@@ -182,23 +187,27 @@ class SocketPool:
 
     def drain(self, vsock: VrrpSocket) -> None:
         """Hand over whatever is waiting on ``vsock`` now, without waiting for the loop's poll."""
-        while packets := vsock.receive():
-            self._on_packets(vsock, packets)
-            if len(packets) < MAX_BATCH:
+        while True:
+            hits, packets = vsock.receive()
+            if not hits and not packets:
+                break
+            self._on_packets(vsock, packets, hits)
+            if len(hits) + len(packets) < MAX_BATCH:
                 break
 
     def _readable(self, vsock: VrrpSocket) -> None:
-        packets = vsock.receive()
-        if packets:
-            self._on_packets(vsock, packets)
+        hits, packets = vsock.receive()
+        if hits or packets:
+            self._on_packets(vsock, packets, hits)
 
 
 class DeadlineScheduler:
     """One heap of per-instance deadlines (monotonic seconds) behind a single timerfd, read by a
     loop reader (a ``call_later`` handle when no timerfd can be had).
 
-    ``set`` records a key's next deadline (None = nothing pending) lazily: stale heap entries
-    are skipped when they surface. ``arm`` (re)schedules the loop timer for the earliest one;
+    ``set`` records a key's next deadline (None = nothing pending) lazily: a deadline that only
+    moves later (a backup hearing its master) costs a dict store, its heap entry is moved when it
+    surfaces; stale entries are skipped then. ``arm`` (re)schedules the loop timer for the earliest one;
     when it fires, ``on_due(now, keys)`` gets every key whose deadline has come.
     """
 
@@ -207,6 +216,7 @@ class DeadlineScheduler:
         self._on_due = on_due
         self._deadlines: dict[str, float] = {}
         self._heap: list[tuple[float, int, str]] = []
+        self._queued: dict[str, float] = {}  # key -> its earliest live heap entry
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
@@ -222,10 +232,11 @@ class DeadlineScheduler:
         if deadline is None:
             self._deadlines.pop(key, None)
             return
-        if self._deadlines.get(key) == deadline:
-            return
         self._deadlines[key] = deadline
-        heapq.heappush(self._heap, (deadline, next(self._seq), key))
+        queued = self._queued.get(key)
+        if queued is None or deadline < queued:
+            self._queued[key] = deadline
+            heapq.heappush(self._heap, (deadline, next(self._seq), key))
 
     def take_early(self, horizon: float, accept: Callable[[str, float], bool]) -> list[tuple[str, float]]:
         """Remove and return the (key, deadline) pairs due by ``horizon`` that ``accept`` allows
@@ -236,15 +247,26 @@ class DeadlineScheduler:
             entry = heapq.heappop(self._heap)
             if accept(entry[2], entry[0]):
                 del self._deadlines[entry[2]]
+                self._queued.pop(entry[2], None)
                 taken.append((entry[2], entry[0]))
             else:
                 kept.append(entry)
+                self._queued.pop(entry[2], None)
         for entry in kept:
-            heapq.heappush(self._heap, entry)
+            self._push(entry[2], entry[0])
         return taken
 
+    def _push(self, key: str, deadline: float) -> None:
+        queued = self._queued.get(key)
+        if queued is None or deadline < queued:
+            self._queued[key] = deadline
+        heapq.heappush(self._heap, (deadline, next(self._seq), key))
+
     def arm(self) -> None:
-        earliest = self._earliest()
+        """Arm for the heap's top entry as it is: when that entry went stale (its key was pushed
+        back), the wakeup it causes moves it, and every other stale entry due by then, at once,
+        which is cheaper than re-sorting the heap on every advert."""
+        earliest = self._heap[0][0] if self._heap else None
         if earliest == self._armed_for:
             return
         if self._handle is not None:
@@ -267,12 +289,25 @@ class DeadlineScheduler:
         self._armed_for = None
         self._deadlines.clear()
         self._heap.clear()
+        self._queued.clear()
 
     def _earliest(self) -> float | None:
+        """The earliest live deadline; stale entries on top are dropped or moved to where their
+        key's deadline now is."""
         heap = self._heap
-        while heap and self._deadlines.get(heap[0][2]) != heap[0][0]:
+        deadlines = self._deadlines
+        queued = self._queued
+        while heap:
+            deadline, _, key = heap[0]
+            current = deadlines.get(key)
+            if current == deadline:
+                return deadline
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+            if queued.get(key) == deadline:  # the key's live entry: follow its deadline
+                del queued[key]
+                if current is not None:
+                    self._push(key, current)
+        return None
 
     def _on_timerfd(self) -> None:
         if self._tfd is not None and wire.timer_clear(self._tfd):
@@ -286,6 +321,7 @@ class DeadlineScheduler:
         while (earliest := self._earliest()) is not None and earliest <= now + TIMER_SLACK:
             key = heapq.heappop(self._heap)[2]
             del self._deadlines[key]
+            self._queued.pop(key, None)
             due.append(key)
         if due:
             self._on_due(now, due)
@@ -339,11 +375,18 @@ class AdvertSender:
             if len(self._by_priority) > 4:  # priorities come and go with tracking: keep it small
                 self._by_priority.clear()
             payloads = [wire.advert_with_priority(advert, priority) for _, _, advert in self._targets]
+            if self.vsock.family == socket.AF_INET:  # whole packets: only the IP ID changes per advert
+                payloads = [
+                    wire.build_ipv4_header(self.src, dst, len(payload), 0, VRRP_TTL, VRRP_TOS) + payload
+                    for (dst, _, _), payload in zip(self._targets, payloads, strict=True)
+                ]
             self._by_priority[priority] = payloads
-        ipv4 = self.vsock.family == socket.AF_INET
-        for (dst, dest, _), payload in zip(self._targets, payloads, strict=True):
-            if ipv4:
+        vsock = self.vsock
+        if vsock.family == socket.AF_INET:
+            for (_, dest, _), packet in zip(self._targets, payloads, strict=True):
                 self.ip_id += 1
-                payload = wire.build_ipv4_header(self.src, dst, len(payload), self.ip_id, VRRP_TTL, VRRP_TOS) + payload
-            self.vsock.queue(payload, dest)
+                vsock.queue(wire.ipv4_with_id(packet, self.ip_id), dest)
+        else:
+            for (_, dest, _), payload in zip(self._targets, payloads, strict=True):
+                vsock.queue(payload, dest)
         return len(self._targets)

@@ -151,17 +151,11 @@ class VrrpMachine:
     @property
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`on_timer` must run, or None when nothing is pending."""
-        pending = [
-            d
-            for d in (
-                self._adver_deadline,
-                self._master_down_deadline,
-                self._garp_delayed_deadline,
-                self._garp_refresh_deadline,
-            )
-            if d is not None
-        ]
-        return min(pending) if pending else None
+        earliest = self._adver_deadline
+        for d in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline):
+            if d is not None and (earliest is None or d < earliest):
+                earliest = d
+        return earliest
 
     # ------------------------------------------------------------------ events
 
@@ -182,6 +176,42 @@ class VrrpMachine:
         elif self.state == MASTER and src_ip != self.params.primary_ip:
             actions += self._master_hears(now, src_ip, priority, interval)
         return actions
+
+    def rearms_only(self, src_ip: bytes, priority: int, interval: float) -> bool:
+        """Whether ``on_advert(now, src_ip, priority, interval)`` at any ``now`` before
+        ``next_deadline`` would do nothing but move the Master_Down_Timer to
+        ``now + master_down_interval``: a backup hearing its current master again, unchanged.
+
+        The I/O layer may then take the shortcut :meth:`steady_advert` for exact repeats of
+        that advert, until the machine changes in any other way."""
+        return (
+            self.state == BACKUP
+            and self._master_down_deadline is not None
+            and self._adver_deadline is None
+            and self._garp_delayed_deadline is None
+            and self._garp_refresh_deadline is None
+            and self._preempt_until is None
+            and not self.wants_master
+            and priority != RELEASE_PRIORITY
+            and src_ip == self.master_ip
+            and (priority >= self.effective_priority or not self.params.preempts)
+            and (self.params.version != 3 or interval == self.master_adver_int)
+        )
+
+    def steady_advert(self, now: float) -> float | None:
+        """The shortcut for an advert :meth:`rearms_only` approved: restart the
+        Master_Down_Timer and return its new deadline. None, with nothing done, when that
+        timer is already due (the caller then uses :meth:`on_advert`, which fires it first)."""
+        deadline = self._master_down_deadline
+        if deadline is None or deadline <= now or self.state != BACKUP:
+            return None
+        params = self.params
+        interval = self.master_adver_int
+        skew = (256 - self.effective_priority) / 256  # master_down_interval, inlined: per advert
+        self._master_down_deadline = deadline = (
+            now + (params.down_timer_adverts * interval + (skew * interval if params.version == 3 else skew))
+        )
+        return deadline
 
     def on_timer(self, now: float) -> list[Action]:
         """Run every timer that expired at or before ``now``; extra calls do nothing."""

@@ -102,6 +102,8 @@ class Instance:
     # Pre-built RTM_NEWADDR / RTM_DELADDR requests for the VIPs (None: use the pyroute2 path).
     vip_add: list[tuple[bytes, str]] | None = None
     vip_del: list[tuple[bytes, str]] | None = None
+    # The advert (src, priority, interval) whose exact repeats take the steady shortcut.
+    steady_key: tuple[bytes, int, float] | None = None
     last_state: int = INIT  # the state the last NOTIFY reported, for the transition log
     adverts_sent: int = 0
     adverts_received: int = 0
@@ -227,6 +229,9 @@ class VrrpRole:
         self._timers: DeadlineScheduler | None = None
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._touched: set[str] = set()
+        # Adverts handled in full this tick that may become their instance's steady template:
+        # name -> (socket, vrid, packet, (src, priority, interval)).
+        self._steady_candidates: dict[str, tuple[VrrpSocket, int, bytes, tuple[bytes, int, float]]] = {}
         self._relinking: set[str] = set()  # interfaces with a re-check already queued
         self._macs: dict[str, bytes] = {}  # interface -> MAC, the source of GARP / NA frames
         self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
@@ -546,6 +551,9 @@ class VrrpRole:
         key = (inst.vsock.ifname, inst.vsock.family, inst.config.virtual_router_id)
         if self._by_vrid.get(key) is inst:
             del self._by_vrid[key]
+            if inst.vsock.steady is not None:
+                inst.vsock.steady.clear(inst.config.virtual_router_id)
+        inst.steady_key = None
         assert self._pool is not None
         if inst.tx is not None and inst.tx is not inst.vsock:
             self._pool.release(inst.tx)
@@ -703,8 +711,20 @@ class VrrpRole:
 
     # ------------------------------------------------------------------ events from the loop
 
-    def _on_packets(self, vsock: VrrpSocket, packets: list[Packet]) -> None:
+    def _on_packets(self, vsock: VrrpSocket, packets: list[Packet], steady: list | None = None) -> None:
+        """A receive batch. ``steady`` are the instances whose master repeated, byte for byte,
+        an advert their machine said only restarts the Master_Down_Timer (``rearms_only``)."""
         now = wire.monotonic()
+        if steady:
+            timers = self._timers
+            assert timers is not None
+            for inst in steady:
+                inst.adverts_received += 1
+                deadline = inst.machine.steady_advert(now)
+                if deadline is not None:
+                    timers.set(inst.name, deadline)
+                elif inst.steady_key is not None:  # a timer is due first: the full path
+                    self._apply(inst, inst.machine.on_advert(now, *inst.steady_key), now)
         for data, src, hop_limit in packets:
             self._receive(vsock, data, src, hop_limit, now)
         self._end_tick()
@@ -755,6 +775,8 @@ class VrrpRole:
                      inst.name, src, advert.priority, machine.effective_priority)  # fmt: skip
         interval = advert.interval / 100 if advert.version == 3 else float(advert.interval)
         self._apply(inst, machine.on_advert(now, advert.src, advert.priority, interval), now)
+        if vsock.steady is not None:
+            self._steady_candidates[inst.name] = (vsock, advert.vrid, data, (advert.src, advert.priority, interval))
 
     def _on_timers(self, now: float, names: list[str]) -> None:
         due = [inst for name in names if (inst := self.instances.get(name)) is not None]
@@ -817,10 +839,23 @@ class VrrpRole:
             garps, self._garps = self._garps, []
             for dev, frames in garps:
                 self._frames.send(dev, frames)
+        candidates = self._steady_candidates
         for name in self._touched:
             inst = self.instances.get(name)
             self._timers.set(name, inst.machine.next_deadline if inst is not None else None)
+            if inst is not None and inst.vsock is not None and inst.vsock.steady is not None:
+                # Any change to the machine ends the shortcut, unless this tick's advert renews it.
+                vrid = inst.config.virtual_router_id
+                candidate = candidates.get(name)
+                if (candidate is not None and candidate[0] is inst.vsock
+                        and inst.machine.rearms_only(*candidate[3])):  # fmt: skip
+                    inst.vsock.steady.set(vrid, candidate[2], inst)
+                    inst.steady_key = candidate[3]
+                else:
+                    inst.vsock.steady.clear(vrid)
+                    inst.steady_key = None
         self._touched.clear()
+        candidates.clear()
         self._timers.arm()
 
     # ------------------------------------------------------------------ actions

@@ -25,6 +25,7 @@ internet_checksum = _impl.internet_checksum
 build_advert = _impl.build_advert
 advert_with_priority = _impl.advert_with_priority
 build_ipv4_header = _impl.build_ipv4_header
+ipv4_with_id = _impl.ipv4_with_id
 build_ipv6_header = _impl.build_ipv6_header
 build_ethernet = _impl.build_ethernet
 build_garp = _impl.build_garp
@@ -52,6 +53,7 @@ __all__ = [
     "build_advert",
     "advert_with_priority",
     "build_ipv4_header",
+    "ipv4_with_id",
     "build_ipv6_header",
     "build_ethernet",
     "build_garp",
