@@ -229,6 +229,7 @@ class VrrpRole:
         self._timers: DeadlineScheduler | None = None
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._touched: set[str] = set()
+        self._align_max: float | None = None  # the widest alignment window; None: recompute
         # Adverts handled in full this tick that may become their instance's steady template:
         # name -> (socket, vrid, packet, (src, priority, interval)).
         self._steady_candidates: dict[str, tuple[VrrpSocket, int, bytes, tuple[bytes, int, float]]] = {}
@@ -382,6 +383,7 @@ class VrrpRole:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
         inst = Instance(config, VrrpMachine(self._params(config, b"")), tracking)
+        self._align_max = None
         if config.auth_type == "AH" and config.version == 2:
             log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
                         config.name)  # fmt: skip
@@ -420,6 +422,7 @@ class VrrpRole:
             return  # untouched: same machine, same state, same timers
         inst.config = config
         inst.tracking = tracking
+        self._align_max = None
         self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
@@ -438,6 +441,7 @@ class VrrpRole:
         self._unbind(inst)
         self._touched.add(inst.name)
         del self.instances[inst.name]
+        self._align_max = None
 
     async def _links_of(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
         """The instance's interface and, with use_vmac, its VMAC (created when missing)."""
@@ -816,7 +820,9 @@ class VrrpRole:
             return (inst is not None and inst.machine.state == MASTER
                     and deadline <= now + _align_window(inst.config.advert_int))  # fmt: skip
 
-        horizon = now + max(_align_window(i.config.advert_int) for i in self.instances.values())
+        if self._align_max is None:
+            self._align_max = max((_align_window(i.config.advert_int) for i in self.instances.values()), default=0.0)
+        horizon = now + self._align_max
         masters += [self.instances[name] for name, _ in self._timers.take_early(horizon, may_join)]
         by_interval: dict[float, list[Instance]] = {}
         for inst in masters:
@@ -843,17 +849,17 @@ class VrrpRole:
         for name in self._touched:
             inst = self.instances.get(name)
             self._timers.set(name, inst.machine.next_deadline if inst is not None else None)
-            if inst is not None and inst.vsock is not None and inst.vsock.steady is not None:
-                # Any change to the machine ends the shortcut, unless this tick's advert renews it.
-                vrid = inst.config.virtual_router_id
-                candidate = candidates.get(name)
-                if (candidate is not None and candidate[0] is inst.vsock
-                        and inst.machine.rearms_only(*candidate[3])):  # fmt: skip
-                    inst.vsock.steady.set(vrid, candidate[2], inst)
-                    inst.steady_key = candidate[3]
-                else:
-                    inst.vsock.steady.clear(vrid)
-                    inst.steady_key = None
+            if inst is None or inst.vsock is None or inst.vsock.steady is None:
+                continue
+            # Any change to the machine ends the shortcut, unless this tick's advert renews it.
+            candidate = candidates.get(name) if candidates else None
+            if (candidate is not None and candidate[0] is inst.vsock
+                    and inst.machine.rearms_only(*candidate[3])):  # fmt: skip
+                inst.vsock.steady.set(inst.config.virtual_router_id, candidate[2], inst)
+                inst.steady_key = candidate[3]
+            elif inst.steady_key is not None:
+                inst.vsock.steady.clear(inst.config.virtual_router_id)
+                inst.steady_key = None
         self._touched.clear()
         candidates.clear()
         self._timers.arm()
