@@ -108,6 +108,7 @@ def run(version: int, advert_int: float, flavour: Flavour) -> int:
                 taken = watcher.wait_added(VIP, settle)
             if taken is None:
                 return _fail("node 2 did not take the VIP back", backup, master)
+            time.sleep(min(0.5, 2 * advert_int))  # the VIP is added before "Entering MASTER" is logged
             backup_log.print_new()
             print(f"  VIP {VIP} back on node 2 {(taken.received_at - killed_at) * 1000:.1f} ms after "
                   f"the kill (RFC master_down_interval {master_down * 1000:.1f} ms from the last advert)")

@@ -2,7 +2,8 @@
 
 These are the edge adapters the VRRP role drives from its state machines' actions. They talk to
 the kernel through pyroute2's ``AsyncIPRoute`` and send ARP / NA frames on ``AF_PACKET`` sockets
-bound to the interface, like keepalived does.
+bound to the interface, like keepalived does. (VIP changes on a transition take the faster
+:mod:`fastalived.vrrp.rtnl` path; this one covers routes, reloads, start-up clean-up and queries.)
 
 pyroute2's asyncio sockets need ``create_datagram_endpoint`` for AF_NETLINK, which uvloop does not
 support, so every netlink socket lives on a small helper thread running a plain asyncio loop
@@ -142,6 +143,26 @@ class Netlink:
             self._ipr.close()
             self._ipr = None
 
+    async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one request on the netlink thread, then drop what pyroute2 left unread."""
+        return await self._thread.call(self._then_drop_strays(coro))
+
+    async def _then_drop_strays(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return await coro
+        finally:
+            self._drop_strays()
+
+    def _drop_strays(self) -> None:
+        """Replies that arrive after pyroute2 stopped waiting for their request (the kernel's
+        trailing ack of a ``get``, for instance) go to the socket's default queue, which this
+        request-only socket never reads: without this they pile up, a few per reload."""
+        queues = getattr(getattr(self._ipr, "msg_queue", None), "queues", None)
+        stray = queues.get(0) if isinstance(queues, dict) else None
+        while stray is not None and not stray.empty():
+            stray.get_nowait()
+            stray.task_done()
+
     @property
     def ipr(self) -> AsyncIPRoute:
         if self._ipr is None:
@@ -163,7 +184,7 @@ class Netlink:
 
     async def link_info(self, ifname: str) -> LinkInfo | None:
         """Index, MAC, up/down and source addresses of ``ifname``; None if it does not exist."""
-        return await self._thread.call(self._link_info(ifname))
+        return await self._call(self._link_info(ifname))
 
     async def _link_info(self, ifname: str) -> LinkInfo | None:
         index = await self._index(ifname)
@@ -188,7 +209,7 @@ class Netlink:
 
     async def ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
         """Create (or reuse) ``use_vmac``'s macvlan on ``base``: private mode, the VRRP MAC, up."""
-        return await self._thread.call(self._ensure_vmac(name, base, mac))
+        return await self._call(self._ensure_vmac(name, base, mac))
 
     async def _ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
         base_index = await self._index(base)
@@ -209,7 +230,7 @@ class Netlink:
 
     async def delete_link(self, name: str) -> None:
         """Remove an interface we created (a VMAC); already gone is fine."""
-        await self._thread.call(self._delete_link(name))
+        await self._call(self._delete_link(name))
 
     async def _delete_link(self, name: str) -> None:
         index = await self._index(name)
@@ -220,11 +241,11 @@ class Netlink:
 
     async def add_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
         """Add each address (``ip addr add`` semantics); returns how many were new."""
-        return await self._thread.call(self._addresses("add", list(specs), default_dev))
+        return await self._call(self._addresses("add", list(specs), default_dev))
 
     async def remove_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
         """Delete each address that is present; returns how many were removed."""
-        return await self._thread.call(self._addresses("del", list(specs), default_dev))
+        return await self._call(self._addresses("del", list(specs), default_dev))
 
     async def _addresses(self, command: str, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
         changed = 0
@@ -257,10 +278,10 @@ class Netlink:
         return changed
 
     async def add_routes(self, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
-        return await self._thread.call(self._routes("replace", list(routes), default_dev))
+        return await self._call(self._routes("replace", list(routes), default_dev))
 
     async def remove_routes(self, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
-        return await self._thread.call(self._routes("del", list(routes), default_dev))
+        return await self._call(self._routes("del", list(routes), default_dev))
 
     async def _routes(self, command: str, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
         changed = 0

@@ -249,6 +249,8 @@ def ipv4_with_id(packet: bytes, ident: int) -> bytes:
     if len(packet) < IPV4_HEADER_LEN or packet[0] >> 4 != 4:
         raise ValueError("not an IPv4 packet")
     header_len = (packet[0] & 0x0F) * 4
+    if not IPV4_HEADER_LEN <= header_len <= len(packet):
+        raise ValueError("not an IPv4 packet")
     header = bytearray(packet[:header_len])
     header[4:6] = (ident & 0xFFFF).to_bytes(2, "big")
     header[10:12] = b"\0\0"

@@ -2,9 +2,20 @@
 
 The machines (:mod:`fastalived.vrrp.machine`) decide; this module only feeds them events and a clock
 reading and carries out the actions they return. Sends that fall in one loop tick (a timer batch or
-a receive batch) go out in one ``send_many`` per socket. Slow effects (netlink, GARP after the VIPs
-are in place, scripts, e-mail) run as ordered background jobs per instance, so nothing slows the
-advert path. Reload keeps every unchanged instance's machine as is: no re-election, no VIP flap.
+a receive batch) go out in one ``send_many`` per socket.
+
+Taking over is done in the tick that decides it, as keepalived does: the first advert, then the
+VIPs as pre-built rtnetlink requests (:mod:`fastalived.vrrp.rtnl`, applied by the kernel before
+``send`` returns), then the GARP / NA burst; acks are read later and failures logged. Slower
+effects (routes, reload changes, scripts, e-mail) run as ordered background jobs per instance.
+
+Receiving: a backup's master repeats the same advert every interval. After one such advert went
+the full way (decode, validation, machine), and the machine says a repeat would only restart its
+Master_Down_Timer (``VrrpMachine.rearms_only``), the packet becomes its VRID's template on the
+socket; byte-identical repeats (IP ID aside) are then sorted out by ``wire.recv_sorted`` and only
+call ``VrrpMachine.steady_advert``. Any other change to the machine drops the template.
+
+Reload keeps every unchanged instance's machine as is: no re-election, no VIP flap.
 """
 
 from __future__ import annotations

@@ -256,3 +256,36 @@ def test_every_truncation_is_a_drop(codec_impl: ModuleType, family: int) -> None
             payload[:size], family, has_ip_header=False, src=src, dst=dst
         )
         assert isinstance(result, codec_impl.Drop)
+
+
+@given(packet=st.binary(min_size=0, max_size=64), ident=st.integers(0, 2**20))
+def test_ipv4_id_patch_of_any_bytes_agrees(
+    pure_codec: ModuleType, compiled_codec: ModuleType, packet: bytes, ident: int
+) -> None:
+    assert outcome(pure_codec.ipv4_with_id, packet, ident) == outcome(compiled_codec.ipv4_with_id, packet, ident)
+
+
+@given(payload=st.binary(min_size=8, max_size=40), ident=st.integers(0, 2**17), ttl=st.integers(0, 255))
+def test_ipv4_id_patch_equals_a_fresh_header(codec_impl: ModuleType, payload: bytes, ident: int, ttl: int) -> None:
+    src, dst = bytes([192, 0, 2, 1]), bytes([224, 0, 0, 18])
+    template = codec_impl.build_ipv4_header(src, dst, len(payload), 0, ttl) + payload
+    fresh = codec_impl.build_ipv4_header(src, dst, len(payload), ident, ttl) + payload
+    assert codec_impl.ipv4_with_id(template, ident) == fresh
+
+
+@given(template=st.binary(min_size=0, max_size=48), data=st.binary(min_size=0, max_size=48))
+def test_steady_match_agrees(pure_codec: ModuleType, compiled_codec: ModuleType, template: bytes, data: bytes) -> None:
+    assert pure_codec.steady_match(template, data) == compiled_codec.steady_match(template, data)
+
+
+@given(packet=st.binary(min_size=20, max_size=48), changes=st.lists(st.tuples(st.integers(0, 47), st.integers(1, 255))))
+def test_steady_match_ignores_only_tos_id_and_header_checksum(
+    codec_impl: ModuleType, packet: bytes, changes: list[tuple[int, int]]
+) -> None:
+    other = bytearray(packet)
+    for index, delta in changes:
+        if index < len(other):
+            other[index] = (other[index] + delta) & 0xFF
+    changed = {i for i in range(len(packet)) if other[i] != packet[i]}
+    assert codec_impl.steady_match(packet, bytes(other)) == changed.issubset({1, 4, 5, 10, 11})
+    assert not codec_impl.steady_match(packet, packet + b"\0")

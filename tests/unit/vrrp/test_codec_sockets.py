@@ -113,3 +113,54 @@ def test_errors(codec_impl: ModuleType, raw4: socket.socket) -> None:
         codec_impl.send_many(fd, [b"x"], [("127.0.0.1", 0)])
     with pytest.raises(OSError):
         codec_impl.recv_many(fd)
+
+
+def _advert4(codec: ModuleType, vrid: int, priority: int, ident: int) -> bytes:
+    payload = codec.build_advert(3, vrid, priority, 1, [VIP4], src=LOOPBACK4, dst=LOOPBACK4)
+    return codec.build_ipv4_header(LOOPBACK4, LOOPBACK4, len(payload), ident) + payload
+
+
+def test_recv_sorted_splits_steady_repeats(codec_impl: ModuleType, raw4: socket.socket) -> None:
+    """Exact repeats (but for the IP ID) of a VRID's template come back as its owner, anything
+    else as a packet; a VRID whose packet did not match loses its template."""
+    table = codec_impl.SteadyTable()
+    steady = _advert4(codec_impl, 201, 150, 1)
+    table.set(201, steady, "owner-201")
+    sends = [
+        _advert4(codec_impl, 201, 150, 2),  # a repeat: hit
+        _advert4(codec_impl, 202, 150, 3),  # no template: packet
+        _advert4(codec_impl, 201, 150, 4),  # hit
+        _advert4(codec_impl, 201, 160, 5),  # other priority: packet, template dropped
+        _advert4(codec_impl, 201, 150, 6),  # would match, but the template is gone: packet
+    ]
+    for packet in sends:
+        raw4.sendto(packet, ("127.0.0.1", 0))
+    hits: list = []
+    packets: list = []
+    while len(hits) + len(packets) < len(sends):
+        readable, _, _ = select.select([raw4], [], [], 2.0)
+        assert readable, "timed out waiting for loopback packets"
+        got_hits, got_packets = codec_impl.recv_sorted(raw4.fileno(), table, 8)
+        hits += got_hits
+        packets += [p for p in got_packets if p[0][21] in (201, 202)]  # skip others' traffic
+    assert hits == ["owner-201", "owner-201"]
+    assert [p[0] for p in packets] == sends[1:2] + sends[3:]
+    assert all(p[1] == "127.0.0.1" for p in packets)
+    assert table.get(201) is None
+    table.set(7, steady, "x")
+    table.clear(7)
+    assert table.get(7) is None
+
+
+def test_timerfd_fires_for_a_past_deadline_and_disarms(codec_impl: ModuleType) -> None:
+    fd = codec_impl.timer_open()
+    try:
+        assert codec_impl.timer_clear(fd) == 0
+        codec_impl.timer_set(fd, codec_impl.monotonic() - 1.0)
+        readable, _, _ = select.select([fd], [], [], 2.0)
+        assert readable and codec_impl.timer_clear(fd) == 1
+        codec_impl.timer_set(fd, codec_impl.monotonic() + 3600)
+        codec_impl.timer_set(fd, None)
+        assert select.select([fd], [], [], 0)[0] == []
+    finally:
+        os.close(fd)
