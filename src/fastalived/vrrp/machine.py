@@ -213,6 +213,19 @@ class VrrpMachine:
         )
         return deadline
 
+    def advert_due(self, now: float) -> int | None:
+        """Fast form of :meth:`on_timer` for a master whose only due timer is the Adver_Timer:
+        restart it and return the priority to advertise (what ``on_timer`` would return as its
+        single SEND_ADVERT action). None, with nothing done, in every other case."""
+        deadline = self._adver_deadline
+        if self.state != MASTER or deadline is None or deadline > now:
+            return None
+        for other in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline):
+            if other is not None and other <= now:
+                return None
+        self._adver_deadline = _rearm(deadline, self.params.advert_int, now)
+        return self.effective_priority
+
     def on_timer(self, now: float) -> list[Action]:
         """Run every timer that expired at or before ``now``; extra calls do nothing."""
         return self._fire_due_timers(now)

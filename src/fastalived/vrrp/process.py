@@ -77,8 +77,8 @@ from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGrou
 log = logging.getLogger("fastalived.vrrp")
 
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
-ALIGN_FRACTION = 0.02  # a master's advert may go this fraction of advert_int early to share a wakeup,
-ALIGN_MAX = 0.001  # but never more than this (the loop timer's own resolution)
+ALIGN_FRACTION = 0.1  # a master's advert may go this fraction of advert_int early to share a wakeup,
+ALIGN_MAX = 0.001  # but never more than 1 ms (once, while phases merge; steady periods stay exact)
 TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 RT_PRIORITY = 1  # lowest SCHED_RR priority: ahead of every normal task, behind other real-time ones
@@ -804,9 +804,9 @@ class VrrpRole:
         masters: list[Instance] = []
         for inst in due:
             deadline = inst.machine.next_deadline
-            self._touched.add(inst.name)
             if deadline is None or deadline > now + TIMER_SLACK:
-                continue  # pushed back by an advert read just now
+                self._touched.add(inst.name)  # pushed back by an advert read just now: re-arm
+                continue
             if inst.machine.state == MASTER:
                 masters.append(inst)
             else:
@@ -838,11 +838,17 @@ class VrrpRole:
         by_interval: dict[float, list[Instance]] = {}
         for inst in masters:
             by_interval.setdefault(inst.config.advert_int, []).append(inst)
+        timers = self._timers
         for group in by_interval.values():
             tick = max([now, *(d for inst in group if (d := inst.machine.next_deadline) is not None)])
             for inst in group:
-                self._touched.add(inst.name)
-                self._apply(inst, inst.machine.on_timer(tick), tick)
+                machine = inst.machine
+                priority = machine.advert_due(tick)  # the common case: just this advert
+                if priority is None or inst.sender is None:
+                    self._apply(inst, machine.on_timer(tick), tick)
+                    continue
+                inst.adverts_sent += inst.sender.queue(priority)
+                timers.set(inst.config.name, machine.next_deadline)
 
     def _end_tick(self) -> None:
         """Send what this tick queued, then re-arm the timer for the touched instances."""

@@ -640,3 +640,40 @@ def test_without_group_hold_no_want_master_is_reported() -> None:
     assert deadline is not None
     assert (Act.WANT_MASTER, 1) not in machine.on_timer(deadline)
     assert machine.state == MASTER
+
+
+# --------------------------------------------------------------------------- I/O shortcuts
+
+
+def test_advert_due_matches_on_timer_for_a_plain_advert() -> None:
+    fast, full = master(0.0, garp_master_delay=0.0), master(0.0, garp_master_delay=0.0)
+    for now in (1.0, 2.0005, 3.5, 9.0):  # on time, a little late, skipped periods
+        actions = full.on_timer(now)
+        assert fast.advert_due(now) == (actions[0][1] if actions else None)
+        assert fast.next_deadline == full.next_deadline
+    assert fast.advert_due(fast.next_deadline - 0.01) is None  # not due yet
+
+
+def test_advert_due_declines_when_another_timer_is_due_or_not_master() -> None:
+    machine = master(0.0, garp_master_delay=1.0)  # GARP_DELAYED and the advert both due at 1.0
+    assert machine.advert_due(1.0) is None
+    assert machine.on_timer(1.0) == [(Act.SEND_ADVERT, 100), (Act.SEND_GARP, GARP_DELAYED)]
+    assert started(0.0).advert_due(100.0) is None
+
+
+def test_rearms_only_and_steady_advert_match_on_advert() -> None:
+    fast, full = started(0.0, version=3, advert_int=0.01), started(0.0, version=3, advert_int=0.01)
+    for machine in (fast, full):
+        machine.on_advert(0.001, HIGHER_IP, 150, 0.01)
+    assert fast.rearms_only(HIGHER_IP, 150, 0.01)
+    assert not fast.rearms_only(LOWER_IP, 150, 0.01)  # another router
+    assert not fast.rearms_only(HIGHER_IP, 150, 0.02)  # v3 interval change
+    assert not fast.rearms_only(HIGHER_IP, 0, 0.01)  # release
+    assert not fast.rearms_only(HIGHER_IP, 50, 0.01)  # lower priority: preempt decides
+    for now in (0.011, 0.021, 0.03):
+        assert full.on_advert(now, HIGHER_IP, 150, 0.01) == []
+        assert fast.steady_advert(now) == full.next_deadline
+    deadline = fast.next_deadline
+    assert deadline is not None
+    assert fast.steady_advert(deadline) is None  # due: the caller must take the full path
+    assert not master(0.0).rearms_only(HIGHER_IP, 150, 1.0)
