@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -153,3 +155,49 @@ def test_missing_interface_is_fault_until_it_appears_with_an_address(testbed) ->
 
     run_in(bed, scenario)
     assert not node.has_address(VIP, None)
+
+
+def test_backup_takes_steady_shortcut_and_takes_over_through_rtnetlink(testbed) -> None:
+    """A backup hearing the same advert again only restarts its down timer (the packet is its
+    VRID's template); a different advert goes the full way and replaces it; on takeover the VIP
+    arrives through the pre-built rtnetlink request and the shortcut ends."""
+    from fastalived.testbed import VrrpDaemon, global_defs_config
+
+    bed = testbed(2)
+    node = bed.node(1)
+    peer_config = global_defs_config("peer") + v3("VI_1", 31, 150, [f"{VIP}/24"])
+    peer = VrrpDaemon(bed.node(2), peer_config, "fastalived", name="peer").start()
+    ours = config(v3("VI_1", 31, 100, [f"{VIP}/24"]))
+
+    async def scenario() -> None:
+        role = VrrpRole(RunOptions())
+        await role.start(ours)
+        try:
+            inst = role.instances["VI_1"]
+            assert await until(lambda: inst.machine.state == 1 and inst.adverts_received > 5, 10)
+            assert inst.vsock is not None and inst.vsock.steady is not None
+            assert await until(lambda: inst.steady_key is not None, 2)
+            assert inst.steady_key == (socket.inet_aton(bed.node(2).ipv4), 150, 0.05)
+            assert inst.vsock.steady.get(31) is not None
+            received = inst.adverts_received
+            assert await until(lambda: inst.adverts_received >= received + 5, 5)  # counted on the shortcut too
+            assert inst.machine.state == 1 and not node.has_address(VIP)
+
+            peer.config_path.write_text(peer_config.replace("priority 150", "priority 160"))
+            assert peer.proc is not None
+            os.kill(peer.proc.pid, signal.SIGHUP)  # the peer's adverts change: full path, new template
+            assert await until(lambda: inst.steady_key is not None and inst.steady_key[1] == 160, 10)
+            assert inst.machine.state == 1
+
+            peer.kill_group()
+            assert await until(lambda: inst.machine.state == 2, 5)
+            assert await until(lambda: node.has_address(VIP), 1)
+            assert inst.steady_key is None and inst.vsock.steady.get(31) is None
+        finally:
+            await role.stop()
+        assert not node.has_address(VIP)
+
+    try:
+        run_in(bed, scenario)
+    finally:
+        peer.close()
