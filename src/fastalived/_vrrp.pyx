@@ -68,6 +68,7 @@ cdef extern from "<sys/socket.h>" nogil:
         AF_INET6
         SOL_SOCKET
         SO_DOMAIN
+        SCM_TIMESTAMPNS
         MSG_DONTWAIT
 
 cdef extern from "<netinet/in.h>" nogil:
@@ -580,6 +581,20 @@ cdef int _hop_limit(msghdr *header) noexcept:
     return -1
 
 
+cdef double _arrival(msghdr *header) noexcept:
+    """The SCM_TIMESTAMPNS control message's CLOCK_REALTIME seconds, or 0.0 when the kernel sent
+    none (SO_TIMESTAMPNS not enabled on the socket)."""
+    cdef cmsghdr *item = CMSG_FIRSTHDR(header)
+    cdef timespec stamp
+    while item != NULL:
+        if (item.cmsg_level == SOL_SOCKET and item.cmsg_type == SCM_TIMESTAMPNS
+                and item.cmsg_len >= CMSG_LEN(sizeof(timespec))):
+            memcpy(&stamp, CMSG_DATA(item), sizeof(timespec))
+            return <double>stamp.tv_sec + <double>stamp.tv_nsec / 1e9
+        item = CMSG_NXTHDR(header, item)
+    return 0.0
+
+
 cdef str _address_text(sockaddr_in6 *name):
     cdef char text[64]
     if name.sin6_family == AF_INET:
@@ -594,8 +609,9 @@ cdef str _address_text(sockaddr_in6 *name):
 def recv_many(int fd, int max_packets=64):
     """Read up to ``max_packets`` waiting packets with recvmmsg, never blocking.
 
-    Returns ``(data, source address, hop limit or -1)`` per packet; errors other than "nothing
-    waiting" are raised only if nothing was read.
+    Returns ``(data, source address, hop limit or -1, arrival or 0.0)`` per packet (arrival:
+    SCM_TIMESTAMPNS, CLOCK_REALTIME seconds); errors other than "nothing waiting" are raised only
+    if nothing was read.
     """
     cdef mmsghdr messages[BATCH]
     cdef iovec vectors[BATCH]
@@ -627,6 +643,7 @@ def recv_many(int fd, int max_packets=64):
                 PyBytes_FromStringAndSize(<char *>_recv_data[i], messages[i].msg_len),
                 _address_text(&_recv_names[i]),
                 _hop_limit(&messages[i].msg_hdr),
+                _arrival(&messages[i].msg_hdr),
             ))
         if result < wanted:
             break
@@ -753,7 +770,7 @@ def recv_sorted(int fd, SteadyTable table, int max_packets=64):
                 template = templates[vrid]
                 if (template is not None and len(<bytes>template) == size
                         and _steady_same(<const uint8_t *>PyBytes_AS_STRING(<bytes>template), _recv_data[i], size)):
-                    hits.append(owners[vrid])
+                    hits.append((owners[vrid], _arrival(&messages[i].msg_hdr)))
                     continue
                 templates[vrid] = None
                 owners[vrid] = None
@@ -761,6 +778,7 @@ def recv_sorted(int fd, SteadyTable table, int max_packets=64):
                 PyBytes_FromStringAndSize(<char *>_recv_data[i], size),
                 _address_text(&_recv_names[i]),
                 _hop_limit(&messages[i].msg_hdr),
+                _arrival(&messages[i].msg_hdr),
             ))
         count += result
         if result < wanted:

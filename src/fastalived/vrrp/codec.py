@@ -46,6 +46,8 @@ RECV_CONTROL_SIZE = 128
 # Errors that mean "the socket is full / empty right now", not a failure.
 _WOULD_BLOCK = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+SO_TIMESTAMPNS = 35  # == SCM_TIMESTAMPNS: the kernel stamps each received packet (CLOCK_REALTIME)
+_TIMESPEC = struct.Struct("@qq")
 
 
 class Drop(IntEnum):
@@ -496,16 +498,27 @@ def _hop_limit(ancillary: list[tuple[int, int, bytes]]) -> int:
     return UNKNOWN_HOP_LIMIT
 
 
-def recv_many(fd: int, max_packets: int = 64) -> list[tuple[bytes, str, int]]:
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The SCM_TIMESTAMPNS control message's CLOCK_REALTIME seconds, or 0.0 when the kernel sent
+    none (SO_TIMESTAMPNS not enabled on the socket)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return float(sec) + float(nsec) / 1e9
+    return 0.0
+
+
+def recv_many(fd: int, max_packets: int = 64) -> list[tuple[bytes, str, int, float]]:
     """Read up to ``max_packets`` waiting packets without blocking.
 
-    Returns ``(data, source address without zone, hop limit)`` per packet; the hop limit comes
-    from IPV6_HOPLIMIT (the caller sets IPV6_RECVHOPLIMIT) and is -1 for IPv4, whose TTL is in
-    the delivered IP header. Errors other than "nothing waiting" are raised only if nothing was
-    read.
+    Returns ``(data, source address without zone, hop limit, arrival)`` per packet; the hop limit
+    comes from IPV6_HOPLIMIT (the caller sets IPV6_RECVHOPLIMIT) and is -1 for IPv4, whose TTL is
+    in the delivered IP header; the arrival is the kernel's receive time (CLOCK_REALTIME seconds,
+    with SO_TIMESTAMPNS on the socket), else 0.0. Errors other than "nothing waiting" are raised
+    only if nothing was read.
     """
     sock = _borrowed_socket(fd)
-    received: list[tuple[bytes, str, int]] = []
+    received: list[tuple[bytes, str, int, float]] = []
     try:
         while len(received) < max_packets:
             try:
@@ -516,7 +529,7 @@ def recv_many(fd: int, max_packets: int = 64) -> list[tuple[bytes, str, int]]:
                 if received or exc.errno in _WOULD_BLOCK:
                     break
                 raise
-            received.append((data, address[0].partition("%")[0], _hop_limit(ancillary)))
+            received.append((data, address[0].partition("%")[0], _hop_limit(ancillary), _arrival(ancillary)))
     finally:
         sock.detach()
     return received
@@ -627,20 +640,22 @@ def _steady_vrid(data: bytes) -> int | None:
     return data[header_len + 1] if len(data) >= header_len + 2 else None
 
 
-def recv_sorted(fd: int, table: SteadyTable, max_packets: int = 64) -> tuple[list, list[tuple[bytes, str, int]]]:
-    """:func:`recv_many` on an IPv4 raw socket, split: the owners of packets that repeat their
-    VRID's template (one entry per packet, in order) and every other packet, as ``recv_many``
+def recv_sorted(
+    fd: int, table: SteadyTable, max_packets: int = 64
+) -> tuple[list[tuple[object, float]], list[tuple[bytes, str, int, float]]]:
+    """:func:`recv_many` on an IPv4 raw socket, split: ``(owner, arrival)`` for packets that repeat
+    their VRID's template (one entry per packet, in order) and every other packet, as ``recv_many``
     returns it. A VRID whose packet did not match loses its template, so nothing after it in
     the batch is taken out of order."""
     hits: list = []
-    packets: list[tuple[bytes, str, int]] = []
+    packets: list[tuple[bytes, str, int, float]] = []
     for item in recv_many(fd, max_packets):
         data = item[0]
         vrid = _steady_vrid(data)
         if vrid is not None:
             template = table.templates[vrid]
             if template is not None and steady_match(template, data):
-                hits.append(table.owners[vrid])
+                hits.append((table.owners[vrid], item[3]))
                 continue
             table.clear(vrid)
         packets.append(item)

@@ -2,7 +2,10 @@
 
 One raw IP-protocol-112 socket per (interface, family) carries every instance on that interface:
 the kernel hands each raw socket every VRRP packet anyway, so one socket per instance would only
-multiply receive work. Reads are batched with ``recv_many`` from a loop reader; all instance timers
+multiply receive work. Reads are batched with ``recv_many`` from a loop reader; every packet carries
+its kernel arrival time (SO_TIMESTAMPNS), so a read may come late without moving any deadline: after
+a wakeup that found packets, the reader rests for READ_PAUSE and the rest of the burst is read in
+one go (a backup's due Master_Down_Timer drains every socket first). All instance timers
 share one heap and a single timerfd (the loop's own timers round to milliseconds, which would
 make a backup take over up to 2 ms late) armed for the earliest deadline.
 """
@@ -25,6 +28,7 @@ from fastalived.vrrp import wire
 log = logging.getLogger("fastalived.vrrp")
 
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 IP_MULTICAST_ALL = 49
 IPV6_CHECKSUM = 7
 IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
@@ -33,10 +37,19 @@ VRRP_TOS = 0xC0
 VRRP_TTL = 255
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 RECEIVE_BUFFER = 4 << 20  # room for one aligned burst of adverts from hundreds of instances
-MAX_BATCH = 64  # packets read per reader wake-up before yielding to other callbacks
+MAX_BATCH = 64  # packets per read (one recvmmsg call's worth)
+READ_BATCHES = 4  # full batches read in one go before yielding to other callbacks
 TIMER_SLACK = 0.0002  # deadlines this close count as due in the same wakeup (the timerfd is exact)
+# After a read that found packets, the socket is read again this much later instead of on its next
+# packet (and so on until a read finds nothing): a burst of adverts trickles in a few at a time,
+# and each wakeup costs more than the packets it reads. Arrival times come from the kernel and a
+# due Master_Down_Timer drains the sockets first, so this moves no deadline; it delays, by at most
+# this, only what an advert triggers at once (a master hearing a higher priority; a priority-0
+# release when the backup's skew time is shorter). min(1 ms, advert_int / 10) for every advert_int
+# VRRP allows (>= 10 ms).
+READ_PAUSE = 0.001
 
-Packet = tuple[bytes, str, int]  # (data, source address, hop limit or -1), as recv_many returns
+Packet = tuple[bytes, str, int, float]  # (data, source, hop limit or -1, arrival or 0.0), as recv_many returns
 
 
 def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> socket.socket:
@@ -50,6 +63,7 @@ def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> sock
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # arrival time per packet
         try:  # past net.core.rmem_max when privileged: a burst from hundreds of masters must fit
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
         except PermissionError:
@@ -96,6 +110,7 @@ class VrrpSocket:
         self.steady = wire.SteadyTable() if family == socket.AF_INET else None
         self._out_packets: list[bytes] = []
         self._out_dests: list[tuple] = []
+        self.resume: asyncio.TimerHandle | None = None  # pending read while the reader rests
 
     def destination(self, address: str) -> tuple:
         """sendto() address for a peer or the group; link-local IPv6 needs the interface index."""
@@ -129,8 +144,8 @@ class VrrpSocket:
             sent += done
         return sent
 
-    def receive(self) -> tuple[list, list[Packet]]:
-        """Up to MAX_BATCH waiting packets: the owners of steady repeats, and the rest."""
+    def receive(self) -> tuple[list[tuple[object, float]], list[Packet]]:
+        """Up to MAX_BATCH waiting packets: (owner, arrival) of steady repeats, and the rest."""
         try:
             if self.steady is not None:
                 return wire.recv_sorted(self.fd, self.steady, MAX_BATCH)
@@ -143,7 +158,7 @@ class VrrpSocket:
         self.sock.close()
 
 
-PacketHandler = Callable[[VrrpSocket, list[Packet], list], None]  # (socket, packets, steady owners)
+PacketHandler = Callable[[VrrpSocket, list[Packet], list], None]  # (socket, packets, steady (owner, arrival))
 
 
 class SocketPool:
@@ -183,6 +198,9 @@ class SocketPool:
         vsock.flush()  # e.g. the priority-0 advert of the last instance leaving this socket
         self._sockets.pop((vsock.ifname, vsock.family), None)
         self._loop.remove_reader(vsock.fd)
+        if vsock.resume is not None:
+            vsock.resume.cancel()
+            vsock.resume = None
         vsock.close()
 
     def drain(self, vsock: VrrpSocket) -> None:
@@ -195,10 +213,32 @@ class SocketPool:
             if len(hits) + len(packets) < MAX_BATCH:
                 break
 
+    def _read(self, vsock: VrrpSocket) -> int:
+        """Up to READ_BATCHES batches, as long as they come full; returns packets read."""
+        total = 0
+        for _ in range(READ_BATCHES):
+            hits, packets = vsock.receive()
+            if hits or packets:
+                self._on_packets(vsock, packets, hits)
+            count = len(hits) + len(packets)
+            total += count
+            if count < MAX_BATCH:
+                break
+        return total
+
     def _readable(self, vsock: VrrpSocket) -> None:
-        hits, packets = vsock.receive()
-        if hits or packets:
-            self._on_packets(vsock, packets, hits)
+        if self._read(vsock):  # more of the burst is likely on its way: rest, then read it in one go
+            self._loop.remove_reader(vsock.fd)
+            vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
+
+    def _resume(self, vsock: VrrpSocket) -> None:
+        vsock.resume = None
+        if self._sockets.get((vsock.ifname, vsock.family)) is not vsock:
+            return
+        if self._read(vsock):  # still arriving: rest again
+            vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
+        else:  # quiet: back to reading on the next packet
+            self._loop.add_reader(vsock.fd, self._readable, vsock)
 
 
 class DeadlineScheduler:

@@ -26,6 +26,7 @@ lowered by tracking. Sync groups force members with :meth:`VrrpMachine.sync_to` 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ STATE_NAMES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
 
 OWNER_PRIORITY = 255
 RELEASE_PRIORITY = 0
+ALIGNED = 1e-6  # an Adver_Timer this close to a multiple of advert_int is on the grid (align_advert)
 
 GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH = 1, 2, 3
 
@@ -225,6 +227,22 @@ class VrrpMachine:
                 return None
         self._adver_deadline = _rearm(deadline, self.params.advert_int, now)
         return self.effective_priority
+
+    def align_advert(self, window: float) -> None:
+        """Move a master's next Adver_Timer expiry up to ``window`` earlier, toward the nearest
+        earlier multiple of advert_int on the clock (no-op when on it, or not a master).
+
+        The I/O layer calls it for masters that share an advert_int with other masters: each
+        walks toward the same grid, at most ``window`` per advert, until all leave in one
+        wakeup. An early advert only restarts the backups' timers early."""
+        deadline = self._adver_deadline
+        if self.state != MASTER or deadline is None or window <= 0:
+            return
+        period = self.params.advert_int
+        phase = math.fmod(deadline, period)
+        if phase <= ALIGNED or period - phase <= ALIGNED:
+            return
+        self._adver_deadline = deadline - min(phase, window)
 
     def on_timer(self, now: float) -> list[Action]:
         """Run every timer that expired at or before ``now``; extra calls do nothing."""

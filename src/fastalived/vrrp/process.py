@@ -241,6 +241,7 @@ class VrrpRole:
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._touched: set[str] = set()
         self._align_max: float | None = None  # the widest alignment window; None: recompute
+        self._masters: Counter[float] | None = None  # masters per advert_int; None: recompute
         # Adverts handled in full this tick that may become their instance's steady template:
         # name -> (socket, vrid, packet, (src, priority, interval)).
         self._steady_candidates: dict[str, tuple[VrrpSocket, int, bytes, tuple[bytes, int, float]]] = {}
@@ -394,7 +395,7 @@ class VrrpRole:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         tracking = PriorityCalculator(config, scripts, group)
         inst = Instance(config, VrrpMachine(self._params(config, b"")), tracking)
-        self._align_max = None
+        self._align_max = self._masters = None
         if config.auth_type == "AH" and config.version == 2:
             log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
                         config.name)  # fmt: skip
@@ -433,7 +434,7 @@ class VrrpRole:
             return  # untouched: same machine, same state, same timers
         inst.config = config
         inst.tracking = tracking
-        self._align_max = None
+        self._align_max = self._masters = None
         self._bind(inst, *await self._links_of(config))
         await self._refresh_tracking_inputs(inst)
         now = wire.monotonic()
@@ -452,7 +453,7 @@ class VrrpRole:
         self._unbind(inst)
         self._touched.add(inst.name)
         del self.instances[inst.name]
-        self._align_max = None
+        self._align_max = self._masters = None
 
     async def _links_of(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
         """The instance's interface and, with use_vmac, its VMAC (created when missing)."""
@@ -727,21 +728,31 @@ class VrrpRole:
     # ------------------------------------------------------------------ events from the loop
 
     def _on_packets(self, vsock: VrrpSocket, packets: list[Packet], steady: list | None = None) -> None:
-        """A receive batch. ``steady`` are the instances whose master repeated, byte for byte,
-        an advert their machine said only restarts the Master_Down_Timer (``rearms_only``)."""
+        """A receive batch. ``steady`` are (instance, arrival) for the instances whose master
+        repeated, byte for byte, an advert their machine said only restarts the Master_Down_Timer
+        (``rearms_only``).
+
+        Each advert counts at its kernel arrival time (CLOCK_REALTIME, moved to the monotonic
+        clock once per batch), not at the time it is read: reads may be batched late
+        (``io.READ_PAUSE``) without moving a backup's Master_Down_Timer."""
         now = wire.monotonic()
+        offset = now - time.time()
         if steady:
             timers = self._timers
             assert timers is not None
-            for inst in steady:
+            timers_set = timers.set
+            for inst, stamp in steady:
                 inst.adverts_received += 1
-                deadline = inst.machine.steady_advert(now)
+                at = stamp + offset
+                if at > now or not stamp:
+                    at = now
+                deadline = inst.machine.steady_advert(at)
                 if deadline is not None:
-                    timers.set(inst.name, deadline)
+                    timers_set(inst.config.name, deadline)
                 elif inst.steady_key is not None:  # a timer is due first: the full path
-                    self._apply(inst, inst.machine.on_advert(now, *inst.steady_key), now)
-        for data, src, hop_limit in packets:
-            self._receive(vsock, data, src, hop_limit, now)
+                    self._apply(inst, inst.machine.on_advert(at, *inst.steady_key), at)
+        for data, src, hop_limit, stamp in packets:
+            self._receive(vsock, data, src, hop_limit, min(now, stamp + offset) if stamp else now)
         self._end_tick()
 
     def _receive(self, vsock: VrrpSocket, data: bytes, src: str, hop_limit: int, now: float) -> None:
@@ -819,10 +830,12 @@ class VrrpRole:
     def _advertise_together(self, masters: list[Instance], now: float) -> None:
         """Serve due masters plus those due within :func:`_align_window` at one tick.
 
-        Masters with the same advert_int share a tick, so they get the same next deadline and
-        keep leaving in one wakeup and one ``send_many``: wakeups, not packets, are what costs
-        CPU. While phases merge an advert is at most that fraction early or late, once; steady
-        periods stay exact.
+        Masters with the same advert_int share a tick and one ``send_many``: wakeups, not
+        packets, are what costs CPU (the master's, and each backup's, which is woken per burst).
+        When more than one master has that advert_int, each also moves its phase toward the
+        same grid (``VrrpMachine.align_advert``), at most the window per advert, so after a few
+        periods all of them leave in one wakeup; until then an advert is at most the window
+        early. A lone master keeps its phase: its periods stay exact.
         """
         assert self._timers is not None
 
@@ -839,8 +852,11 @@ class VrrpRole:
         for inst in masters:
             by_interval.setdefault(inst.config.advert_int, []).append(inst)
         timers = self._timers
-        for group in by_interval.values():
+        if self._masters is None:
+            self._masters = Counter(i.config.advert_int for i in self.instances.values() if i.machine.state == MASTER)
+        for advert_int, group in by_interval.items():
             tick = max([now, *(d for inst in group if (d := inst.machine.next_deadline) is not None)])
+            window = _align_window(advert_int) if self._masters[advert_int] > 1 else 0.0
             for inst in group:
                 machine = inst.machine
                 priority = machine.advert_due(tick)  # the common case: just this advert
@@ -848,6 +864,8 @@ class VrrpRole:
                     self._apply(inst, machine.on_timer(tick), tick)
                     continue
                 inst.adverts_sent += inst.sender.queue(priority)
+                if window:
+                    machine.align_advert(window)
                 timers.set(inst.config.name, machine.next_deadline)
 
     def _end_tick(self) -> None:
@@ -929,6 +947,7 @@ class VrrpRole:
 
     def _entered(self, inst: Instance, state: int, now: float, depth: int) -> None:
         old, inst.last_state = inst.last_state, state
+        self._masters = None
         name = STATE_NAMES[state]
         suffix = " (init)" if old == INIT and state == BACKUP else ""
         log.info("(%s) Entering %s STATE%s", inst.name, name, suffix)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import itertools
+import math
 
 import pytest
 
@@ -659,6 +661,28 @@ def test_advert_due_declines_when_another_timer_is_due_or_not_master() -> None:
     assert machine.advert_due(1.0) is None
     assert machine.on_timer(1.0) == [(Act.SEND_ADVERT, 100), (Act.SEND_GARP, GARP_DELAYED)]
     assert started(0.0).advert_due(100.0) is None
+
+
+def test_align_advert_walks_a_master_onto_the_interval_grid() -> None:
+    machine = master(0.0, version=3, advert_int=0.01, garp_master_delay=0.0)
+    machine.on_timer(100.0037)  # late: the next advert is 10 ms on, 3.7 ms past the 10 ms grid
+    gaps = []
+    for _ in range(10):
+        deadline = machine.next_deadline
+        assert deadline is not None
+        machine.align_advert(0.001)
+        aligned = machine.next_deadline
+        assert aligned is not None and deadline - 0.001 - 1e-12 <= aligned <= deadline  # at most 1 ms early
+        assert machine.advert_due(aligned) == 100
+        gaps.append(aligned)
+    steps = [round(later - earlier, 6) for earlier, later in itertools.pairwise(gaps)]
+    assert steps[:2] == [0.009, 0.009] and steps[-1] == 0.01  # walked early, then exact periods
+    phase = math.fmod(gaps[-1], 0.01)
+    assert min(phase, 0.01 - phase) < 1e-6
+    backup = started(0.0)
+    before = backup.next_deadline
+    backup.align_advert(0.001)  # not a master: nothing moves
+    assert backup.next_deadline == before
 
 
 def test_rearms_only_and_steady_advert_match_on_advert() -> None:
