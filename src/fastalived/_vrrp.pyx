@@ -606,6 +606,35 @@ cdef str _address_text(sockaddr_in6 *name):
     return text.decode("ascii")
 
 
+cdef int _recv_batch(int fd, mmsghdr *messages, iovec *vectors, int wanted, int *error) noexcept:
+    """One recvmmsg into the shared receive slots; returns its result, errno in ``error``."""
+    cdef int i, result
+    memset(messages, 0, sizeof(mmsghdr) * wanted)
+    for i in range(wanted):
+        vectors[i].iov_base = _recv_data[i]
+        vectors[i].iov_len = RECV_SIZE
+        messages[i].msg_hdr.msg_name = &_recv_names[i]
+        messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
+        messages[i].msg_hdr.msg_iov = &vectors[i]
+        messages[i].msg_hdr.msg_iovlen = 1
+        messages[i].msg_hdr.msg_control = _recv_control[i]
+        messages[i].msg_hdr.msg_controllen = CONTROL_SIZE
+    with nogil:
+        result = recvmmsg(fd, messages, <unsigned int>wanted, MSG_DONTWAIT, NULL)
+        error[0] = errno
+    return result
+
+
+cdef tuple _received(mmsghdr *messages, int i, Py_ssize_t size):
+    """The ``(data, source, hop limit, arrival)`` tuple of receive slot ``i``."""
+    return (
+        PyBytes_FromStringAndSize(<char *>_recv_data[i], size),
+        _address_text(&_recv_names[i]),
+        _hop_limit(&messages[i].msg_hdr),
+        _arrival(&messages[i].msg_hdr),
+    )
+
+
 def recv_many(int fd, int max_packets=64):
     """Read up to ``max_packets`` waiting packets with recvmmsg, never blocking.
 
@@ -619,19 +648,7 @@ def recv_many(int fd, int max_packets=64):
     cdef int wanted, result, error, i
     while len(received) < max_packets:
         wanted = min(BATCH, max_packets - len(received))
-        memset(messages, 0, sizeof(messages))
-        for i in range(wanted):
-            vectors[i].iov_base = _recv_data[i]
-            vectors[i].iov_len = RECV_SIZE
-            messages[i].msg_hdr.msg_name = &_recv_names[i]
-            messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
-            messages[i].msg_hdr.msg_iov = &vectors[i]
-            messages[i].msg_hdr.msg_iovlen = 1
-            messages[i].msg_hdr.msg_control = _recv_control[i]
-            messages[i].msg_hdr.msg_controllen = CONTROL_SIZE
-        with nogil:
-            result = recvmmsg(fd, messages, <unsigned int>wanted, MSG_DONTWAIT, NULL)
-            error = errno
+        result = _recv_batch(fd, messages, vectors, wanted, &error)
         if result < 0:
             if error == EINTR:
                 continue
@@ -639,12 +656,7 @@ def recv_many(int fd, int max_packets=64):
                 break
             _raise_errno(error)
         for i in range(result):
-            received.append((
-                PyBytes_FromStringAndSize(<char *>_recv_data[i], messages[i].msg_len),
-                _address_text(&_recv_names[i]),
-                _hop_limit(&messages[i].msg_hdr),
-                _arrival(&messages[i].msg_hdr),
-            ))
+            received.append(_received(messages, i, messages[i].msg_len))
         if result < wanted:
             break
     return received
@@ -740,19 +752,7 @@ def recv_sorted(int fd, SteadyTable table, int max_packets=64):
     cdef object template
     while count < max_packets:
         wanted = min(BATCH, max_packets - count)
-        memset(messages, 0, sizeof(messages))
-        for i in range(wanted):
-            vectors[i].iov_base = _recv_data[i]
-            vectors[i].iov_len = RECV_SIZE
-            messages[i].msg_hdr.msg_name = &_recv_names[i]
-            messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
-            messages[i].msg_hdr.msg_iov = &vectors[i]
-            messages[i].msg_hdr.msg_iovlen = 1
-            messages[i].msg_hdr.msg_control = _recv_control[i]
-            messages[i].msg_hdr.msg_controllen = CONTROL_SIZE
-        with nogil:
-            result = recvmmsg(fd, messages, <unsigned int>wanted, MSG_DONTWAIT, NULL)
-            error = errno
+        result = _recv_batch(fd, messages, vectors, wanted, &error)
         if result < 0:
             if error == EINTR:
                 continue
@@ -774,12 +774,7 @@ def recv_sorted(int fd, SteadyTable table, int max_packets=64):
                     continue
                 templates[vrid] = None
                 owners[vrid] = None
-            received.append((
-                PyBytes_FromStringAndSize(<char *>_recv_data[i], size),
-                _address_text(&_recv_names[i]),
-                _hop_limit(&messages[i].msg_hdr),
-                _arrival(&messages[i].msg_hdr),
-            ))
+            received.append(_received(messages, i, size))
         count += result
         if result < wanted:
             break
