@@ -29,8 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-DEFAULT_SHIM = "/work/shared/reference/keepalived-peer/ipvs_shim.c"
+# keepalived needs this reference shim to run its checker without kernel IPVS (../shared beside the clone)
+DEFAULT_SHIM = str(Path(__file__).resolve().parents[2] / "shared/reference/keepalived-peer/ipvs_shim.c")
 PORT_BASE = 20000  # below the ephemeral range, so checker sockets never collide with listeners
 PORTS_PER_ADDRESS = 2500
 KEEPALIVED_CHECKS_PER_CPU_SECOND = 3988.8 / 0.3195
