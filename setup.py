@@ -1,7 +1,11 @@
-"""Build the Cython hot edge; skip it on failure unless FASTALIVED_REQUIRE_EXTENSIONS is set.
+"""Build the Cython modules; skip them on failure unless FASTALIVED_REQUIRE_EXTENSIONS is set.
 
-CI sets the require flag so a broken compile can never silently leave only the pure twin under test.
+Two modules: ``fastalived._vrrp`` (C: batched raw-socket I/O, timerfd, clock) and the VRRP codec,
+``vrrp/codec.py``, compiled in pure mode with the C types of ``codec.pxd`` (python-zeroconf's
+layout); its build shadows the ``.py``, which stays the pure fallback. CI sets the require flag so
+a broken compile can never silently leave only pure Python under test.
 """
+
 import os
 
 from setuptools import Extension, setup
@@ -9,26 +13,37 @@ from setuptools.command.build_ext import build_ext
 
 REQUIRE = os.environ.get("FASTALIVED_REQUIRE_EXTENSIONS", "") not in ("", "0")
 SKIP = os.environ.get("FASTALIVED_NO_EXTENSIONS", "") not in ("", "0") and not REQUIRE
+EXTENSIONS = {
+    "fastalived._vrrp": "src/fastalived/_vrrp.pyx",
+    "fastalived.vrrp.codec": "src/fastalived/vrrp/codec.py",
+}
+DIRECTIVES = {
+    "language_level": "3",
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "annotation_typing": False,  # the .pxd alone gives C types; the annotations are for mypy
+}
 
 
 class OptionalBuildExt(build_ext):
-    """Treat a failed compile as 'pure Python only' unless the build demands the extension."""
+    """Treat a failed compile as 'pure Python only' unless the build demands the extensions."""
 
     def run(self) -> None:
         try:
             super().run()
-        except Exception as exc:  # noqa: BLE001 - any compiler failure
+        except Exception as exc:  # any compiler failure
             if REQUIRE:
                 raise
-            print(f"WARNING: fastalived C extension not built ({exc}); using the pure-Python twin")
+            print(f"WARNING: fastalived C extensions not built ({exc}); using pure Python")
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if REQUIRE:
                 raise
-            print(f"WARNING: building {ext.name} failed ({exc}); using the pure-Python twin")
+            print(f"WARNING: building {ext.name} failed ({exc}); using its pure-Python source")
 
 
 def extensions() -> list[Extension]:
@@ -40,10 +55,16 @@ def extensions() -> list[Extension]:
         if REQUIRE:
             raise
         return []
-    return cythonize(
-        [Extension("fastalived._vrrp", ["src/fastalived/_vrrp.pyx"])],
-        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
-    )
+    try:
+        return cythonize(
+            [Extension(name, [source]) for name, source in EXTENSIONS.items()],
+            compiler_directives=DIRECTIVES,
+        )
+    except Exception as exc:  # a Cython compile error: same rule as a C one
+        if REQUIRE:
+            raise
+        print(f"WARNING: Cython failed ({exc}); using pure Python")
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

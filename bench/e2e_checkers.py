@@ -131,7 +131,7 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
 
     import uvloop
 
-    from fastalived.check.process import CheckRole, IpvsUnavailable
+    from fastalived.check.process import CheckRole, NoIpvs
     from fastalived.check.scheduler import DurationStats
     from fastalived.config.model import CheckerCommon, Config, HttpCheck, RealServer, UrlSpec, VirtualServer
 
@@ -147,7 +147,7 @@ def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
     )
 
     async def run() -> dict:
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config)
         await asyncio.sleep(warmup)
         role.lag = DurationStats(window=65536)

@@ -30,9 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support (sniffer)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the testbed is not installed
 
-from fastalived.testbed import (  # noqa: E402
+from tests.support.keepalived import fastalived_unavailable  # noqa: E402
+from tests.support.netns import Testbed  # noqa: E402
+from tests.support.testbed import (  # noqa: E402
     Flavour,
     Node,
     VrrpDaemon,
@@ -40,8 +42,6 @@ from fastalived.testbed import (  # noqa: E402
     vrrp_instance_config,
     wait_for,
 )
-from tests.support.keepalived import fastalived_unavailable  # noqa: E402
-from tests.support.netns import Testbed  # noqa: E402
 from tests.support.wire import Sniffer, advert_gaps  # noqa: E402
 
 VIP = "198.51.100.100"

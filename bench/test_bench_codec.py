@@ -1,19 +1,19 @@
-"""Per-packet cost of the VRRP codec, compiled module vs pure twin.
+"""Per-packet cost of the VRRP codec, Cython build vs the same source run as pure Python.
 
 Run: ``.venv/bin/python -m pytest bench/test_bench_codec.py --benchmark-group-by=group``
 (one packet per round, so the reported mean is ns/packet).
 """
 
-import importlib
 import socket
 from types import ModuleType
 
 import pytest
 
-from fastalived.vrrp import codec as pure_codec
+from tests.support.codec_builds import compiled_build, pure_build
 
+pure_codec = pure_build()
 try:
-    compiled_codec: ModuleType | None = importlib.import_module("fastalived._vrrp")
+    compiled_codec: ModuleType | None = compiled_build()
 except ImportError:
     compiled_codec = None
 

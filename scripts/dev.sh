@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 root shell; every step is idempotent.
 #   scripts/dev.sh setup   install apt + pip dependencies, build the extension, fetch the IPVS guest kernel
-#   scripts/dev.sh demo    setup, then the two-node VRRP failover demo in network namespaces
+#   scripts/dev.sh demo    setup, then an HAProxy pair failing over under client traffic (scripts/demo.py)
 #   scripts/dev.sh test    setup, then the whole test suite (unit, netns, interop, IPVS guest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +18,30 @@ apt_setup() {
     if ((${#missing[@]})); then
         echo "== apt-get install ${missing[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        without_service_starts env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
-    # keepalived is an interop peer only: never let the package's own service run.
-    systemctl disable --now keepalived >/dev/null 2>&1 || true
-    pkill -x keepalived 2>/dev/null || true
+}
+
+# keepalived and haproxy are only peers: the tests and the demo start their own copies inside
+# namespaces. Their packages' services must not start at install time, and nothing that already
+# runs here is stopped, disabled or killed. A policy-rc.d that exits 101 ("action forbidden")
+# holds invoke-rc.d back for the duration of the install only; someone else's is left alone.
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_MARK="# fastalived dev.sh: no service starts during its apt-get install"
+
+without_service_starts() {
+    if [ -e "$POLICY_RC" ] && ! grep -qxF "$POLICY_RC_MARK" "$POLICY_RC"; then
+        "$@"
+        return
+    fi
+    printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_RC_MARK" >"$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+    trap 'rm -f "$POLICY_RC"' EXIT
+    trap 'exit 130' INT TERM
+    "$@"
+    rm -f "$POLICY_RC"
+    trap - EXIT INT TERM
 }
 
 py_setup() {
@@ -52,7 +71,7 @@ setup() {
 
 case "${1:-}" in
 setup) setup ;;
-demo) setup; exec "$VENV/bin/python" -m fastalived.demo ;;
+demo) setup; shift; exec "$VENV/bin/python" scripts/demo.py "$@" ;;
 test) setup; exec "$VENV/bin/python" scripts/run_tests.py ;;
 *) echo "usage: $0 setup|demo|test" >&2; exit 2 ;;
 esac

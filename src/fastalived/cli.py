@@ -93,13 +93,15 @@ def config_test(options: RunOptions, out: TextIO, dump_json: bool = False) -> in
     """``-t``: print every problem once; 0 when clean, keepalived's 5 when anything is wrong."""
     from fastalived.config import dump_json as render_json
     from fastalived.config import load_config
+    from fastalived.runtime.scripts import audit
 
     result = load_config(options.config_file, options.config_id)
-    for diagnostic in result.diagnostics:
+    diagnostics = result.diagnostics + (audit(result.config) if result.ok else [])
+    for diagnostic in diagnostics:
         print(diagnostic, file=out)
     if dump_json and result.ok:
         print(render_json(result.config))
-    problems = [d for d in result.diagnostics if d.severity in ("error", "warning")]
+    problems = [d for d in diagnostics if d.severity in ("error", "warning")]
     return EXIT_CONFIG_ERROR if problems else 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import uvloop
 
-from fastalived.check.process import CheckRole, IpvsUnavailable
+from fastalived.check.process import CheckRole, NoIpvs
 from fastalived.config import load_config
 from tests.check.builders import LOOPBACK
 from tests.support.host import free_port
@@ -64,7 +64,7 @@ def test_keepalived_conf_to_running_checks(tmp_path: Path) -> None:
         path.write_text(CONF.format(ip=LOOPBACK, web=web, refused=free_port(), web2=free_port()))
         loaded = load_config(str(path))
         assert loaded.ok, loaded.diagnostics
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(loaded.config)
         deadline = asyncio.get_running_loop().time() + 5
         while sum(role.runs.values()) < 3 and asyncio.get_running_loop().time() < deadline:

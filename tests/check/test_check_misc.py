@@ -9,12 +9,13 @@ import pytest
 import uvloop
 
 from fastalived.check.misc import MiscProbe
-from fastalived.config.model import MiscCheck
+from fastalived.config.model import GlobalDefs, MiscCheck
 from tests.check.builders import common, probe_once
 
 
 def misc(path: str, *, dynamic: bool = False, timeout: float | None = None) -> MiscProbe:
-    return MiscProbe(MiscCheck("MISC_CHECK", common(0), misc_path=path, misc_timeout=timeout, misc_dynamic=dynamic))
+    check = MiscCheck("MISC_CHECK", common(0), misc_path=path, misc_timeout=timeout, misc_dynamic=dynamic)
+    return MiscProbe(check, GlobalDefs())
 
 
 @pytest.fixture

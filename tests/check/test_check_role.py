@@ -11,7 +11,7 @@ import pytest
 import uvloop
 
 from fastalived.check.events import CheckEvent, RealServerChange, VirtualServerChange
-from fastalived.check.process import CheckRole, IpvsUnavailable
+from fastalived.check.process import CheckRole, NoIpvs
 from fastalived.check.state import CheckState
 from fastalived.config.model import Config, UrlSpec
 from tests.check.builders import (
@@ -131,7 +131,7 @@ def test_a_hung_server_costs_one_slot_not_the_loop() -> None:
             real_server(port, http_check(port, **FAST)),
             real_server(hung_port, http_check(hung_port, **slow)),
         )
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config(vs))
         await until(lambda: role.runs["success"] >= 10)  # the healthy server keeps being checked meanwhile
         assert role.runs["failure"] == 0  # the hung check is still waiting for its timeout
@@ -158,7 +158,7 @@ def test_reload_keeps_state_starts_new_and_stops_removed_servers() -> None:
         kept = real_server(down_port, tcp_check(down_port, **FAST))
         removed = real_server(port, tcp_check(port, **FAST))
         vs = virtual_server(kept, removed)
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config(vs))
         await until(lambda: role.state.real_server(vs.key, kept.key).up is False)
         kept_checker = role.state.real_server(vs.key, kept.key).checkers[0]
@@ -180,7 +180,7 @@ def test_without_ipvs_the_checker_says_so_once_and_keeps_checking(caplog: pytest
     async def main() -> None:
         web = Switchable()
         port = await web.start()
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         with caplog.at_level(logging.INFO, logger="fastalived.check"):
             await role.start(config(virtual_server(real_server(port, http_check(port, **FAST)))))
             web.status = 500
@@ -202,7 +202,7 @@ def test_ha_suspend_skips_checks_while_the_virtual_address_is_not_local() -> Non
         port = await web.start()
         here = virtual_server(real_server(port, http_check(port, **FAST)), address=LOOPBACK, ha_suspend=True)
         away = virtual_server(real_server(port, http_check(port, **FAST)), address="192.0.2.55", ha_suspend=True)
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config(here, away))
         await until(lambda: role.runs["success"] >= 5)
         snapshot = {vs["key"]: vs for vs in role.snapshot()["virtual_servers"]}
@@ -223,7 +223,7 @@ def test_metrics_render_as_prometheus_text() -> None:
     async def main() -> str:
         web = Switchable()
         port = await web.start()
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config(virtual_server(real_server(port, http_check(port, **FAST)))))
         await until(lambda: role.runs["success"] >= 3)
         await role.stop()
@@ -264,7 +264,7 @@ def test_smtp_alert_on_real_server_and_quorum_changes() -> None:
         defs = GlobalDefs(
             smtp_server=LOOPBACK, smtp_port=controller.port, notification_email=("ops@example.com",), router_id="lb1"
         )
-        role = CheckRole(ipvs=IpvsUnavailable())
+        role = CheckRole(ipvs=NoIpvs())
         await role.start(config(vs, global_defs=defs))
         web.status = 500
         await until(lambda: len(inbox.subjects) >= 2)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from fastalived.testbed import in_netns
 from tests.support.netns import Testbed
+from tests.support.testbed import in_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 

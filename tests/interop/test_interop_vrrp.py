@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from fastalived.testbed import Flavour
 from tests.support.keepalived import (
     DaemonSet,
     VrrpDaemon,
@@ -22,6 +21,7 @@ from tests.support.keepalived import (
     vrrp_instance_config,
 )
 from tests.support.netns import Testbed
+from tests.support.testbed import Flavour
 from tests.support.wire import Frame
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]

@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fastalived.testbed import (
+from tests.support.host import fd_count, process_alive, rss_kib
+from tests.support.netns import Node, Testbed, wait_for
+from tests.support.testbed import (
     AddressEvent,
     fastalived_executable,
     global_defs_config,
@@ -31,8 +33,6 @@ from fastalived.testbed import (
     stop_process_group,
     vrrp_instance_config,
 )
-from tests.support.host import fd_count, process_alive, rss_kib
-from tests.support.netns import Node, Testbed, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
 

@@ -17,10 +17,10 @@ import uvloop
 from fastalived.config import parse_string
 from fastalived.config.model import Config
 from fastalived.options import RunOptions
-from fastalived.testbed import in_netns, vrrp_instance_config
 from fastalived.vrrp.process import VrrpRole
 from tests.support.aio import until
 from tests.support.netns import Testbed
+from tests.support.testbed import in_netns, vrrp_instance_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 
@@ -161,7 +161,7 @@ def test_backup_takes_steady_shortcut_and_takes_over_through_rtnetlink(testbed) 
     """A backup hearing the same advert again only restarts its down timer (the packet is its
     VRID's template); a different advert goes the full way and replaces it; on takeover the VIP
     arrives through the pre-built rtnetlink request and the shortcut ends."""
-    from fastalived.testbed import VrrpDaemon, global_defs_config
+    from tests.support.testbed import VrrpDaemon, global_defs_config
 
     bed = testbed(2)
     node = bed.node(1)
@@ -173,24 +173,24 @@ def test_backup_takes_steady_shortcut_and_takes_over_through_rtnetlink(testbed) 
         role = VrrpRole(RunOptions())
         await role.start(ours)
         try:
-            inst = role.instances["VI_1"]
-            assert await until(lambda: inst.machine.state == 1 and inst.adverts_received > 5, 10)
+            core, inst = role.router.instances["VI_1"], role.bindings["VI_1"]
+            assert await until(lambda: core.machine.state == 1 and core.adverts_received > 5, 10)
             assert inst.vsock is not None and inst.vsock.steady is not None
             assert await until(lambda: inst.steady_key is not None, 2)
             assert inst.steady_key == (socket.inet_aton(bed.node(2).ipv4), 150, 0.05)
             assert inst.vsock.steady.get(31) is not None
-            received = inst.adverts_received
-            assert await until(lambda: inst.adverts_received >= received + 5, 5)  # counted on the shortcut too
-            assert inst.machine.state == 1 and not node.has_address(VIP)
+            received = core.adverts_received
+            assert await until(lambda: core.adverts_received >= received + 5, 5)  # counted on the shortcut too
+            assert core.machine.state == 1 and not node.has_address(VIP)
 
             peer.config_path.write_text(peer_config.replace("priority 150", "priority 160"))
             assert peer.proc is not None
             os.kill(peer.proc.pid, signal.SIGHUP)  # the peer's adverts change: full path, new template
             assert await until(lambda: inst.steady_key is not None and inst.steady_key[1] == 160, 10)
-            assert inst.machine.state == 1
+            assert core.machine.state == 1
 
             peer.kill_group()
-            assert await until(lambda: inst.machine.state == 2, 5)
+            assert await until(lambda: core.machine.state == 2, 5)
             assert await until(lambda: node.has_address(VIP), 1)
             assert inst.steady_key is None and inst.vsock.steady.get(31) is None
         finally:

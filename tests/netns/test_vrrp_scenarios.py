@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from fastalived.daemon.dumps import SIGJSON
-from fastalived.testbed import (
+from tests.support.netns import Node, Testbed, wait_for
+from tests.support.testbed import (
     global_defs_config,
     kill_process_group,
     stop_process_group,
     terminate_process,
     vrrp_instance_config,
 )
-from tests.support.netns import Node, Testbed, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 

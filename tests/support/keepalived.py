@@ -1,6 +1,6 @@
 """Run the real keepalived (and fastalived, the same way) as VRRP nodes inside testbed namespaces.
 
-The process runner itself is ``fastalived.testbed.VrrpDaemon`` (the demo uses it too); this module
+The process runner itself is ``tests.support.testbed.VrrpDaemon`` (the demo uses it too); this module
 adds the test-side pieces: a registry that stops every daemon a test started, a check that the
 fastalived VRRP daemon can run yet, and the log assertion that no side saw a bad packet.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fastalived.testbed import (
+from .testbed import (
     Flavour,
     Node,
     VrrpDaemon,

@@ -1,27 +1,26 @@
-"""The test-side testbed: ``fastalived.testbed`` plus a sniffer on the bridge.
+"""The test-side testbed: ``tests.support.testbed`` plus a sniffer on the bridge.
 
-The namespace core lives in the installed package (the demo and the benches need it too); this
-module only adds what is test-specific, so there is one implementation of the topology.
+The namespace core stays free of the capture code (the demo and the benches use it without
+sniffing); this module only adds the sniffer, so there is one implementation of the topology.
 """
 
 from __future__ import annotations
 
-from fastalived import testbed as _core
-from fastalived.testbed import (  # re-exported for tests
+from . import testbed as _core
+from .testbed import (  # re-exported for tests
     AddressWatcher,
     Node,
     TestbedUnavailable,
     unavailable_reason,
     wait_for,
 )
-
 from .wire import Sniffer
 
 __all__ = ["AddressWatcher", "Node", "Testbed", "TestbedUnavailable", "unavailable_reason", "wait_for"]
 
 
 class Testbed(_core.Testbed):
-    """``fastalived.testbed.Testbed`` whose sniffers are closed with it."""
+    """``tests.support.testbed.Testbed`` whose sniffers are closed with it."""
 
     def __init__(self, n_nodes: int = 2, prefix: str = "fb") -> None:
         self._sniffers: list[Sniffer] = []

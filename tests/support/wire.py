@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fastalived.testbed import in_netns
+from .testbed import in_netns
 
 _SO_TIMESTAMPNS = 35
 _ETH_P_ALL = 0x0003

@@ -1,6 +1,6 @@
 """What the checker tells people about: notify_up/notify_down, quorum_up/quorum_down, smtp_alert.
 
-Script running and mail delivery are the daemon's (:mod:`fastalived.daemon.notify`); this module
+Script running and mail delivery are the floor's (:mod:`fastalived.runtime`); this module
 only decides which script and which words. Everything runs in the background, one queue per real
 or virtual server so an up/down pair is always reported in order.
 """
@@ -11,14 +11,10 @@ import asyncio
 import logging
 
 from fastalived.config.model import GlobalDefs, RealServer, VirtualServer
-from fastalived.daemon.notify import (
-    NOTIFY_TIMEOUT,
-    SerialTasks,
-    SmtpError,
-    command_argv,
-    run_notify_script,
-    send_alert,
-)
+from fastalived.runtime.commands import command_argv
+from fastalived.runtime.jobs import SerialTasks
+from fastalived.runtime.mail import SmtpError, send_alert
+from fastalived.runtime.scripts import NOTIFY_TIMEOUT, run_notify_script
 
 log = logging.getLogger("fastalived.check")
 

@@ -1,18 +1,17 @@
-"""The checker's output: a stream of state changes the IPVS layer (and notifiers) consume.
+"""The decisions of the checker's sans-IO core (:mod:`.state`), as small immutable records.
 
-The checker never talks to IPVS itself. Each decision of the sans-IO core (:mod:`.state`) comes out
-as one of these small immutable records, in order. A consumer that missed some (a reconciler that
-just started, a reload) rebuilds from :class:`fastalived.check.state.CheckState` instead, which
-always holds the current table.
+``CheckState.record`` returns them in order; the role turns them into log lines and alerts
+(notify_up/down, quorum scripts, smtp_alert) and hands them to an optional ``on_events`` observer.
+IPVS does not consume them: after any change the role gives its IPVS sink the whole
+:class:`~fastalived.check.state.CheckState`, so a sink that missed something (a restart, a
+reload) is never out of step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastalived.config.model import IPAddress
-
-RealServerKey = tuple[IPAddress, int | None]  # ``RealServer.key``: (address, port or None for fwmark)
+from fastalived.config.model import RealServerKey
 
 INITIAL = "initial"  # the reason on a server's first state (start, or added by a reload)
 WEIGHT_CHANGED = "weight changed"  # the reason when a live server only changed weight (misc_dynamic, reload)

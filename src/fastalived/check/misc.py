@@ -12,17 +12,9 @@ import time
 
 from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
-from fastalived.config.model import MiscCheck
-from fastalived.daemon.notify import command_argv, run_command
-
-SHELL_SYNTAX = frozenset("|&;<>()$`*?[]{}~#\n")
-
-
-def misc_argv(misc_path: str) -> list[str]:
-    """Plain words are exec'd directly; anything needing a shell goes to ``/bin/sh -c``."""
-    if any(char in SHELL_SYNTAX for char in misc_path):
-        return ["/bin/sh", "-c", misc_path]
-    return command_argv(misc_path)
+from fastalived.config.model import GlobalDefs, MiscCheck
+from fastalived.runtime.commands import shell_or_argv
+from fastalived.runtime.scripts import run_script
 
 
 def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
@@ -37,17 +29,18 @@ def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
 
 
 class MiscProbe(CoroutineProbe):
-    __slots__ = ("argv", "timeout", "dynamic", "user", "group")
+    __slots__ = ("argv", "timeout", "dynamic", "user", "group", "global_defs")
 
-    def __init__(self, check: MiscCheck) -> None:
-        self.argv = misc_argv(check.misc_path)
+    def __init__(self, check: MiscCheck, global_defs: GlobalDefs) -> None:
+        self.argv = shell_or_argv(check.misc_path)
         self.timeout = check.misc_timeout if check.misc_timeout is not None else check.common.delay_loop
         self.dynamic = check.misc_dynamic
         self.user = check.user
         self.group = check.group
+        self.global_defs = global_defs  # script_user and enable_script_security apply to MISC_CHECK too
 
     async def run(self) -> CheckResult:
         started = time.monotonic()
-        status = await run_command(self.argv, self.timeout, self.user, self.group)
+        status = await run_script(self.argv, self.timeout, self.global_defs, self.user, self.group)
         result = judge_exit(status, self.dynamic)
         return CheckResult(result.ok, result.reason, time.monotonic() - started, result.weight)

@@ -18,7 +18,7 @@ import resource
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
@@ -31,9 +31,9 @@ from fastalived.check.scheduler import DurationStats, TimerHeap
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
 from fastalived.check.tcp import TcpProbe
-from fastalived.config.model import Checker, Config, HttpCheck, MiscCheck, SmtpCheck, TcpCheck
-from fastalived.daemon.role import Metric
+from fastalived.config.model import Checker, Config, GlobalDefs, HttpCheck, MiscCheck, SmtpCheck, TcpCheck
 from fastalived.options import RunOptions
+from fastalived.runtime.role import Metric
 
 log = logging.getLogger("fastalived.check")
 
@@ -57,14 +57,18 @@ STARTING = _Starting()
 
 
 class IpvsSink(Protocol):
-    """Where the checker's state goes; :class:`fastalived.ipvs.director.IpvsDirector` implements it."""
+    """Where the checker's state goes; the daemon hands in :class:`fastalived.ipvs.director.IpvsDirector`."""
 
     async def apply(self, config: Config, check_state: CheckState) -> object: ...
 
     async def close(self, remove: bool, *, flush: bool = False) -> object: ...
 
 
-class IpvsUnavailable:
+IpvsOpener = Callable[[Config], Awaitable[IpvsSink | None]]
+"""Opens the kernel sink at start (``lvs_flush`` honoured); None on kernels without IPVS."""
+
+
+class NoIpvs:
     """The sink on kernels without IPVS: say so once, then let the checks run for their own sake."""
 
     def __init__(self) -> None:
@@ -79,19 +83,7 @@ class IpvsUnavailable:
         """Nothing was programmed, so nothing to release."""
 
 
-async def open_ipvs_sink(config: Config) -> IpvsSink:
-    """The kernel IPVS director when there is one (``lvs_flush`` honoured), else :class:`IpvsUnavailable`."""
-    from fastalived.ipvs.director import IpvsDirector
-
-    try:
-        director = await IpvsDirector.open(flush=config.global_defs.lvs_flush)
-    except OSError as exc:  # e.g. no permission for the netlink family: still worth checking
-        log.warning("IPVS: cannot open (%s)", exc)
-        director = None
-    return director if director is not None else IpvsUnavailable()
-
-
-def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext]) -> Probe:
+def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext], global_defs: GlobalDefs) -> Probe:
     """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context."""
     if isinstance(checker, HttpCheck):
         return SslProbe(checker, ssl_context()) if checker.kind == "SSL_GET" else HttpProbe(checker)
@@ -100,7 +92,7 @@ def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext]) -> 
     if isinstance(checker, SmtpCheck):
         return SmtpProbe(checker)
     if isinstance(checker, MiscCheck):
-        return MiscProbe(checker)
+        return MiscProbe(checker, global_defs)
     return DnsProbe(checker)
 
 
@@ -138,7 +130,7 @@ def address_is_local(address: str, family: int) -> bool:
 
 
 class CheckRole:
-    """The health-checker child's role (see :class:`fastalived.daemon.role.Role`)."""
+    """The health-checker child's role (see :class:`fastalived.runtime.role.Role`)."""
 
     name = "check"
 
@@ -146,6 +138,7 @@ class CheckRole:
         self,
         options: RunOptions | None = None,
         ipvs: IpvsSink | None = None,
+        open_ipvs: IpvsOpener | None = None,
         on_events: Callable[[list[CheckEvent]], None] | None = None,
     ) -> None:
         self.options = options or RunOptions()
@@ -155,6 +148,7 @@ class CheckRole:
         self.lag = DurationStats()  # how late each check really started compared with its due time
         self.runs = {"success": 0, "failure": 0}
         self._ipvs = ipvs
+        self._open_ipvs = open_ipvs
         self._on_events = on_events
         self._config: Config | None = None
         self._alerts: CheckAlerts | None = None
@@ -173,7 +167,8 @@ class CheckRole:
         self._loop = asyncio.get_running_loop()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         if self._ipvs is None:
-            self._ipvs = await open_ipvs_sink(config)
+            opened = await self._open_ipvs(config) if self._open_ipvs is not None else None
+            self._ipvs = opened if opened is not None else NoIpvs()
         self._apply_config(config)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
@@ -262,7 +257,7 @@ class CheckRole:
                 "in_flight": len(self._in_flight),
             },
             "runs": dict(self.runs),
-            "ipvs": "unavailable" if isinstance(self._ipvs, IpvsUnavailable) else "kernel",
+            "ipvs": "unavailable" if isinstance(self._ipvs, NoIpvs) else "kernel",
         }
 
     def metrics(self) -> Iterable[Metric]:
@@ -311,7 +306,7 @@ class CheckRole:
         probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():
             try:
-                probes[checker] = build_probe(checker.checker, shared_ssl_context)
+                probes[checker] = build_probe(checker.checker, shared_ssl_context, config.global_defs)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
@@ -454,9 +449,3 @@ class CheckRole:
 def _histogram(name: str, stats: DurationStats, text: str) -> Metric:
     return Metric(name, float(stats.total), (), "histogram", text, stats.cumulative(), stats.sum)
 
-
-def run(options: RunOptions) -> int:
-    """The checker process entry (``-C``): :class:`CheckRole` hosted by the generic child runner."""
-    from fastalived.daemon.child import run_role
-
-    return run_role("check", options)

@@ -69,7 +69,7 @@ class DurationStats:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     def cumulative(self) -> tuple[tuple[float, int], ...]:
-        """``(le, count)`` pairs including +Inf, as :class:`fastalived.daemon.role.Metric` wants."""
+        """``(le, count)`` pairs including +Inf, as :class:`fastalived.runtime.role.Metric` wants."""
         out, running = [], 0
         for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
             running += count

@@ -29,8 +29,9 @@ class Diagnostic:
 class LoadResult:
     """What :func:`fastalived.config.load_config` returns: the model plus everything it noticed.
 
-    ``notices`` holds ``info`` diagnostics (keywords keepalived knows but fastalived ignores); they
-    are kept apart from ``diagnostics`` so real-world configs load quietly.
+    ``notices`` holds ``info`` diagnostics (keywords accepted with no effect on purpose, see
+    ``keywords.py``, and old syntax keepalived accepts quietly); they are kept apart from
+    ``diagnostics`` so ``-t`` and the daemon stay quiet about them.
     """
 
     config: Config

@@ -21,7 +21,7 @@ IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 VrrpState = Literal["MASTER", "BACKUP"]
-Protocol = Literal["TCP", "UDP", "SCTP"]
+ServiceProtocol = Literal["TCP", "UDP", "SCTP"]  # a virtual server's transport
 LvsMethod = Literal["NAT", "DR", "TUN"]
 Scheduler = Literal["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh", "fo", "ovf"]
 SCHEDULERS: tuple[str, ...] = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh", "fo", "ovf")
@@ -277,6 +277,7 @@ class CheckerCommon:
     delay_loop: float = 60.0
     warmup: float | None = None  # None = delay_loop (first run spread over it)
     alpha: bool = False
+    log_all_failures: bool = False  # log every failure while up, not only the change (or checker_log_all_failures)
     where: Where = _where()
 
 
@@ -295,6 +296,11 @@ class UrlSpec:
     digest: str | None = None  # lower-case hex MD5 of the body
     status_codes: tuple[StatusCodeRange, ...] = (StatusCodeRange(200, 299),)
     virtualhost: str | None = None
+    regex: str | None = None  # the body must match (must not, with regex_no_match)
+    regex_no_match: bool = False
+    regex_options: tuple[str, ...] = ()  # PCRE2 option names (caseless, multiline, dotall ...)
+    regex_min_offset: int = 0  # the match must start within [min, max] of the body
+    regex_max_offset: int | None = None
     where: Where = _where()
 
 
@@ -306,6 +312,7 @@ class HttpCheck:
     virtualhost: str | None = None  # inherited from the virtual server when unset
     http_protocol: str = "1.0"  # "1.0" | "1.1" | "1.0C" | "1.0K"
     enable_sni: bool = True
+    fast_recovery: bool = False  # check every url at once while down, not one url per delay_loop
     where: Where = _where()
 
 
@@ -346,7 +353,60 @@ class DnsCheck:
     where: Where = _where()
 
 
-Checker = HttpCheck | TcpCheck | SmtpCheck | MiscCheck | DnsCheck
+@dataclass(frozen=True, slots=True)
+class PingCheck:
+    """``PING_CHECK``: one ICMP/ICMPv6 echo per check to ``connect_ip``."""
+
+    kind: Literal["PING_CHECK"]
+    common: CheckerCommon
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class UdpCheck:
+    """``UDP_CHECK``: send ``payload``; an ICMP unreachable fails, silence passes unless ``require_reply``."""
+
+    kind: Literal["UDP_CHECK"]
+    common: CheckerCommon
+    payload: bytes | None = None  # None = keepalived's 32-byte filler
+    require_reply: bool = False
+    reply_data: bytes = b""  # the reply must start with these bytes (as far as both go)
+    reply_mask: bytes = b""  # per byte of reply_data: bits to ignore (``X`` nibbles)
+    min_reply_length: int = 0
+    max_reply_length: int = 255
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFile:
+    """A top-level ``track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }``."""
+
+    name: str
+    file: str
+    weight: int = 1
+    weight_reverse: bool = False
+    init_value: int | None = None  # None: no init_file; else written when the file is missing
+    init_overwrite: bool = False  # init_file ... overwrite: written at start even if the file exists
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """``FILE_CHECK``: the number in a tracked file, times ``weight`` (negated if reverse), moves the
+    server's weight; with weight 0 any non-zero number (zero, if reverse) takes the server down."""
+
+    kind: Literal["FILE_CHECK"]
+    common: CheckerCommon
+    track_file: TrackFile
+    weight: int = 1  # the track_file's unless the checker sets its own
+    weight_reverse: bool = False
+    where: Where = _where()
+
+
+Checker = HttpCheck | TcpCheck | SmtpCheck | MiscCheck | DnsCheck | PingCheck | UdpCheck | FileCheck
+
+
+RealServerKey = tuple[IPAddress, int | None]  # ``RealServer.key``: (address, port or None for fwmark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +426,7 @@ class RealServer:
     where: Where = _where()
 
     @property
-    def key(self) -> tuple[IPAddress, int | None]:
+    def key(self) -> RealServerKey:
         return (self.address, self.port)
 
 
@@ -412,7 +472,7 @@ class VirtualServer:
     fwmark: int | None = None
     group: str | None = None
     family: int = 4  # for fwmark services: 4 unless ``ip_family inet6``
-    protocol: Protocol = "TCP"
+    protocol: ServiceProtocol = "TCP"
     delay_loop: float = 60.0
     lvs_sched: Scheduler = "wlc"
     sched_flags: tuple[str, ...] = ()  # flag-1/2/3, sh-port, sh-fallback, mh-port, mh-fallback
@@ -459,6 +519,7 @@ class Config:
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
     files: tuple[str, ...] = ()  # every file read, in order, for reload and diagnostics
 
     def instance(self, name: str) -> VrrpInstance | None:

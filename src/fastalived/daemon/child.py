@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 import uvloop
@@ -29,14 +29,15 @@ from fastalived.daemon import logsetup
 from fastalived.daemon.channel import Channel, Message
 from fastalived.daemon.dumps import DUMP_SIGNALS, DumpKind, write_dump
 from fastalived.daemon.metrics import metric_to_wire
-from fastalived.daemon.role import Role
 from fastalived.options import RunOptions
+from fastalived.runtime.role import Role
 
 RoleName = Literal["vrrp", "check"]
+RoleFactory = Callable[[RunOptions], Role]  # a Role class, or a function wiring one up
 
 ROLE_CLASSES: dict[str, str] = {
-    "vrrp": "fastalived.vrrp.process:VrrpRole",
-    "check": "fastalived.check.process:CheckRole",
+    "vrrp": "fastalived.daemon.child:vrrp_role",
+    "check": "fastalived.daemon.child:check_role",
 }
 ROLE_TITLES: dict[str, str] = {"vrrp": "VRRP", "check": "Healthcheck"}
 
@@ -62,11 +63,38 @@ def decode_options(text: str) -> RunOptions:
     return RunOptions(**{key: value for key, value in json.loads(text).items() if key in known})
 
 
-def load_role_class(spec: str) -> type:
-    """Import ``module:Class`` lazily, so a VRRP-only process never imports the checker stack."""
-    module_name, _, class_name = spec.partition(":")
-    role_class: type = getattr(importlib.import_module(module_name), class_name)
-    return role_class
+def vrrp_role(options: RunOptions) -> Role:
+    """The VRRP child's role, with the IPVS sync daemon that follows ``lvs_sync_daemon`` wired in.
+
+    This module is the composition root: the only place that hands one role's collaborators to
+    another, so ``vrrp``, ``check`` and ``ipvs`` never import each other.
+    """
+    from fastalived.ipvs.syncd import SyncDaemonDriver
+    from fastalived.vrrp.process import VrrpRole
+
+    return VrrpRole(options, sync_daemon=SyncDaemonDriver())
+
+
+def check_role(options: RunOptions) -> Role:
+    """The checker child's role, programming the kernel's IPVS table through the director."""
+    from fastalived.check.process import CheckRole
+    from fastalived.ipvs.director import IpvsDirector
+
+    async def open_director(config: Config) -> IpvsDirector | None:
+        try:
+            return await IpvsDirector.open(flush=config.global_defs.lvs_flush)
+        except OSError as exc:  # e.g. no permission for the netlink family: still worth checking
+            log.warning("IPVS: cannot open (%s)", exc)
+            return None
+
+    return CheckRole(options, open_ipvs=open_director)
+
+
+def load_role_class(spec: str) -> RoleFactory:
+    """Import ``module:factory`` lazily, so a VRRP-only process never imports the checker stack."""
+    module_name, _, attr_name = spec.partition(":")
+    factory: RoleFactory = getattr(importlib.import_module(module_name), attr_name)
+    return factory
 
 
 def _die_with_parent() -> None:
@@ -92,7 +120,7 @@ class RoleRunner:
     """Owns one role for the lifetime of the process: start, reload, dumps, stop."""
 
     def __init__(
-        self, role_name: str, options: RunOptions, role_class: type, channel_sock: socket.socket | None
+        self, role_name: str, options: RunOptions, role_class: RoleFactory, channel_sock: socket.socket | None
     ) -> None:
         self.role_name = role_name
         self.title = ROLE_TITLES.get(role_name, role_name)
@@ -247,7 +275,7 @@ def run_role(
     role_name: RoleName | str,
     options: RunOptions,
     *,
-    role_class: str | type | None = None,
+    role_class: str | RoleFactory | None = None,
     channel_fd: int | None = None,
 ) -> int:
     """Run one role to completion on a new uvloop loop and return the process exit code."""

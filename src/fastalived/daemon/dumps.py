@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastalived.daemon.metrics import render
-from fastalived.daemon.role import Metric
 from fastalived.options import RunOptions
+from fastalived.runtime.role import Metric
 
 DumpKind = Literal["data", "stats", "json"]
 

@@ -1,4 +1,4 @@
-"""Prometheus text exposition (format 0.0.4) of :class:`fastalived.daemon.role.Metric` samples.
+"""Prometheus text exposition (format 0.0.4) of :class:`fastalived.runtime.role.Metric` samples.
 
 Roles report flat samples; this module groups them into families, writes HELP/TYPE once per family
 and expands histograms into ``_bucket``/``_sum``/``_count``. Hand-written instead of using
@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

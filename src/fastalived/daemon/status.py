@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from fastalived.daemon.metrics import CONTENT_TYPE, render
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,10 @@ from fastalived.daemon.child import EXIT_FATAL, ROLE_TITLES, encode_options
 from fastalived.daemon.dumps import DUMP_SIGNALS, dump_dir, write_dump
 from fastalived.daemon.liveness import HeartbeatMonitor, RespawnPolicy
 from fastalived.daemon.metrics import metric_from_wire
-from fastalived.daemon.role import Metric
 from fastalived.daemon.status import StatusServer
 from fastalived.options import RunOptions
+from fastalived.runtime.role import Metric
+from fastalived.runtime.scripts import audit as audit_scripts
 
 log = logging.getLogger("fastalived.supervisor")
 
@@ -180,7 +181,12 @@ class Supervisor:
         result = await asyncio.to_thread(load_config, self.options.config_file, self.options.config_id)
         for diagnostic in result.diagnostics:
             (log.error if diagnostic.severity == "error" else log.warning)("%s", diagnostic)
-        return result.config if result.ok else None
+        if not result.ok:
+            return None
+        # keepalived disables a refused script and runs on; its verdicts never block a (re)load.
+        for finding in await asyncio.to_thread(audit_scripts, result.config):
+            log.warning("%s", finding)
+        return result.config
 
     # ------------------------------------------------------------------ children
 

@@ -19,9 +19,10 @@ Layers, from pure to I/O:
   ``sync(table, refresh=False)`` skips the kernel dump and plans against the table the director
   last saw (for bursts of check results); ``await director.apply(config, check_state)`` is the
   checker's sink: it builds the table from the check state and syncs.
-* :mod:`.syncd`: ``start_daemon(state, ifname, syncid, ...)``, ``stop_daemon(state)`` and
-  ``follow_vrrp_state(settings, vrrp_state, default_syncid)`` for ``lvs_sync_daemon``: the VRRP
-  role calls the latter on each transition of the named instance (master daemon while MASTER).
+* :mod:`.lvs_sync` (pure) and :mod:`.syncd`: ``lvs_sync_daemon``. ``SyncDaemonPolicy`` decides
+  which kernel sync daemon runs (master while the named VRRP instance is MASTER, backup
+  otherwise); ``SyncDaemonDriver`` carries its commands out. The daemon hands the driver to the
+  VRRP role (``daemon/child.py``), which only tells it the instance's states.
 
 Only the pure layers are re-exported here, so importing them never pulls sockets or asyncio in;
 the director is ``from fastalived.ipvs.director import IpvsDirector``.

@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from fastalived.check.events import RealServerKey
-from fastalived.config.model import Config, IPAddress, LvsTimeouts, RealServer, VirtualServer
+from fastalived.config.model import Config, IPAddress, LvsTimeouts, RealServer, RealServerKey, VirtualServer
 
 AF_INET = 2
 AF_INET6 = 10

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from fastalived.check.events import RealServerKey
-from fastalived.config.model import Config, LvsTimeouts
+from fastalived.config.model import Config, LvsTimeouts, RealServerKey
 from fastalived.ipvs.desired import DesiredTable, IpvsTable, build_desired
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable
 from fastalived.ipvs.reconciler import Op, OpKind, Reconciler, apply_op

@@ -37,7 +37,7 @@ from fastalived.ipvs.desired import (
     ServiceSpec,
 )
 from fastalived.ipvs.reconciler import Op, OpKind
-from fastalived.netlink import (  # generic framing, shared with the VRRP rtnetlink path
+from fastalived.runtime.netlink import (  # generic framing, shared with the VRRP rtnetlink path
     NETLINK_CAP_ACK,
     NLM_F_ACK,
     NLM_F_DUMP,
@@ -46,11 +46,15 @@ from fastalived.netlink import (  # generic framing, shared with the VRRP rtnetl
     NLMSG_ERROR,
     SO_RCVBUFFORCE,
     SOL_NETLINK,
+    DECODE_ERRORS,
+    MalformedReply,
     NetlinkError,
+    error_code,
+    messages,
     parse_attrs,
 )
-from fastalived.netlink import NLMSGHDR as _NLMSGHDR
-from fastalived.netlink import attr as _attr
+from fastalived.runtime.netlink import NLMSGHDR as _NLMSGHDR
+from fastalived.runtime.netlink import attr as _attr
 
 # linux/genetlink.h
 NETLINK_GENERIC = 16
@@ -91,7 +95,6 @@ _U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
 _BE16 = struct.Struct(">H")
 _BE32 = struct.Struct(">I")
-_I32 = struct.Struct("=i")
 # A whole destination nest: ADDR, PORT, FWD_METHOD, WEIGHT, U_THRESH, L_THRESH, ADDR_FAMILY.
 _DEST_FULL = struct.Struct("=HH HH16s HHH2x HHI HHI HHI HHI HHH2x")
 _DEST_KEY = struct.Struct("=HH HH16s HHH2x HHH2x")  # ADDR, PORT, ADDR_FAMILY
@@ -329,7 +332,7 @@ class IpvsClient:
             client = cls(sock, 0)
             genl = struct.pack("=BBH", CTRL_CMD_GETFAMILY, 1, 0) + _attr(CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME + b"\0")
             try:
-                replies = await client._request_raw(GENL_ID_CTRL, genl, NLM_F_REQUEST | NLM_F_ACK)
+                replies: list[bytes] = await client._request_raw(GENL_ID_CTRL, genl, NLM_F_REQUEST | NLM_F_ACK)
             except NetlinkError as exc:
                 if exc.errno == errno.ENOENT:
                     raise IpvsUnavailable("the kernel has no IPVS generic netlink family") from None
@@ -353,7 +356,11 @@ class IpvsClient:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         fd = self._sock.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             await ready
         finally:
@@ -378,24 +385,22 @@ class IpvsClient:
         self._sock.send(_NLMSGHDR.pack(16 + len(genl_payload), msg_type, flags, seq, 0) + genl_payload)
         replies: list[T] = []
         buffer = self._buffer
-        header = _NLMSGHDR.unpack_from
         while True:
             size = await self._receive()
-            offset = 0
-            while offset + 16 <= size:  # one datagram holds many dump replies: no per-message calls
-                length, kind, _flags, reply_seq, _pid = header(buffer, offset)
-                if length < 16:
-                    break
-                if reply_seq == seq:  # anything else is a late ack of an abandoned batch
-                    if kind == NLMSG_ERROR:
-                        code = -_I32.unpack_from(buffer, offset + 16)[0]
-                        if code:
-                            raise NetlinkError(code)
-                        return replies
-                    if kind == NLMSG_DONE:
-                        return replies
+            for kind, reply_seq, offset, length in messages(buffer, size):
+                if reply_seq != seq:  # a late ack of an abandoned batch
+                    continue
+                if kind == NLMSG_ERROR:
+                    code = error_code(buffer, offset, length)
+                    if code:
+                        raise NetlinkError(code)
+                    return replies
+                if kind == NLMSG_DONE:
+                    return replies
+                try:
                     replies.append(decode(buffer, offset + 20, offset + length))  # past the genl header
-                offset += (length + 3) & ~3
+                except DECODE_ERRORS as exc:  # UnicodeDecodeError is a ValueError
+                    raise MalformedReply(f"{getattr(decode, '__name__', 'reply')}: {exc!r}") from None
 
     async def _request(
         self,
@@ -444,15 +449,10 @@ class IpvsClient:
             self._sock.send(b"".join(parts))
             while pending:
                 size = await self._receive()
-                offset = 0
-                while offset + 16 <= size:
-                    length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(buffer, offset)
-                    if length < 16:
-                        break
-                    op = pending.pop(seq, None) if kind == NLMSG_ERROR else None
-                    if op is not None:
-                        on_done(op, -_I32.unpack_from(buffer, offset + 16)[0])
-                    offset += (length + 3) & ~3
+                for kind, seq, offset, length in messages(buffer, size):
+                    done = pending.pop(seq, None) if kind == NLMSG_ERROR else None
+                    if done is not None:
+                        on_done(done, error_code(buffer, offset, length))
 
     # ---------------------------------------------------------------------------- global
 
@@ -468,7 +468,7 @@ class IpvsClient:
     async def timeouts(self) -> tuple[int, int, int]:
         """(tcp, tcpfin, udp) connection timeouts in seconds."""
         attrs = parse_attrs((await self._request(CMD_GET_CONFIG))[0])
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             _U32.unpack(attrs[kind])[0]
             for kind in (CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP)
         )

@@ -2,8 +2,8 @@
 
 keepalived runs the master sync daemon while the named VRRP instance is MASTER and the backup
 daemon otherwise, so a new master's connection table is already warm. The VRRP role lives in its
-own process; its :class:`SyncDaemonDriver` asks the sans-IO
-:class:`~fastalived.vrrp.lvs_sync.SyncDaemonPolicy` what to run on start, every transition of
+own process; the daemon hands it a :class:`SyncDaemonDriver`, which asks the sans-IO
+:class:`~fastalived.ipvs.lvs_sync.SyncDaemonPolicy` what to run on start, every transition of
 that instance, reload and stop, and carries the answer out here. Each call opens a short-lived
 netlink socket: transitions are rare, and the VRRP process keeps no IPVS state.
 """
@@ -14,16 +14,12 @@ import asyncio
 import errno
 import logging
 from collections import deque
-from typing import Literal
 
 from fastalived.config.model import Config, LvsSyncDaemon
+from fastalived.ipvs.lvs_sync import Command, DaemonState, StartDaemon, SyncDaemonPolicy, resolve_target
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError, SyncDaemonInfo
-from fastalived.vrrp.lvs_sync import Command, StartDaemon, SyncDaemonPolicy, resolve_target
 
 log = logging.getLogger("fastalived.ipvs")
-
-DaemonState = Literal["master", "backup"]
-
 
 async def start_daemon(
     state: DaemonState,
@@ -70,25 +66,6 @@ async def stop_daemon(state: DaemonState) -> bool:
     finally:
         client.close()
     return True
-
-
-async def follow_vrrp_state(settings: LvsSyncDaemon, vrrp_state: str, default_syncid: int) -> bool:
-    """Master daemon while the instance is MASTER, backup daemon otherwise (keepalived's rule).
-
-    ``default_syncid`` is the instance's virtual_router_id, keepalived's default sync id.
-    """
-    wanted: DaemonState = "master" if vrrp_state == "MASTER" else "backup"
-    if not await stop_daemon("backup" if wanted == "master" else "master"):
-        return False
-    return await start_daemon(
-        wanted,
-        settings.interface,
-        default_syncid if settings.sync_id is None else settings.sync_id,
-        maxlen=settings.maxlen,
-        port=settings.port,
-        ttl=settings.ttl,
-        group=None if settings.group is None else str(settings.group),
-    )
 
 
 def _same_settings(running: SyncDaemonInfo, wanted: SyncDaemonInfo) -> bool:

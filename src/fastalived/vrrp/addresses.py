@@ -1,9 +1,11 @@
 """System effects of VRRP: VIPs and routes through netlink, link state, GARP / unsolicited NA.
 
 These are the edge adapters the VRRP role drives from its state machines' actions. They talk to
-the kernel through pyroute2's ``AsyncIPRoute`` and send ARP / NA frames on ``AF_PACKET`` sockets
-bound to the interface, like keepalived does. (VIP changes on a transition take the faster
-:mod:`fastalived.vrrp.rtnl` path; this one covers routes, reloads, start-up clean-up and queries.)
+the kernel through pyroute2's ``AsyncIPRoute`` (routes, links, dumps; addresses go as the
+rtnetlink messages of :mod:`fastalived.vrrp.rtnl`, the one VIP encoder) and send ARP / NA frames
+on ``AF_PACKET`` sockets bound to the interface, like keepalived does. VIP changes on a transition
+take the faster in-loop path of :mod:`.rtnl`; this one covers routes, reloads, start-up clean-up
+and queries.
 
 pyroute2's asyncio sockets need ``create_datagram_endpoint`` for AF_NETLINK, which uvloop does not
 support, so every netlink socket lives on a small helper thread running a plain asyncio loop
@@ -15,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import errno
 import ipaddress
 import logging
+import os
 import socket
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,30 +31,16 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec
+from fastalived.config.parse_static import ROUTE_TYPES
 from fastalived.vrrp import wire
+from fastalived.vrrp.rtnl import ADD_OK, DEL_OK, SCOPES, RtnlRequester, address_requests, is_harmless, keyword_number
 
 log = logging.getLogger("fastalived.vrrp")
 T = TypeVar("T")
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
-IFA_F_NODAD = 0x02
-SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 ROUTE_PROTOS = {"redirect": 1, "kernel": 2, "boot": 3, "static": 4, "keepalived": 18}
-ROUTE_TYPES = {
-    "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
-    "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10,
-}  # fmt: skip
-# "Already there" / "already gone" answers that make add/delete idempotent.
-_ADD_OK = {errno.EEXIST}
-_DEL_OK = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
-
-
-def _number(value: str | None, names: dict[str, int]) -> int | None:
-    """A keyword (``link``, ``static``...) or a plain number, as ``ip`` accepts them."""
-    if value is None:
-        return None
-    return names[value] if value in names else int(value, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +114,7 @@ class Netlink:
     def __init__(self, thread: NetlinkThread) -> None:
         self._thread = thread
         self._ipr: AsyncIPRoute | None = None
+        self._addresses_socket: RtnlRequester | None = None
         self._indexes: dict[str, int] = {}
 
     async def open(self) -> None:
@@ -134,6 +123,7 @@ class Netlink:
     async def _open(self) -> None:
         self._ipr = AsyncIPRoute(groups=0)  # requests only: events go to LinkMonitor's socket
         await self._ipr.setup_endpoint()
+        self._addresses_socket = RtnlRequester()
 
     async def close(self) -> None:
         await self._thread.call(self._close())
@@ -142,6 +132,9 @@ class Netlink:
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
+        if self._addresses_socket is not None:
+            self._addresses_socket.close()
+            self._addresses_socket = None
 
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run one request on the netlink thread, then drop what pyroute2 left unread."""
@@ -248,7 +241,8 @@ class Netlink:
         return await self._call(self._addresses("del", list(specs), default_dev))
 
     async def _addresses(self, command: str, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
-        changed = 0
+        add = command == "add"
+        batch: list[tuple[bytes, IPAddress]] = []
         for spec in specs:
             dev = spec.dev or default_dev
             if dev is None:
@@ -259,23 +253,25 @@ class Netlink:
                 log.log(logging.DEBUG if command == "del" else logging.WARNING,
                         "cannot %s %s: interface %s does not exist", command, spec.address, dev)  # fmt: skip
                 continue
-            request: dict = {"index": index, "prefixlen": spec.address.network.prefixlen}
-            if spec.peer is not None:
-                request.update(address=str(spec.peer.ip), local=str(spec.address.ip))
-            else:
-                request["address"] = str(spec.address.ip)
-            if command == "add":
-                if spec.brd is not None:
-                    request["broadcast"] = str(spec.brd)
-                if spec.scope is not None:
-                    request["scope"] = _number(spec.scope, SCOPES)
-                if spec.label is not None:
-                    request["label"] = spec.label
-                if spec.family == 6:
-                    request["flags"] = IFA_F_NODAD  # usable at once, as keepalived does
-            if await self._request(self.ipr.addr, command, request, spec.address):
-                changed += 1
-        return changed
+            try:
+                requests = address_requests(spec, index)
+            except (ValueError, KeyError):
+                log.warning("cannot %s %s: bad scope %s", command, spec.address, spec.scope)
+                continue
+            batch.append((requests[0] if add else requests[1], spec.address))
+        if not batch:
+            return 0
+        if self._addresses_socket is None:
+            raise RuntimeError("Netlink.open() was not awaited")
+        try:
+            codes = self._addresses_socket.run([request for request, _ in batch])
+        except OSError as exc:
+            log.warning("netlink %s of %d addresses failed: %s", command, len(batch), exc)
+            return 0
+        for (_, address), code in zip(batch, codes, strict=True):
+            if not is_harmless(add, code):
+                log.warning("netlink %s %s failed: %s", command, address, os.strerror(code))
+        return codes.count(0)
 
     async def add_routes(self, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
         return await self._call(self._routes("replace", list(routes), default_dev))
@@ -286,7 +282,7 @@ class Netlink:
     async def _routes(self, command: str, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
         changed = 0
         for route in routes:
-            request: dict = {"family": socket.AF_INET6 if route.family == 6 else socket.AF_INET}
+            request: dict[str, Any] = {"family": socket.AF_INET6 if route.family == 6 else socket.AF_INET}
             if route.dst is not None:
                 request["dst"] = str(route.dst)
             else:
@@ -303,8 +299,8 @@ class Netlink:
                 "prefsrc": str(route.src) if route.src is not None else None,
                 "priority": route.metric,
                 "table": route.table,
-                "scope": _number(route.scope, SCOPES),
-                "proto": _number(route.proto, ROUTE_PROTOS),
+                "scope": keyword_number(route.scope, SCOPES),
+                "proto": keyword_number(route.proto, ROUTE_PROTOS),
                 "type": ROUTE_TYPES.get(route.type, 1),
             }
             request.update({k: v for k, v in optional.items() if v is not None})
@@ -312,12 +308,14 @@ class Netlink:
                 changed += 1
         return changed
 
-    async def _request(self, method: Callable, command: str, request: dict, what: object) -> bool:
+    async def _request(
+        self, method: Callable[..., Awaitable[Any]], command: str, request: dict[str, Any], what: object
+    ) -> bool:
         """One netlink request; True if it changed something, False if it was already so."""
         try:
             await method(command, **request)
         except NetlinkError as exc:
-            if exc.code in (_DEL_OK if command == "del" else _ADD_OK):
+            if exc.code in (DEL_OK if command == "del" else ADD_OK):
                 return False
             log.warning("netlink %s %s failed: %s", command, what, exc)
             return False

@@ -20,10 +20,11 @@ import logging
 import os
 import socket
 import struct
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from fastalived.vrrp import wire
+from fastalived.vrrp.machine import vrrp_interval_field
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -49,6 +50,7 @@ TIMER_SLACK = 0.0002  # deadlines this close count as due in the same wakeup (th
 # VRRP allows (>= 10 ms).
 READ_PAUSE = 0.001
 
+SockAddr = tuple[str, int] | tuple[str, int, int, int]  # sendto() address: IPv4, or IPv6 with scope
 Packet = tuple[bytes, str, int, float]  # (data, source, hop limit or -1, arrival or 0.0), as recv_many returns
 
 
@@ -104,22 +106,21 @@ class VrrpSocket:
         self.sock = open_vrrp_socket(family, ifname, ifindex, group)
         self.fd = self.sock.fileno()
         self.users = 0
-        self.drops: Counter[str] = Counter()  # every drop on this interface, by reason
         self.send_errors = 0
         # IPv4: exact repeats of a steady master's advert skip the Python decode (see recv_sorted)
         self.steady = wire.SteadyTable() if family == socket.AF_INET else None
         self._out_packets: list[bytes] = []
-        self._out_dests: list[tuple] = []
+        self._out_dests: list[SockAddr] = []
         self.resume: asyncio.TimerHandle | None = None  # pending read while the reader rests
 
-    def destination(self, address: str) -> tuple:
+    def destination(self, address: str) -> SockAddr:
         """sendto() address for a peer or the group; link-local IPv6 needs the interface index."""
         if self.family == socket.AF_INET:
             return (address, 0)
         scope = self.ifindex if ipaddress.IPv6Address(address).is_link_local or address == self.group else 0
         return (address, 0, 0, scope)
 
-    def queue(self, packet: bytes, dest: tuple) -> None:
+    def queue(self, packet: bytes, dest: SockAddr) -> None:
         self._out_packets.append(packet)
         self._out_dests.append(dest)
 
@@ -158,7 +159,7 @@ class VrrpSocket:
         self.sock.close()
 
 
-PacketHandler = Callable[[VrrpSocket, list[Packet], list], None]  # (socket, packets, steady (owner, arrival))
+PacketHandler = Callable[[VrrpSocket, list[Packet], list[tuple[Any, float]]], None]  # steady: (owner, arrival)
 
 
 class SocketPool:
@@ -368,13 +369,6 @@ class DeadlineScheduler:
         self.arm()
 
 
-def vrrp_interval_field(version: int, advert_int: float) -> int:
-    """The advert's interval field: whole seconds (v2, rounded half-up) or centiseconds (v3)."""
-    if version == 2:
-        return max(1, int(advert_int + 0.5))
-    return max(1, min(0xFFF, int(advert_int * 100 + 0.5)))
-
-
 class AdvertSender:
     """Builds one instance's adverts once per destination and patches only the priority.
 
@@ -398,7 +392,7 @@ class AdvertSender:
         self.vsock = vsock
         self.src = src
         self.ip_id = 0
-        self._targets: list[tuple[bytes, tuple, bytes]] = []  # (dst packed, sendto address, advert)
+        self._targets: list[tuple[bytes, SockAddr, bytes]] = []  # (dst packed, sendto address, advert)
         for dst in destinations:
             packed = ipaddress.ip_address(dst).packed
             advert = wire.build_advert(

@@ -1,21 +1,25 @@
 """The per-instance VRRP state machine (RFC 3768 §6.4 / RFC 5798 §6.4, plus FAULT and STOP), sans-IO.
 
-The machine never touches a socket or a clock: the I/O layer feeds it already-validated
-advertisements, tracking results and the current monotonic time, carries out the returned
-actions in order, and calls :meth:`VrrpMachine.on_timer` when ``next_deadline`` is reached.
+The machine never touches a socket or a clock: the router (:mod:`fastalived.vrrp.router`) feeds
+it already-validated advertisements, tracking results and the current monotonic time, carries out
+the returned actions in order, and calls :meth:`VrrpMachine.on_timer` when ``next_deadline`` is
+reached.
 
-Actions are ``(Act, argument)`` pairs:
+Actions are typed values, one class per kind:
 
-* ``SEND_ADVERT``  - argument: the priority to put in the packet (0 = release mastership)
-* ``ADD_VIPS`` / ``REMOVE_VIPS`` - argument 0; VIPs are added on entering MASTER and removed on
+* :class:`SendAdvert` - an advert at ``priority`` (0 = release mastership)
+* :class:`AddVips` / :class:`RemoveVips` - VIPs are added on entering MASTER and removed on
   leaving it, never otherwise
-* ``SEND_GARP``    - argument: which burst (``GARP_ON_MASTER`` right after the transition,
-  ``GARP_DELAYED`` after ``garp_master_delay``, ``GARP_REFRESH`` every ``garp_master_refresh``)
-* ``NOTIFY``       - argument: the new state (run notify scripts, log ``Entering X STATE``)
-* ``WANT_MASTER``  - argument: 1 when a sync-group member's Master_Down_Timer expired and it
-  waits in BACKUP for the group (``MachineParams.group_hold``), 0 when it stops wanting (it heard
-  a master again); the I/O layer asks the :class:`~fastalived.vrrp.tracking.SyncGroup` and forces
-  MASTER with :meth:`VrrpMachine.sync_to` once every member wants it
+* :class:`SendGarp` - one GARP / NA burst: ``GARP_ON_MASTER`` right after the transition,
+  ``GARP_DELAYED`` after ``garp_master_delay``, ``GARP_REFRESH`` every ``garp_master_refresh``
+* :class:`Notify` - the machine entered ``state`` (notify scripts, ``Entering X STATE``)
+* :class:`WantMaster` - a sync-group member's Master_Down_Timer expired and it waits in BACKUP
+  for the group (``MachineParams.group_hold``), or it stopped wanting (it heard a master again);
+  the router asks the :class:`~fastalived.vrrp.tracking.SyncGroup` and forces MASTER with
+  :meth:`VrrpMachine.sync_to` once every member wants it
+
+Every state change goes through :data:`TRANSITIONS` (state -> event -> new state, after h11's
+``_state.py``): a move that is not in the table is a bug and raises.
 
 Deviations from the RFC follow keepalived: a master hearing a lower priority advertisement answers
 at once (so a stale peer learns quickly), ``preempt_delay`` and ``nopreempt`` only take effect
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,18 +48,66 @@ ALIGNED = 1e-6  # an Adver_Timer this close to a multiple of advert_int is on th
 GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH = 1, 2, 3
 
 
-class Act(IntEnum):
-    """What an action asks the I/O layer to do; the argument's meaning is in the module doc."""
+@dataclass(frozen=True, slots=True)
+class SendAdvert:
+    """Send one advert at ``priority`` (0 releases mastership)."""
 
-    SEND_ADVERT = 1
-    ADD_VIPS = 2
-    REMOVE_VIPS = 3
-    SEND_GARP = 4
-    NOTIFY = 5
-    WANT_MASTER = 6
+    priority: int
 
 
-Action = tuple[int, int]  # (Act, argument)
+@dataclass(frozen=True, slots=True)
+class AddVips:
+    """Entering MASTER: put the VIPs (and virtual routes) in place."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveVips:
+    """Leaving MASTER: take the VIPs (and virtual routes) away."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendGarp:
+    """One GARP / unsolicited NA burst; ``burst`` is GARP_ON_MASTER, GARP_DELAYED or GARP_REFRESH."""
+
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """The machine entered ``state``."""
+
+    state: int
+
+
+@dataclass(frozen=True, slots=True)
+class WantMaster:
+    """A held sync-group member wants MASTER (``wants``) or no longer does."""
+
+    wants: bool
+
+
+Action = SendAdvert | AddVips | RemoveVips | SendGarp | Notify | WantMaster
+ADD_VIPS, REMOVE_VIPS = AddVips(), RemoveVips()
+
+
+class Event(Enum):
+    """Why the state changes; the keys of :data:`TRANSITIONS`."""
+
+    COME_UP = "come up"  # start, or the last fault cleared
+    TAKE_OVER = "take over"  # Master_Down_Timer, address owner, sync group
+    YIELD = "yield"  # a better master, or the sync group
+    FAULT = "fault"  # interface down or a tracked fault
+    SHUTDOWN = "shutdown"  # stop(), or the instance leaves the configuration
+
+
+_FROM_DOWN = {Event.COME_UP: BACKUP, Event.TAKE_OVER: MASTER, Event.FAULT: FAULT, Event.SHUTDOWN: STOP}
+TRANSITIONS: dict[int, dict[Event, int]] = {
+    INIT: _FROM_DOWN,
+    STOP: _FROM_DOWN,
+    FAULT: {Event.COME_UP: BACKUP, Event.TAKE_OVER: MASTER, Event.SHUTDOWN: STOP},
+    BACKUP: {Event.TAKE_OVER: MASTER, Event.FAULT: FAULT, Event.SHUTDOWN: STOP},
+    MASTER: {Event.YIELD: BACKUP, Event.FAULT: FAULT, Event.SHUTDOWN: STOP},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +162,13 @@ class MachineParams:
     def effective_preempt_delay(self) -> float:
         """keepalived ignores ``preempt_delay`` when the initial state is MASTER."""
         return self.preempt_delay if self.initial_state == BACKUP else 0.0
+
+
+def vrrp_interval_field(version: int, advert_int: float) -> int:
+    """The advert's interval field: whole seconds (v2, rounded half-up) or centiseconds (v3)."""
+    if version == 2:
+        return max(1, int(advert_int + 0.5))
+    return max(1, min(0xFFF, int(advert_int * 100 + 0.5)))
 
 
 def clamp_priority(base_priority: int, priority: int) -> int:
@@ -174,7 +233,7 @@ class VrrpMachine:
             self._backup_hears(now, src_ip, priority, interval)
             if self.wants_master and self._master_down_deadline is not None:
                 self.wants_master = False  # a live master again: the down timer runs anew
-                actions.append((Act.WANT_MASTER, 0))
+                actions.append(WantMaster(False))
         elif self.state == MASTER and src_ip != self.params.primary_ip:
             actions += self._master_hears(now, src_ip, priority, interval)
         return actions
@@ -271,7 +330,7 @@ class VrrpMachine:
             return actions
         self._faulted = fault
         if fault and self.state in (BACKUP, MASTER):
-            actions += self._leave(FAULT, release=True)
+            actions += self._leave(Event.FAULT, release=True)
         elif not fault and self.state == FAULT:
             actions += self._come_up(now)
         return actions
@@ -283,17 +342,17 @@ class VrrpMachine:
         if state == MASTER and self.state == BACKUP:
             actions += self._become_master(now)
         elif state == BACKUP and self.state == MASTER:
-            actions += self._leave(BACKUP, release=False)
+            actions += self._leave(Event.YIELD, release=False)
             self._enter_backup(now, preempt_window=False)
         return actions
 
     def stop(self, now: float) -> list[Action]:
         """Graceful shutdown: a master hands over at once with a priority 0 advertisement."""
         if self.state in (INIT, STOP):
-            self.state = STOP
+            self.state = TRANSITIONS[self.state][Event.SHUTDOWN]  # never came up: nothing to notify
             self._clear_timers()
             return []
-        return self._leave(STOP, release=True)
+        return self._leave(Event.SHUTDOWN, release=True)
 
     def reconfigure(self, now: float, params: MachineParams) -> list[Action]:
         """Reload: keep the state and apply the new settings without a re-election.
@@ -357,7 +416,7 @@ class VrrpMachine:
         )
         if priority == RELEASE_PRIORITY or not higher:
             return self._advertise(now + self.params.advert_int)
-        actions = self._leave(BACKUP, release=False)
+        actions = self._leave(Event.YIELD, release=False)
         if self.params.version == 3:
             self.master_adver_int = interval
         self._enter_backup(now, preempt_window=False)
@@ -375,23 +434,23 @@ class VrrpMachine:
                 if self.params.group_hold and self.state == BACKUP:
                     if not self.wants_master:
                         self.wants_master = True
-                        actions.append((Act.WANT_MASTER, 1))
+                        actions.append(WantMaster(True))
                 else:
                     actions += self._become_master(now)
             elif deadline == self._adver_deadline:
                 actions += self._advertise(_rearm(deadline, self.params.advert_int, now))
             elif deadline == self._garp_delayed_deadline:
                 self._garp_delayed_deadline = None
-                actions.append((Act.SEND_GARP, GARP_DELAYED))
+                actions.append(SendGarp(GARP_DELAYED))
             else:
                 self._garp_refresh_deadline = _rearm(deadline, self.params.garp_master_refresh, now)
-                actions.append((Act.SEND_GARP, GARP_REFRESH))
+                actions.append(SendGarp(GARP_REFRESH))
         return actions
 
     def _advertise(self, next_advert_at: float) -> list[Action]:
         """Advertise at the effective priority and restart the Adver_Timer."""
         self._adver_deadline = next_advert_at
-        return [(Act.SEND_ADVERT, self.effective_priority)]
+        return [SendAdvert(self.effective_priority)]
 
     def _clear_timers(self) -> None:
         self._adver_deadline = None
@@ -405,10 +464,10 @@ class VrrpMachine:
         """Start or recovery from FAULT: FAULT if still faulted, the owner straight to MASTER,
         anyone else BACKUP for Master_Down_Interval (plus preempt_delay)."""
         if self._faulted:
-            return self._set_state(FAULT)
+            return self._set_state(Event.FAULT)
         if self.params.owner:
             return self._become_master(now)
-        actions = self._set_state(BACKUP)
+        actions = self._set_state(Event.COME_UP)
         self._enter_backup(now, preempt_window=True)
         return actions
 
@@ -429,28 +488,29 @@ class VrrpMachine:
         self._garp_delayed_deadline = now + params.garp_master_delay if params.garp_master_delay > 0 else None
         self._garp_refresh_deadline = now + params.garp_master_refresh if params.garp_master_refresh > 0 else None
         actions = self._advertise(now + params.advert_int)
-        actions += [(Act.ADD_VIPS, 0), (Act.SEND_GARP, GARP_ON_MASTER)]
-        return actions + self._set_state(MASTER)
+        actions += [ADD_VIPS, SendGarp(GARP_ON_MASTER)]
+        return actions + self._set_state(Event.TAKE_OVER)
 
-    def _leave(self, state: int, release: bool) -> list[Action]:
+    def _leave(self, event: Event, release: bool) -> list[Action]:
         """Leave the current state for BACKUP, FAULT or STOP; a master drops its VIPs, and
         sends a priority 0 advert first when ``release`` so a backup takes over within Skew_Time."""
         actions: list[Action] = []
         if self.state == MASTER:
             if release:
-                actions.append((Act.SEND_ADVERT, RELEASE_PRIORITY))
-            actions.append((Act.REMOVE_VIPS, 0))
+                actions.append(SendAdvert(RELEASE_PRIORITY))
+            actions.append(REMOVE_VIPS)
         self._clear_timers()
         self._preempt_until = None
         self.wants_master = False
-        if state != BACKUP:
+        if event is not Event.YIELD:
             self.master_ip = None
-        return actions + self._set_state(state)
+        return actions + self._set_state(event)
 
-    def _set_state(self, state: int) -> list[Action]:
-        self.state = state
+    def _set_state(self, event: Event) -> list[Action]:
+        """Move along :data:`TRANSITIONS`; a KeyError here means the machine itself is wrong."""
+        self.state = state = TRANSITIONS[self.state][event]
         self.transitions += 1
-        return [(Act.NOTIFY, state)]
+        return [Notify(state)]
 
 
 def _earliest(deadline: float | None, candidate: float) -> float:

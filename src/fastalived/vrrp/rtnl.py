@@ -1,13 +1,15 @@
-"""VIP add/remove as pre-built rtnetlink messages, sent synchronously from the role's loop.
+"""VIP add/remove as rtnetlink messages: the one encoder, the loop's fast path, the slow path.
 
 Taking over is latency critical: keepalived adds the VIPs in the same pass that sends the first
 advert. Each instance's RTM_NEWADDR / RTM_DELADDR requests are packed once when it is bound
-(:func:`address_message`); on a transition the role queues them and :meth:`RtnlSender.flush`
+(:func:`address_requests`); on a transition the role queues them and :meth:`RtnlSender.flush`
 writes the whole tick's batch with one ``send`` on a plain non-blocking NETLINK_ROUTE socket.
 The kernel runs rtnetlink requests inside ``sendmsg``, so the addresses are in place when it
 returns and the GARPs can follow at once. Acks (one per request, NLM_F_ACK) are read later by a
 loop reader and only failures are logged; "already there" / "already gone" are not failures,
-which keeps add and delete idempotent like the pyroute2 path in :mod:`.addresses`.
+which keeps add and delete idempotent. The slow path (start-up clean-up, reloads, the fallback
+when no request could be pre-built) sends the same messages through :class:`RtnlRequester`, a
+blocking socket on the netlink helper thread that waits for the acks.
 """
 
 from __future__ import annotations
@@ -20,19 +22,20 @@ import socket
 import struct
 from collections.abc import Callable, Sequence
 
-from fastalived.netlink import (
+from fastalived.config.model import IPAddressSpec
+from fastalived.runtime.netlink import (
     NETLINK_CAP_ACK,
     NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
     NLM_F_REQUEST,
     NLMSG_ERROR,
-    NLMSG_ERROR_CODE,
-    NLMSGHDR,
     SO_RCVBUFFORCE,
     SOL_NETLINK,
     attr,
+    error_code,
     message,
+    messages,
 )
 
 log = logging.getLogger("fastalived.vrrp")
@@ -44,10 +47,25 @@ ADD_FLAGS = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL  # as ``ip add
 DEL_FLAGS = NLM_F_REQUEST | NLM_F_ACK
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _SEQ = struct.Struct("=I")
-_ADD_OK = {errno.EEXIST}
-_DEL_OK = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
+# "Already there" / "already gone" answers that make add/delete idempotent.
+ADD_OK = frozenset({errno.EEXIST})
+DEL_OK = frozenset({errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV})
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 RECV_BUFFER = 4 << 20  # room for the acks of hundreds of instances taking over in one tick
 RECV_SIZE = 65536
+ACK_TIMEOUT = 5.0  # seconds the slow path waits for the kernel's acks
+
+
+def keyword_number(value: str | None, names: dict[str, int]) -> int | None:
+    """A keyword (``link``, ``static``...) or a plain number, as ``ip`` accepts them."""
+    if value is None:
+        return None
+    return names[value] if value in names else int(value, 0)
+
+
+def is_harmless(add: bool, code: int) -> bool:
+    """Whether an rtnetlink answer means done: success, or already there / already gone."""
+    return code == 0 or code in (ADD_OK if add else DEL_OK)
 
 
 def address_message(
@@ -77,29 +95,63 @@ def address_message(
     return message(RTM_NEWADDR if add else RTM_DELADDR, ADD_FLAGS if add else DEL_FLAGS, 0, body)
 
 
+def address_requests(spec: IPAddressSpec, index: int) -> tuple[bytes, bytes]:
+    """The ``ip addr add`` and ``ip addr del`` requests for a configured address on interface
+    ``index``; ValueError / KeyError for a scope ``ip`` would not take either."""
+    address = spec.address.ip.packed
+    prefixlen = spec.address.network.prefixlen
+    peer = spec.peer.ip.packed if spec.peer is not None else None
+    add = address_message(
+        True, index, address, prefixlen, peer=peer, broadcast=spec.brd.packed if spec.brd is not None else None,
+        scope=keyword_number(spec.scope, SCOPES) or 0, label=spec.label,
+    )  # fmt: skip
+    return add, address_message(False, index, address, prefixlen, peer=peer)
+
+
+def _route_socket(blocking: bool) -> socket.socket:
+    """A bound NETLINK_ROUTE socket with a large receive buffer whose acks omit the request."""
+    flags = 0 if blocking else socket.SOCK_NONBLOCK
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | flags, socket.NETLINK_ROUTE)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER)
+        except PermissionError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        try:  # acks carry only the request's header, not the whole request
+            sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        except OSError:
+            pass
+        sock.bind((0, 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Sequencer:
+    """Stamps each request with the next sequence number (never 0) as it is appended to a batch."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+
+    def append(self, batch: bytearray, request: bytes) -> int:
+        self._seq = seq = (self._seq + 1) & 0xFFFFFFFF or 1
+        start = len(batch)
+        batch += request
+        _SEQ.pack_into(batch, start + 8, seq)
+        return seq
+
+
 class RtnlSender:
     """A non-blocking NETLINK_ROUTE socket: queue pre-built requests, ``flush`` them in one send,
     read the acks from the loop and log the failures."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.NETLINK_ROUTE)
-        try:
-            try:
-                self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER)
-            except PermissionError:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-            try:  # acks carry only the request's header, not the whole request
-                self._sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-            except OSError:
-                pass
-            self._sock.bind((0, 0))
-        except BaseException:
-            self._sock.close()
-            raise
+        self._sock = _route_socket(blocking=False)
         self._loop = loop
         if loop is not None:
             loop.add_reader(self._sock.fileno(), self.read_acks)
-        self._seq = 0
+        self._sequencer = _Sequencer()
         self._queued = bytearray()
         self._pending: dict[int, tuple[bool, str]] = {}  # seq -> (add, what) awaiting its ack
         self.failures = 0
@@ -107,14 +159,9 @@ class RtnlSender:
 
     def queue(self, requests: Sequence[tuple[bytes, str]]) -> None:
         """Queue pre-built requests (from :func:`address_message`) with a text for the log."""
-        out = self._queued
-        pending = self._pending
         for request, what in requests:
-            self._seq = seq = (self._seq + 1) & 0xFFFFFFFF or 1
-            start = len(out)
-            out += request
-            _SEQ.pack_into(out, start + 8, seq)
-            pending[seq] = (request[4] == RTM_NEWADDR, what)
+            seq = self._sequencer.append(self._queued, request)
+            self._pending[seq] = (request[4] == RTM_NEWADDR, what)
 
     def flush(self) -> None:
         """Hand everything queued to the kernel, which applies it before ``send`` returns."""
@@ -139,25 +186,49 @@ class RtnlSender:
                 log.debug("netlink acks lost: %s", exc)
                 self._pending.clear()
                 continue
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind, _flags, seq, _pid = NLMSGHDR.unpack_from(data, offset)
-                if length < 16:
-                    break
-                if kind == NLMSG_ERROR and offset + 20 <= len(data):
-                    code = -NLMSG_ERROR_CODE.unpack_from(data, offset + 16)[0]
-                    request = self._pending.pop(seq, None)
-                    if code and request is not None:
-                        add, what = request
-                        if code not in (_ADD_OK if add else _DEL_OK):
-                            self.failures += 1
-                            log.warning("netlink %s %s failed: %s", "add" if add else "del", what, os.strerror(code))
-                            if self.on_failure is not None:
-                                self.on_failure(add, what, code)
-                offset += (length + 3) & ~3
+            for kind, seq, offset, length in messages(data):
+                if kind != NLMSG_ERROR:
+                    continue
+                code = error_code(data, offset, length)
+                request = self._pending.pop(seq, None)
+                if request is None or is_harmless(request[0], code):
+                    continue
+                add, what = request
+                self.failures += 1
+                log.warning("netlink %s %s failed: %s", "add" if add else "del", what, os.strerror(code))
+                if self.on_failure is not None:
+                    self.on_failure(add, what, code)
 
     def close(self) -> None:
         if self._loop is not None:
             self._loop.remove_reader(self._sock.fileno())
             self._loop = None
+        self._sock.close()
+
+
+class RtnlRequester:
+    """A blocking NETLINK_ROUTE socket for the slow path: send a batch, wait for every ack."""
+
+    def __init__(self) -> None:
+        self._sock = _route_socket(blocking=True)
+        self._sock.settimeout(ACK_TIMEOUT)
+        self._sequencer = _Sequencer()
+
+    def run(self, requests: Sequence[bytes]) -> list[int]:
+        """Each request's errno (0: done), in order; OSError when the kernel does not answer."""
+        batch = bytearray()
+        seqs = [self._sequencer.append(batch, request) for request in requests]
+        if not seqs:
+            return []
+        self._sock.send(batch)
+        codes: dict[int, int] = {}
+        wanted = set(seqs)
+        while not wanted.issubset(codes):
+            data = self._sock.recv(RECV_SIZE)
+            for kind, seq, offset, length in messages(data):
+                if kind == NLMSG_ERROR and seq in wanted:
+                    codes[seq] = error_code(data, offset, length)
+        return [codes[seq] for seq in seqs]
+
+    def close(self) -> None:
         self._sock.close()

@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from fastalived.config.model import VrrpScript
-from fastalived.daemon.notify import command_argv, run_command
+from fastalived.config.model import GlobalDefs, VrrpScript
+from fastalived.runtime.commands import command_argv
+from fastalived.runtime.scripts import run_script
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -26,14 +27,21 @@ class ScriptRunner:
 
     def __init__(self, on_result: ScriptResultCallback) -> None:
         self._on_result = on_result
+        self._global_defs = GlobalDefs()
         self._tasks: dict[str, tuple[VrrpScript, asyncio.Task[None]]] = {}
 
     @property
     def scripts(self) -> list[str]:
         return sorted(self._tasks)
 
-    def update(self, scripts: Iterable[VrrpScript]) -> None:
-        """Start new or changed scripts, stop removed ones; unchanged scripts keep their schedule."""
+    def update(self, scripts: Iterable[VrrpScript], global_defs: GlobalDefs | None = None) -> None:
+        """Start new or changed scripts, stop removed ones; unchanged scripts keep their schedule.
+
+        ``global_defs`` brings ``script_user`` and ``enable_script_security`` (keepalived applies
+        them to vrrp_script too); each run reads the latest.
+        """
+        if global_defs is not None:
+            self._global_defs = global_defs
         wanted = {s.name: s for s in scripts}
         for name in list(self._tasks):
             if wanted.get(name) != self._tasks[name][0]:
@@ -55,7 +63,7 @@ class ScriptRunner:
         timeout = script.timeout if script.timeout is not None else script.interval
         while True:
             started = time.monotonic()
-            status = await run_command(argv, timeout, script.user, script.group)
+            status = await run_script(argv, timeout, self._global_defs, script.user, script.group)
             current = self._tasks.get(script.name)
             if current is None or current[0] is not script:
                 return  # removed or replaced by update() while the last run was finishing

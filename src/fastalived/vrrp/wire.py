@@ -1,46 +1,56 @@
-"""The VRRP codec in use: the compiled ``fastalived._vrrp`` when available, else its pure twin.
+"""The VRRP codec and raw-socket edge in use: the compiled builds where available, else pure Python.
 
-Everything else imports codec names from here, never from either implementation directly, so
-``FASTALIVED_NO_EXTENSIONS=1`` switches the whole daemon to the pure-Python twin.
+The codec is one source, ``vrrp/codec.py``, compiled in place by Cython when built; the socket and
+timer edge is ``fastalived._vrrp`` (C) or its stand-in ``vrrp/rawsock.py``. Everything else imports
+these names from here, so ``FASTALIVED_NO_EXTENSIONS=1`` switches the whole daemon to pure Python.
 """
 
-from fastalived._compat import NO_EXTENSIONS
+import importlib
+from typing import TYPE_CHECKING
 
-if NO_EXTENSIONS:
-    from fastalived.vrrp import codec as _impl
+from fastalived._compat import NO_EXTENSIONS, is_compiled, source_module
+
+if TYPE_CHECKING:
+    from fastalived.vrrp import codec
+    from fastalived.vrrp import rawsock as _io
+elif NO_EXTENSIONS:
+    codec = source_module("fastalived.vrrp.codec")
+    _io = importlib.import_module("fastalived.vrrp.rawsock")
 else:
+    codec = importlib.import_module("fastalived.vrrp.codec")
     try:
-        from fastalived import _vrrp as _impl  # type: ignore[no-redef]
+        _io = importlib.import_module("fastalived._vrrp")
     except ImportError:
-        from fastalived.vrrp import codec as _impl
+        _io = importlib.import_module("fastalived.vrrp.rawsock")
 
-IMPLEMENTATION: str = "python" if _impl.__name__ == "fastalived.vrrp.codec" else "cython"
+IMPLEMENTATION: str = "cython" if is_compiled(codec) and is_compiled(_io) else "python"
 
-VRRP_PROTO = _impl.VRRP_PROTO
-MCAST4 = _impl.MCAST4
-MCAST6 = _impl.MCAST6
-Drop = _impl.Drop
-Advert = _impl.Advert
-internet_checksum = _impl.internet_checksum
-build_advert = _impl.build_advert
-advert_with_priority = _impl.advert_with_priority
-build_ipv4_header = _impl.build_ipv4_header
-ipv4_with_id = _impl.ipv4_with_id
-build_ipv6_header = _impl.build_ipv6_header
-build_ethernet = _impl.build_ethernet
-build_garp = _impl.build_garp
-build_unsolicited_na = _impl.build_unsolicited_na
-decode_advert = _impl.decode_advert
-validate_for_instance = _impl.validate_for_instance
-send_many = _impl.send_many
-recv_many = _impl.recv_many
-monotonic = _impl.monotonic
-timer_open = _impl.timer_open
-timer_set = _impl.timer_set
-timer_clear = _impl.timer_clear
-SteadyTable = _impl.SteadyTable
-steady_match = _impl.steady_match
-recv_sorted = _impl.recv_sorted
+VRRP_PROTO = codec.VRRP_PROTO
+MCAST4 = codec.MCAST4
+MCAST6 = codec.MCAST6
+Drop = codec.Drop
+Advert = codec.Advert
+internet_checksum = codec.internet_checksum
+build_advert = codec.build_advert
+advert_with_priority = codec.advert_with_priority
+build_ipv4_header = codec.build_ipv4_header
+ipv4_with_id = codec.ipv4_with_id
+build_ipv6_header = codec.build_ipv6_header
+build_ethernet = codec.build_ethernet
+build_garp = codec.build_garp
+build_unsolicited_na = codec.build_unsolicited_na
+decode_advert = codec.decode_advert
+check_advert = codec.check_advert
+validate_for_instance = codec.validate_for_instance
+send_many = _io.send_many
+recv_many = _io.recv_many
+monotonic = _io.monotonic
+timer_open = _io.timer_open
+timer_set = _io.timer_set
+timer_clear = _io.timer_clear
+steady_match = _io.steady_match
+recv_sorted = _io.recv_sorted
+SteadyTable = importlib.import_module("fastalived.vrrp.rawsock").SteadyTable  # one class for both
 
 __all__ = [
     "IMPLEMENTATION",
@@ -59,6 +69,7 @@ __all__ = [
     "build_garp",
     "build_unsolicited_na",
     "decode_advert",
+    "check_advert",
     "validate_for_instance",
     "send_many",
     "recv_many",

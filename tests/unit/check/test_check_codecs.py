@@ -9,8 +9,9 @@ import pytest
 
 from fastalived.check.dns import build_query, encode_question, judge_reply
 from fastalived.check.http import DigestResponseCheck, ResponseCheck, request_bytes
-from fastalived.check.misc import judge_exit, misc_argv
+from fastalived.check.misc import judge_exit
 from fastalived.config.model import StatusCodeRange, UrlSpec
+from fastalived.runtime.commands import shell_or_argv
 from tests.check.builders import http_check
 
 OK_2XX = (StatusCodeRange(200, 299),)
@@ -91,9 +92,9 @@ def test_dns_query_and_reply_judgement() -> None:
 
 
 def test_misc_command_line_uses_a_shell_only_when_needed() -> None:
-    assert misc_argv("/usr/local/bin/check 'a b' c") == ["/usr/local/bin/check", "a b", "c"]
-    assert misc_argv("/bin/check | grep -q ok") == ["/bin/sh", "-c", "/bin/check | grep -q ok"]
-    assert misc_argv("test -f $HOME/x") == ["/bin/sh", "-c", "test -f $HOME/x"]
+    assert shell_or_argv("/usr/local/bin/check 'a b' c") == ["/usr/local/bin/check", "a b", "c"]
+    assert shell_or_argv("/bin/check | grep -q ok") == ["/bin/sh", "-c", "/bin/check | grep -q ok"]
+    assert shell_or_argv("test -f $HOME/x") == ["/bin/sh", "-c", "test -f $HOME/x"]
 
 
 def test_misc_exit_codes() -> None:

@@ -11,7 +11,7 @@ from fastalived.check.misc import MiscProbe
 from fastalived.check.process import address_is_local, build_probe, ensure_file_limit
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.tcp import TcpProbe
-from fastalived.config.model import DnsCheck, MiscCheck, SmtpCheck
+from fastalived.config.model import DnsCheck, GlobalDefs, MiscCheck, SmtpCheck
 from tests.check.builders import common, http_check, tcp_check
 
 
@@ -22,13 +22,14 @@ def test_each_checker_kind_gets_its_probe_and_ssl_contexts_are_made_only_for_ssl
         made.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
         return made[-1]
 
-    assert isinstance(build_probe(http_check(80), context), HttpProbe)
-    assert isinstance(build_probe(tcp_check(80), context), TcpProbe)
-    assert isinstance(build_probe(SmtpCheck("SMTP_CHECK", common(25)), context), SmtpProbe)
-    assert isinstance(build_probe(MiscCheck("MISC_CHECK", common(0), misc_path="/bin/true"), context), MiscProbe)
-    assert isinstance(build_probe(DnsCheck("DNS_CHECK", common(53)), context), DnsProbe)
+    assert isinstance(build_probe(http_check(80), context, GlobalDefs()), HttpProbe)
+    assert isinstance(build_probe(tcp_check(80), context, GlobalDefs()), TcpProbe)
+    assert isinstance(build_probe(SmtpCheck("SMTP_CHECK", common(25)), context, GlobalDefs()), SmtpProbe)
+    misc = MiscCheck("MISC_CHECK", common(0), misc_path="/bin/true")
+    assert isinstance(build_probe(misc, context, GlobalDefs()), MiscProbe)
+    assert isinstance(build_probe(DnsCheck("DNS_CHECK", common(53)), context, GlobalDefs()), DnsProbe)
     assert made == []
-    assert isinstance(build_probe(http_check(443, kind="SSL_GET"), context), SslProbe)
+    assert isinstance(build_probe(http_check(443, kind="SSL_GET"), context, GlobalDefs()), SslProbe)
     assert len(made) == 1
 
 

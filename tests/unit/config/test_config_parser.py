@@ -18,7 +18,7 @@ FULL = Path(__file__).parent / "fixtures" / "full.conf"
 def config() -> m.Config:
     result = load_config(str(FULL), config_id="lb1")
     assert result.diagnostics == []
-    assert [d.keyword for d in result.notices] == ["enable_snmp_vrrp"]
+    assert [d.keyword for d in result.notices] == ["vrrp_no_swap"]
     return result.config
 
 
@@ -129,7 +129,7 @@ def test_vrrp_instance_v2(config: m.Config) -> None:
     )
     assert vi.virtual_ipaddresses_excluded == (m.IPAddressSpec(ip_interface("2001:db8::100/64")),)
     assert vi.virtual_routes == (m.RouteSpec(ip_network("203.0.113.0/24"), via=ip_address("198.51.100.1"), dev="eth0"),)
-    assert (vi.nopreempt, vi.preempt_delay, vi.accept) == (True, 30.0, False)
+    assert (vi.nopreempt, vi.preempt_delay, vi.accept) == (False, 0.0, False)
     assert vi.notify == m.NotifyScripts(
         notify_master="/etc/keepalived/notify.sh master VI_1",
         notify_backup="/etc/keepalived/backup.sh",
@@ -148,6 +148,7 @@ def test_vrrp_instance_v3_ipv6_unicast(config: m.Config) -> None:
     assert vi.unicast_src_ip == ip_address("2001:db8::2")
     assert vi.unicast_peers == (ip_address("2001:db8::3"), ip_address("2001:db8::4"))
     assert vi.accept and vi.use_vmac == "vrrp6"
+    assert (vi.nopreempt, vi.preempt_delay) == (False, 30.0)
 
 
 def test_virtual_server_group(config: m.Config) -> None:
@@ -269,9 +270,11 @@ def test_deprecated_aliases() -> None:
 virtual_server 198.51.100.1 80 {
     lb_algo sh
     lb_kind TUN
-    nb_get_retry 7
     real_server 203.0.113.1 80 {
-        TCP_CHECK {
+        HTTP_GET {
+            url {
+                path /
+            }
             nb_get_retry 9
         }
     }
@@ -288,17 +291,20 @@ vrrp_instance VI_1 {
     assert (vs.lvs_sched, vs.lvs_method, vs.real_servers[0].checkers[0].common.retry) == ("sh", "TUN", 9)
     vi = result.config.vrrp_instances[0]
     assert (vi.nopreempt, vi.lvs_sync_daemon_interface) == (False, "eth1")
-    assert [str(d) for d in result.diagnostics] == [
-        "<string>:16:5: warning: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated; use global_defs "
-        "lvs_sync_daemon"
+    assert [str(d) for d in result.diagnostics] == [  # keepalived warns about both as well
+        "<string>:9:13: warning: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: HTTP_GET: nb_get_retry"
+        " is deprecated - please use 'retry'",
+        "<string>:18:5: warning: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated; use global_defs "
+        "lvs_sync_daemon",
     ]
 
 
-def test_unsupported_keywords_and_blocks_load_quietly() -> None:
+def test_unsupported_keywords_and_blocks_warn_and_noop_ones_load_quietly() -> None:
     result = parse_string("""\
 global_defs {
     enable_snmp_vrrp
     nftables
+    vrrp_no_swap
 }
 bfd_instance bfd1 {
     neighbor_ip 198.51.100.9
@@ -325,8 +331,8 @@ virtual_server 198.51.100.1 80 {
     protocol TCP
 }
 """)
-    assert result.diagnostics == []
-    assert [d.keyword for d in result.notices] == [
+    assert result.ok
+    assert [d.keyword for d in result.warnings] == [
         "enable_snmp_vrrp",
         "nftables",
         "bfd_instance",
@@ -336,7 +342,13 @@ virtual_server 198.51.100.1 80 {
         "PING_CHECK",
         "UDP_CHECK",
     ]
-    assert str(result.notices[2]) == "<string>:5:1: info: 'bfd_instance' is not supported by fastalived; ignored"
+    assert str(result.warnings[2]) == (
+        "<string>:6:1: warning: 'bfd_instance' is not supported by fastalived; ignored (BFD is not implemented)"
+    )
+    assert [str(d) for d in result.notices] == [
+        "<string>:4:5: info: global_defs: 'vrrp_no_swap' has no effect in fastalived: process scheduling/memory"
+        " tuning; set it for the fastalived unit (systemd Nice=, CPUAffinity=...)"
+    ]
 
 
 def test_routes_grammar_variants() -> None:
@@ -388,4 +400,71 @@ def test_legacy_sync_group_members_outside_group_block() -> None:
     ]
     assert [d.message for d in result.notices] == [
         "vrrp_sync_group VG: listing 'VI_1' outside 'group { }' is deprecated"
+    ]
+
+
+def test_keepalived_vrrp_instance_warnings() -> None:
+    """keepalived -t warns about these (and so exits 5); the settings are kept, the VRRP machine
+    ignores them as keepalived does."""
+    result = parse_string("""\
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 1
+    nopreempt
+    preempt_delay 5
+    track_interface {
+        eth0 weight 10
+        eth1
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 2
+    nopreempt
+    preempt_delay 5
+}
+""")
+    assert [str(d) for d in result.diagnostics] == [
+        "<string>:5:5: warning: vrrp_instance VI_1: nopreempt will not work with initial state MASTER; ignored",
+        "<string>:6:5: warning: vrrp_instance VI_1: preempt_delay will not work with initial state MASTER; ignored",
+        "<string>:8:9: warning: vrrp_instance VI_1: ignoring track_interface eth0 since own interface",
+        "<string>:16:5: warning: vrrp_instance VI_2: preempt_delay is incompatible with nopreempt; ignored",
+    ]
+    vi1, vi2 = result.config.vrrp_instances
+    assert vi1.track_interface == (m.TrackInterface("eth1"),)
+    assert (vi1.nopreempt, vi1.preempt_delay, vi2.nopreempt, vi2.preempt_delay) == (True, 5.0, True, 5.0)
+
+
+def test_keepalived_syntax_that_must_not_be_an_error() -> None:
+    result = parse_string("""\
+global_defs {
+    lvs_flush_on_stop VS
+}
+track_group TG {
+    group {
+        VI_1
+    }
+}
+interface_up_down_delays {
+    eth0 1 2
+}
+static_ipaddress {
+    198.51.100.10/24 brd + dev eth0
+    203.0.113.10/24 brd - dev eth0
+    2001:db8::10/64 brd + dev eth0
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    vrf red
+}
+""")
+    assert result.ok
+    assert [d.keyword for d in result.warnings] == ["track_group", "interface_up_down_delays", "vrf"]
+    assert result.config.global_defs.lvs_flush_onstop is False
+    assert [a.brd for a in result.config.static_ipaddress] == [
+        ip_address("198.51.100.255"),
+        ip_address("203.0.113.0"),
+        None,
     ]

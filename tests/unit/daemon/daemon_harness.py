@@ -17,8 +17,8 @@ from typing import Any
 from fake_role import read_journal
 
 from fastalived.options import RunOptions
-from fastalived.testbed import wait_for
 from tests.support.host import process_alive
+from tests.support.testbed import wait_for
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]  # fake_daemon.py imports this module, and this module imports tests.support

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fastalived.config.model import Config
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 from fastalived.options import RunOptions
 
 JOURNAL = "fake_role.journal"

@@ -5,7 +5,7 @@ import os
 import stat
 
 from fastalived.daemon.dumps import dump_path, format_dump, write_dump
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 from fastalived.options import RunOptions
 
 SNAPSHOT = {"instances": [{"name": "VI_1", "state": "MASTER", "vips": ["198.51.100.1/24"]}], "generation": 3}

@@ -5,7 +5,7 @@ import math
 from prometheus_client.parser import text_string_to_metric_families
 
 from fastalived.daemon.metrics import metric_from_wire, metric_to_wire, render
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 
 SAMPLES = [
     Metric("fastalived_vrrp_state", 2, (("instance", "VI_1"),), help="0 INIT 1 BACKUP 2 MASTER"),

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from fastalived.daemon.role import Metric
+from fastalived.runtime.role import Metric
 from fastalived.daemon.status import (
     StatusServer,
     format_status,

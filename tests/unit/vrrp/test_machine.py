@@ -20,9 +20,16 @@ from fastalived.vrrp.machine import (
     MASTER,
     STATE_NAMES,
     STOP,
-    Act,
+    TRANSITIONS,
+    Action,
+    AddVips,
     MachineParams,
+    Notify,
+    RemoveVips,
+    SendAdvert,
+    SendGarp,
     VrrpMachine,
+    WantMaster,
 )
 
 ME = ipaddress.IPv4Address("192.0.2.10").packed
@@ -30,9 +37,9 @@ LOWER_IP = ipaddress.IPv4Address("192.0.2.5").packed
 HIGHER_IP = ipaddress.IPv4Address("192.0.2.20").packed
 
 
-def become_master(prio: int) -> list[tuple[int, int]]:
+def become_master(prio: int) -> list[Action]:
     """keepalived's order on entering MASTER."""
-    return [(Act.SEND_ADVERT, prio), (Act.ADD_VIPS, 0), (Act.SEND_GARP, GARP_ON_MASTER), (Act.NOTIFY, MASTER)]
+    return [SendAdvert(prio), AddVips(), SendGarp(GARP_ON_MASTER), Notify(MASTER)]
 
 
 def params(**overrides: object) -> MachineParams:
@@ -50,7 +57,7 @@ def started(now: float = 0.0, **overrides: object) -> VrrpMachine:
 def master(now: float = 0.0, **overrides: object) -> VrrpMachine:
     """A machine that became MASTER through the Master_Down_Timer at ``now``."""
     machine = started(now - 10.0, **overrides)
-    assert machine.on_timer(now)[-1] == (Act.NOTIFY, MASTER)
+    assert machine.on_timer(now)[-1] == Notify(MASTER)
     assert machine.state == MASTER
     return machine
 
@@ -76,7 +83,7 @@ def test_new_machine_is_init_with_nothing_scheduled() -> None:
 
 def test_start_enters_backup_and_arms_master_down_v2() -> None:
     machine = VrrpMachine(params())
-    assert machine.start(100.0) == [(Act.NOTIFY, BACKUP)]
+    assert machine.start(100.0) == [Notify(BACKUP)]
     assert machine.state == BACKUP
     assert machine.skew_time == pytest.approx(156 / 256, abs=1e-9)
     assert machine.next_deadline == pytest.approx(100.0 + 3.0 + 0.609375, abs=1e-6)
@@ -179,7 +186,7 @@ def test_backup_discards_lower_priority_when_preempting() -> None:
     assert machine.on_advert(1.0, HIGHER_IP, 100, 1.0) == []
     assert machine.next_deadline == before
     assert machine.master_ip is None
-    assert machine.on_timer(before)[-1] == (Act.NOTIFY, MASTER)
+    assert machine.on_timer(before)[-1] == Notify(MASTER)
 
 
 def test_v3_backup_does_not_adopt_interval_from_discarded_advert() -> None:
@@ -226,7 +233,7 @@ def test_preempt_delay_tolerates_lower_master_then_preempts() -> None:
     machine.on_advert(2.5, LOWER_IP, 100, 1.0)  # window over: discarded
     machine.on_advert(3.5, LOWER_IP, 100, 1.0)
     assert machine.next_deadline == pytest.approx(1.5 + down, abs=1e-6)
-    assert machine.on_timer(1.5 + down)[-1] == (Act.NOTIFY, MASTER)
+    assert machine.on_timer(1.5 + down)[-1] == Notify(MASTER)
 
 
 def test_preempt_delay_window_starts_at_first_lower_advert_after_losing() -> None:
@@ -254,21 +261,21 @@ def test_master_sends_adverts_on_exact_interval() -> None:
     machine = master(10.0)
     assert machine.next_deadline == pytest.approx(11.0, abs=1e-6)
     assert machine.on_timer(10.999999) == []
-    assert machine.on_timer(11.0) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_timer(11.0) == [SendAdvert(100)]
     assert machine.next_deadline == pytest.approx(12.0, abs=1e-6)
-    assert machine.on_timer(12.0 + 0.002) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_timer(12.0 + 0.002) == [SendAdvert(100)]
     assert machine.next_deadline == pytest.approx(13.0, abs=1e-6)  # no drift from a late call
 
 
 def test_master_late_by_several_intervals_sends_once() -> None:
     machine = master(10.0, garp_master_delay=0.0)
-    assert machine.on_timer(14.5) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_timer(14.5) == [SendAdvert(100)]
     assert machine.next_deadline == pytest.approx(15.5, abs=1e-6)
 
 
 def test_master_yields_to_higher_priority() -> None:
     machine = master(10.0)
-    assert machine.on_advert(10.5, HIGHER_IP, 150, 1.0) == [(Act.REMOVE_VIPS, 0), (Act.NOTIFY, BACKUP)]
+    assert machine.on_advert(10.5, HIGHER_IP, 150, 1.0) == [RemoveVips(), Notify(BACKUP)]
     assert machine.state == BACKUP
     assert machine.master_ip == HIGHER_IP
     assert machine.next_deadline == pytest.approx(10.5 + 3.609375, abs=1e-6)
@@ -283,28 +290,28 @@ def test_v3_master_yielding_adopts_interval() -> None:
 
 def test_master_equal_priority_tie_break_on_primary_address() -> None:
     machine = master(10.0)
-    assert machine.on_advert(10.2, LOWER_IP, 100, 1.0) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_advert(10.2, LOWER_IP, 100, 1.0) == [SendAdvert(100)]
     assert machine.state == MASTER
-    assert machine.on_advert(10.4, HIGHER_IP, 100, 1.0)[-1] == (Act.NOTIFY, BACKUP)
+    assert machine.on_advert(10.4, HIGHER_IP, 100, 1.0)[-1] == Notify(BACKUP)
 
 
 def test_master_tie_break_compares_ipv6_numerically() -> None:
     low = ipaddress.IPv6Address("fe80::9").packed
     high = ipaddress.IPv6Address("fe80::10").packed
     machine = master(10.0, primary_ip=low)
-    assert machine.on_advert(10.2, high, 100, 1.0)[-1] == (Act.NOTIFY, BACKUP)
+    assert machine.on_advert(10.2, high, 100, 1.0)[-1] == Notify(BACKUP)
 
 
 def test_master_answers_lower_priority_at_once() -> None:
     machine = master(10.0)
-    assert machine.on_advert(10.3, LOWER_IP, 50, 1.0) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_advert(10.3, LOWER_IP, 50, 1.0) == [SendAdvert(100)]
     assert machine.state == MASTER
     assert machine.next_deadline == pytest.approx(11.3, abs=1e-6)
 
 
 def test_master_answers_priority_zero_at_once() -> None:
     machine = master(10.0)
-    assert machine.on_advert(10.3, HIGHER_IP, 0, 1.0) == [(Act.SEND_ADVERT, 100)]
+    assert machine.on_advert(10.3, HIGHER_IP, 0, 1.0) == [SendAdvert(100)]
     assert machine.next_deadline == pytest.approx(11.3, abs=1e-6)
 
 
@@ -317,7 +324,7 @@ def test_master_ignores_its_own_advert() -> None:
 def test_owner_never_yields_to_lower() -> None:
     machine = VrrpMachine(params(priority=255))
     machine.start(0.0)
-    assert machine.on_advert(0.5, HIGHER_IP, 254, 1.0) == [(Act.SEND_ADVERT, 255)]
+    assert machine.on_advert(0.5, HIGHER_IP, 254, 1.0) == [SendAdvert(255)]
 
 
 # --------------------------------------------------------------------------- GARP
@@ -328,15 +335,15 @@ def test_garp_second_burst_after_master_delay() -> None:
     actions = []
     for t in range(11, 16):
         actions += machine.on_timer(float(t))
-    assert actions[-1] == (Act.SEND_GARP, GARP_DELAYED)
-    assert actions.count((Act.SEND_GARP, GARP_DELAYED)) == 1
-    assert machine.on_timer(20.0).count((Act.SEND_GARP, GARP_DELAYED)) == 0
+    assert actions[-1] == SendGarp(GARP_DELAYED)
+    assert actions.count(SendGarp(GARP_DELAYED)) == 1
+    assert machine.on_timer(20.0).count(SendGarp(GARP_DELAYED)) == 0
 
 
 def test_garp_delay_zero_means_no_second_burst() -> None:
     machine = master(10.0, garp_master_delay=0.0)
     actions = [a for t in range(11, 40) for a in machine.on_timer(float(t))]
-    assert (Act.SEND_GARP, GARP_DELAYED) not in actions
+    assert SendGarp(GARP_DELAYED) not in actions
 
 
 def test_garp_refresh_is_periodic_and_exact() -> None:
@@ -345,7 +352,7 @@ def test_garp_refresh_is_periodic_and_exact() -> None:
     t = 0.0
     while t < 10.0:
         t = machine.next_deadline
-        if (Act.SEND_GARP, GARP_REFRESH) in machine.on_timer(t):
+        if SendGarp(GARP_REFRESH) in machine.on_timer(t):
             refreshes.append(t)
     assert refreshes == pytest.approx([2.5, 5.0, 7.5, 10.0], abs=1e-6)
 
@@ -374,13 +381,13 @@ def test_owner_priority_is_never_changed() -> None:
     machine.start(0.0)
     assert machine.set_priority(0.5, 100) == []
     assert machine.effective_priority == 255
-    assert machine.on_timer(1.0) == [(Act.SEND_ADVERT, 255)]
+    assert machine.on_timer(1.0) == [SendAdvert(255)]
 
 
 def test_master_adverts_carry_new_priority() -> None:
     machine = master(10.0)
     assert machine.set_priority(10.5, 80) == []
-    assert machine.on_timer(11.0) == [(Act.SEND_ADVERT, 80)]
+    assert machine.on_timer(11.0) == [SendAdvert(80)]
 
 
 def test_backup_rising_priority_shortens_running_down_timer() -> None:
@@ -398,7 +405,7 @@ def test_raised_priority_preempts_lower_master_on_its_next_advert() -> None:
     machine.on_advert(2.0, LOWER_IP, 100, 1.0)  # now lower: discarded
     deadline = machine.next_deadline
     assert deadline == pytest.approx(1.0 + 3.0 + 136 / 256, abs=1e-6)
-    assert machine.on_timer(deadline)[-1] == (Act.NOTIFY, MASTER)
+    assert machine.on_timer(deadline)[-1] == Notify(MASTER)
 
 
 # --------------------------------------------------------------------------- FAULT
@@ -406,13 +413,13 @@ def test_raised_priority_preempts_lower_master_on_its_next_advert() -> None:
 
 def test_master_fault_releases_first() -> None:
     machine = master(10.0)
-    assert machine.set_fault(10.5, True) == [(Act.SEND_ADVERT, 0), (Act.REMOVE_VIPS, 0), (Act.NOTIFY, FAULT)]
+    assert machine.set_fault(10.5, True) == [SendAdvert(0), RemoveVips(), Notify(FAULT)]
     assert (machine.state, machine.next_deadline) == (FAULT, None)
 
 
 def test_backup_fault_only_notifies() -> None:
     machine = started()
-    assert machine.set_fault(1.0, True) == [(Act.NOTIFY, FAULT)]
+    assert machine.set_fault(1.0, True) == [Notify(FAULT)]
     assert machine.next_deadline is None
 
 
@@ -427,7 +434,7 @@ def test_fault_ignores_adverts_and_timers() -> None:
 def test_fault_cleared_returns_to_backup_like_start() -> None:
     machine = started(0.0, priority=128, preempt_delay=2.0)
     machine.set_fault(1.0, True)
-    assert machine.set_fault(5.0, False) == [(Act.NOTIFY, BACKUP)]
+    assert machine.set_fault(5.0, False) == [Notify(BACKUP)]
     assert machine.next_deadline == pytest.approx(5.0 + 2.0 + 3.5, abs=1e-6)
 
 
@@ -441,7 +448,7 @@ def test_owner_fault_cleared_goes_master() -> None:
 def test_fault_before_start_starts_in_fault() -> None:
     machine = VrrpMachine(params())
     assert machine.set_fault(0.0, True) == []
-    assert machine.start(0.0) == [(Act.NOTIFY, FAULT)]
+    assert machine.start(0.0) == [Notify(FAULT)]
     assert machine.state == FAULT
 
 
@@ -457,7 +464,7 @@ def test_repeated_fault_reports_are_idempotent() -> None:
 
 def test_stop_master_releases_and_drops_vips() -> None:
     machine = master(10.0)
-    assert machine.stop(10.5) == [(Act.SEND_ADVERT, 0), (Act.REMOVE_VIPS, 0), (Act.NOTIFY, STOP)]
+    assert machine.stop(10.5) == [SendAdvert(0), RemoveVips(), Notify(STOP)]
     assert (machine.state, machine.next_deadline) == (STOP, None)
 
 
@@ -465,7 +472,7 @@ def test_stop_master_releases_and_drops_vips() -> None:
 def test_stop_backup_or_fault_only_notifies(fault: bool) -> None:
     machine = started()
     machine.set_fault(0.5, fault)
-    assert machine.stop(1.0) == [(Act.NOTIFY, STOP)]
+    assert machine.stop(1.0) == [Notify(STOP)]
     assert machine.state == STOP
 
 
@@ -494,7 +501,7 @@ def test_sync_to_master_from_backup() -> None:
 
 def test_sync_to_backup_from_master_without_release() -> None:
     machine = master(10.0)
-    assert machine.sync_to(10.5, BACKUP) == [(Act.REMOVE_VIPS, 0), (Act.NOTIFY, BACKUP)]
+    assert machine.sync_to(10.5, BACKUP) == [RemoveVips(), Notify(BACKUP)]
     assert machine.next_deadline == pytest.approx(10.5 + 3.609375, abs=1e-6)
 
 
@@ -515,7 +522,7 @@ def test_reconfigure_master_keeps_state_and_applies_interval() -> None:
     assert machine.state == MASTER
     assert machine.effective_priority == 120
     assert machine.next_deadline == pytest.approx(10.7, abs=1e-6)
-    assert machine.on_timer(10.7) == [(Act.SEND_ADVERT, 120)]
+    assert machine.on_timer(10.7) == [SendAdvert(120)]
     assert machine.next_deadline == pytest.approx(11.2, abs=1e-6)
 
 
@@ -551,9 +558,9 @@ def test_reconfigure_master_garp_refresh_toggle() -> None:
     machine.reconfigure(10.0, params(garp_master_delay=0.0, garp_master_refresh=3.0))
     machine.on_timer(11.0)
     machine.on_timer(12.0)
-    assert machine.on_timer(13.0) == [(Act.SEND_ADVERT, 100), (Act.SEND_GARP, GARP_REFRESH)]
+    assert machine.on_timer(13.0) == [SendAdvert(100), SendGarp(GARP_REFRESH)]
     machine.reconfigure(13.0, params(garp_master_delay=0.0))
-    assert all(a[0] != Act.SEND_GARP for t in range(14, 30) for a in machine.on_timer(float(t)))
+    assert all(not isinstance(a, SendGarp) for t in range(14, 30) for a in machine.on_timer(float(t)))
 
 
 # --------------------------------------------------------------------------- ordering, config
@@ -562,7 +569,7 @@ def test_reconfigure_master_garp_refresh_toggle() -> None:
 def test_event_after_missed_deadline_runs_timer_first() -> None:
     machine = started(0.0)
     actions = machine.on_advert(10.0, LOWER_IP, 50, 1.0)
-    assert actions == become_master(100) + [(Act.SEND_ADVERT, 100)]
+    assert actions == become_master(100) + [SendAdvert(100)]
 
 
 def test_transitions_count_every_state_change() -> None:
@@ -603,7 +610,7 @@ def test_group_hold_waits_in_backup_and_reports_want_master() -> None:
     machine = started(0.0, priority=200, group_hold=True)
     deadline = machine.next_deadline
     assert deadline is not None
-    assert machine.on_timer(deadline) == [(Act.WANT_MASTER, 1)]
+    assert machine.on_timer(deadline) == [WantMaster(True)]
     assert machine.state == BACKUP and machine.wants_master
     assert machine.next_deadline is None
     assert machine.on_timer(deadline + 10.0) == []  # reported once
@@ -616,13 +623,13 @@ def test_group_hold_master_heard_again_withdraws_the_wish() -> None:
     deadline = machine.next_deadline
     assert deadline is not None
     machine.on_timer(deadline)
-    assert machine.on_advert(deadline + 0.5, HIGHER_IP, 150, 1.0) == [(Act.WANT_MASTER, 0)]
+    assert machine.on_advert(deadline + 0.5, HIGHER_IP, 150, 1.0) == [WantMaster(False)]
     assert not machine.wants_master
     assert machine.next_deadline == pytest.approx(deadline + 0.5 + machine.master_down_interval)
     # a lower-priority advert does not count as a live master: the wish stays
     again = machine.next_deadline
     assert again is not None
-    assert machine.on_timer(again) == [(Act.WANT_MASTER, 1)]
+    assert machine.on_timer(again) == [WantMaster(True)]
     assert machine.on_advert(again + 0.1, LOWER_IP, 50, 1.0) == []
     assert machine.wants_master
 
@@ -640,7 +647,7 @@ def test_without_group_hold_no_want_master_is_reported() -> None:
     machine = started(0.0)
     deadline = machine.next_deadline
     assert deadline is not None
-    assert (Act.WANT_MASTER, 1) not in machine.on_timer(deadline)
+    assert WantMaster(True) not in machine.on_timer(deadline)
     assert machine.state == MASTER
 
 
@@ -651,7 +658,7 @@ def test_advert_due_matches_on_timer_for_a_plain_advert() -> None:
     fast, full = master(0.0, garp_master_delay=0.0), master(0.0, garp_master_delay=0.0)
     for now in (1.0, 2.0005, 3.5, 9.0):  # on time, a little late, skipped periods
         actions = full.on_timer(now)
-        assert fast.advert_due(now) == (actions[0][1] if actions else None)
+        assert [SendAdvert(p) for p in [fast.advert_due(now)] if p is not None] == actions
         assert fast.next_deadline == full.next_deadline
     assert fast.advert_due(fast.next_deadline - 0.01) is None  # not due yet
 
@@ -659,7 +666,7 @@ def test_advert_due_matches_on_timer_for_a_plain_advert() -> None:
 def test_advert_due_declines_when_another_timer_is_due_or_not_master() -> None:
     machine = master(0.0, garp_master_delay=1.0)  # GARP_DELAYED and the advert both due at 1.0
     assert machine.advert_due(1.0) is None
-    assert machine.on_timer(1.0) == [(Act.SEND_ADVERT, 100), (Act.SEND_GARP, GARP_DELAYED)]
+    assert machine.on_timer(1.0) == [SendAdvert(100), SendGarp(GARP_DELAYED)]
     assert started(0.0).advert_due(100.0) is None
 
 
@@ -701,3 +708,18 @@ def test_rearms_only_and_steady_advert_match_on_advert() -> None:
     assert deadline is not None
     assert fast.steady_advert(deadline) is None  # due: the caller must take the full path
     assert not master(0.0).rearms_only(HIGHER_IP, 150, 1.0)
+
+
+# --------------------------------------------------------------------------- transition table
+
+
+def test_every_state_can_shut_down_and_only_masters_yield() -> None:
+    from fastalived.vrrp.machine import Event
+
+    assert all(table[Event.SHUTDOWN] == STOP for table in TRANSITIONS.values())
+    assert [state for state, table in TRANSITIONS.items() if Event.YIELD in table] == [MASTER]
+
+
+def test_want_master_is_typed() -> None:
+    machine = started(0.0, group_hold=True)
+    assert machine.on_timer(machine.next_deadline or 0.0) == [WantMaster(True)]

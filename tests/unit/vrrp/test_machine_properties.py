@@ -7,7 +7,20 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STOP, Act, Action, MachineParams, VrrpMachine
+from fastalived.vrrp.machine import (
+    BACKUP,
+    FAULT,
+    INIT,
+    MASTER,
+    STOP,
+    Action,
+    AddVips,
+    MachineParams,
+    Notify,
+    RemoveVips,
+    SendAdvert,
+    VrrpMachine,
+)
 
 ME = ipaddress.IPv4Address("192.0.2.10").packed
 PEERS = [ipaddress.IPv4Address(a).packed for a in ("192.0.2.5", "192.0.2.10", "192.0.2.20")]
@@ -74,18 +87,17 @@ def test_random_events_keep_invariants(params: MachineParams, sequence: list[tup
         now += event[1]
         state_before = machine.state
         notified = []
-        for act, arg in apply(machine, now, event):
-            assert act in Act
-            if act == Act.ADD_VIPS:
+        for action in apply(machine, now, event):
+            if isinstance(action, AddVips):
                 assert not vips_present
                 vips_present = True
-            elif act == Act.REMOVE_VIPS:
+            elif isinstance(action, RemoveVips):
                 assert vips_present
                 vips_present = False
-            elif act == Act.NOTIFY:
-                notified.append(arg)
-            elif act == Act.SEND_ADVERT:
-                assert 0 <= arg <= 255
+            elif isinstance(action, Notify):
+                notified.append(action.state)
+            elif isinstance(action, SendAdvert):
+                assert 0 <= action.priority <= 255
         assert machine.state in (INIT, BACKUP, MASTER, FAULT, STOP)
         if notified:
             assert notified[-1] == machine.state
@@ -121,12 +133,12 @@ class Lan:
         self.now = 0.0
 
     def deliver(self, sender: VrrpMachine, actions: list[Action]) -> None:
-        for act, arg in actions:
-            if act != Act.SEND_ADVERT:
+        for action in actions:
+            if not isinstance(action, SendAdvert):
                 continue
             for peer in self.machines:
                 if peer is not sender:
-                    self.deliver(peer, peer.on_advert(self.now, sender.params.primary_ip, arg, 1.0))
+                    self.deliver(peer, peer.on_advert(self.now, sender.params.primary_ip, action.priority, 1.0))
 
     def run_until(self, end: float) -> None:
         while True:

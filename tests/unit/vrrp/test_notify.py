@@ -14,7 +14,9 @@ import uvloop
 from aiosmtpd.controller import Controller
 
 from fastalived.config.model import GlobalDefs, NotifyScripts
-from fastalived.daemon.notify import Notifier, command_argv, run_command
+from fastalived.runtime.commands import command_argv, run_command
+from fastalived.runtime.scripts import run_script
+from fastalived.vrrp.notify import Notifier
 from tests.support.host import process_alive
 
 pytestmark = pytest.mark.timeout(30)
@@ -90,9 +92,11 @@ def test_script_user_is_applied_in_the_child() -> None:
     if os.geteuid() != 0:
         pytest.skip("switching users needs root")
     nobody = pwd.getpwnam("nobody")
-    check = ["/bin/sh", "-c", f"test $(id -u) = {nobody.pw_uid} && test $(id -g) = {nobody.pw_gid}"]
-    assert uvloop.run(run_command(check, timeout=5, user="nobody")) == 0
-    assert uvloop.run(run_command(["/bin/true"], timeout=5, user="no-such-user-fa")) is None
+    only_nobody = f'test $(id -u) = {nobody.pw_uid} && test "$(id -G)" = {nobody.pw_gid}'  # no supplementary groups
+    check = ["/bin/sh", "-c", only_nobody]
+    defaults = GlobalDefs(script_user="nobody")
+    assert uvloop.run(run_script(check, 5, defaults)) == 0
+    assert uvloop.run(run_script(["/bin/true"], 5, defaults, user="no-such-user-fa")) is None
 
 
 def test_missing_script_does_not_raise() -> None:

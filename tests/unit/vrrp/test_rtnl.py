@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import socket
 
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 
-from fastalived.netlink import NLMSGHDR, attr, parse_attrs
+from fastalived.config.model import IPAddressSpec
+from fastalived.runtime.netlink import NLMSGHDR, attr, parse_attrs
 from fastalived.vrrp.rtnl import (
     ADD_FLAGS,
     DEL_FLAGS,
     IFA_F_NODAD,
     RTM_DELADDR,
     RTM_NEWADDR,
+    SCOPES,
     RtnlSender,
     address_message,
+    address_requests,
+    is_harmless,
+    keyword_number,
 )
 
 
@@ -70,3 +77,22 @@ def test_sender_numbers_each_request() -> None:
         assert queued[16:len(request)] == request[16:]
     finally:
         sender.close()
+
+
+def test_address_requests_encode_a_configured_vip_both_ways() -> None:
+    spec = IPAddressSpec(
+        address=ipaddress.ip_interface("198.51.100.10/24"), dev="eth0", scope="link", label="eth0:vip",
+        brd=ipaddress.ip_address("198.51.100.255"),
+    )  # fmt: skip
+    add, remove = address_requests(spec, 7)
+    assert add == address_message(True, 7, socket.inet_aton("198.51.100.10"), 24,
+                                  broadcast=socket.inet_aton("198.51.100.255"), scope=253, label="eth0:vip")
+    assert remove == address_message(False, 7, socket.inet_aton("198.51.100.10"), 24)
+    numeric = address_requests(IPAddressSpec(address=ipaddress.ip_interface("192.0.2.1/32"), scope="0x10"), 1)
+    assert _decode(numeric[0])["scope"] == 16
+
+
+def test_harmless_answers_keep_add_and_delete_idempotent() -> None:
+    assert is_harmless(True, 0) and is_harmless(True, errno.EEXIST) and not is_harmless(True, errno.ENODEV)
+    assert is_harmless(False, errno.EADDRNOTAVAIL) and not is_harmless(False, errno.EPERM)
+    assert keyword_number("host", SCOPES) == 254 and keyword_number(None, SCOPES) is None

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
-from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, Act, MachineParams, VrrpMachine
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, MachineParams, Notify, SendAdvert, VrrpMachine
 from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup, TrackedItem, tracked_items
 
 
@@ -234,7 +234,7 @@ def test_calculator_drives_machine() -> None:
     machine.on_timer(10.0)
     calc.update_script("chk", False)
     machine.set_priority(10.5, calc.effective_priority)
-    assert machine.on_timer(11.0) == [(Act.SEND_ADVERT, 40)]
+    assert machine.on_timer(11.0) == [SendAdvert(40)]
 
 
 # --------------------------------------------------------------------------- sync groups
@@ -315,9 +315,9 @@ def test_group_keeps_machines_together_end_to_end() -> None:
     group = SyncGroup(VrrpSyncGroup(name="G", group=names))
 
     def settle(name: str, actions: list) -> None:
-        for act, arg in actions:
-            if act == Act.NOTIFY:
-                for other, state in group.member_changed(name, arg, now):
+        for action in actions:
+            if isinstance(action, Notify):
+                for other, state in group.member_changed(name, action.state, now):
                     settle(other, machines[other].sync_to(now, state))
 
     now = 0.0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from fastalived.testbed import Testbed, VrrpDaemon, fastalived_executable, wait_for
+from tests.support.testbed import Testbed, VrrpDaemon, fastalived_executable, wait_for
 
 from .helpers import IN_GUEST, ipvsadm_rules
 

@@ -32,8 +32,9 @@ from fastalived.ipvs.desired import (
 from fastalived.ipvs.director import IpvsDirector, ReconcileReport
 from fastalived.ipvs.netlink import IpvsClient
 from fastalived.ipvs.reconciler import OpKind
-from fastalived.ipvs.syncd import follow_vrrp_state
-from fastalived.testbed import in_netns
+from fastalived.ipvs.lvs_sync import MASTER_STATE, wanted_daemon
+from fastalived.ipvs.syncd import start_daemon, stop_daemon
+from tests.support.testbed import in_netns
 
 from .helpers import IN_GUEST, expected_view, ipvsadm_rules, ipvsadm_view, run, sh
 
@@ -420,6 +421,13 @@ def sync_namespaces() -> Iterator[tuple[str, str]]:
     finally:
         for name in names:
             sh("ip", "netns", "del", name, check=False)
+
+
+async def follow_vrrp_state(settings: LvsSyncDaemon, vrrp_state: str, syncid: int) -> bool:
+    """What the VRRP child's sync-daemon driver does on a transition: the wanted daemon only."""
+    wanted = wanted_daemon(MASTER_STATE if vrrp_state == "MASTER" else None)
+    other = "backup" if wanted == "master" else "master"
+    return await stop_daemon(other) and await start_daemon(wanted, settings.interface, syncid)
 
 
 def test_sync_daemon_follows_vrrp_state_across_two_nodes(sync_namespaces):

@@ -21,7 +21,7 @@ from typing import Literal
 from fastalived.config.model import Config, LvsSyncDaemon
 
 DaemonState = Literal["master", "backup"]
-MASTER_STATE = 2  # fastalived.vrrp.machine.MASTER / STOP (not imported: this module stays dependency-free)
+MASTER_STATE = 2  # fastalived.vrrp.machine.MASTER / STOP (not imported: a role never imports another)
 STOP_STATE = 4
 
 

@@ -282,6 +282,10 @@ class Node:
     def watch_addresses(self) -> AddressWatcher:
         return AddressWatcher(self.netns)
 
+    def add_address(self, interface: str, ifname: str = "eth0") -> None:
+        """Add a second address (e.g. a back-end leg in another subnet on the same segment)."""
+        _ip("-n", self.netns, "addr", "add", interface, "dev", ifname)
+
     def delete_address(self, interface: str, ifname: str = "eth0") -> None:
         """Remove an address if present (a SIGKILLed keepalived leaves its VIPs behind)."""
         subprocess.run(["ip", "-n", self.netns, "addr", "del", interface, "dev", ifname],
@@ -317,15 +321,17 @@ def _destroy_all() -> None:
 class Testbed:
     """A switch namespace with a bridge plus ``n_nodes`` node namespaces, all uniquely named.
 
-    Node ``i`` (1-based) gets MAC 02:00:00:00:00:0i, 198.51.100.(10+i)/24 and 2001:db8::(10+i)/64,
-    IPv6 DAD off so every address is usable at once.
+    Node ``i`` (1-based) gets MAC 02:00:00:00:00:0i, 198.51.100.(10+i)/24 (or ``ipv4[i-1]``, also a
+    /24) and 2001:db8::(10+i)/64, IPv6 DAD off so every address is usable at once.
     """
 
     __test__ = False
 
-    def __init__(self, n_nodes: int = 2, prefix: str = "fb") -> None:
+    def __init__(self, n_nodes: int = 2, prefix: str = "fb", ipv4: Sequence[str] = ()) -> None:
         if not 1 <= n_nodes <= 99:
             raise ValueError("n_nodes must be 1..99")
+        if ipv4 and len(ipv4) != n_nodes:
+            raise ValueError("ipv4 needs one address per node")
         if reason := unavailable_reason():
             raise TestbedUnavailable(reason)
         self.tag = self._unique_tag(prefix)
@@ -333,7 +339,7 @@ class Testbed:
         self.bridge = f"{self.tag}br"
         self.nodes = [
             Node(i, f"{self.tag}-n{i}", f"02:00:00:00:00:{i:02x}",
-                 f"{NODE_V4_NET}.{10 + i}", f"{NODE_V6_NET}{10 + i}")
+                 ipv4[i - 1] if ipv4 else f"{NODE_V4_NET}.{10 + i}", f"{NODE_V6_NET}{10 + i}")
             for i in range(1, n_nodes + 1)
         ]
         self._created: list[str] = []

@@ -16,8 +16,7 @@ from fastalived.config.model import Config, LvsSyncDaemon
 from fastalived.ipvs import syncd
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError
 from fastalived.options import RunOptions
-from fastalived.testbed import in_netns, vrrp_instance_config
-from fastalived.vrrp.lvs_sync import (
+from fastalived.ipvs.lvs_sync import (
     StartDaemon,
     StopDaemon,
     SyncDaemonPolicy,
@@ -28,6 +27,7 @@ from fastalived.vrrp.lvs_sync import (
 from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STOP
 from fastalived.vrrp.process import VrrpRole
 from tests.support.aio import until
+from tests.support.testbed import in_netns, vrrp_instance_config
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -361,12 +361,13 @@ def test_role_runs_backup_at_start_master_while_master_and_stops_both(testbed, k
     bed = testbed(1)
 
     async def scenario() -> None:
-        role = VrrpRole(RunOptions())
+        driver = syncd.SyncDaemonDriver()
+        role = VrrpRole(RunOptions(), sync_daemon=driver)
         await role.start(role_config("lvs_sync_daemon eth0 VI_1"))
         assert await until(lambda: role.snapshot()["instances"][0]["state"] == "MASTER", 5)
         assert await until(lambda: len(kernel.calls) >= 4, 2)
         await role.reload(role_config("lvs_sync_daemon eth0 VI_1 id 9"))
-        await role._lvs_sync.drain()
+        await driver.drain()
         await role.stop()
 
     run_role_in(bed, scenario)
@@ -385,7 +386,7 @@ def test_role_on_this_kernel_reaches_master_whatever_ipvs_says(testbed, caplog):
     node = bed.node(1)
 
     async def scenario() -> None:
-        role = VrrpRole(RunOptions())
+        role = VrrpRole(RunOptions(), sync_daemon=syncd.SyncDaemonDriver())
         await role.start(role_config("lvs_sync_daemon eth0 VI_1"))
         assert await until(lambda: role.snapshot()["instances"][0]["state"] == "MASTER", 5)
         assert await until(lambda: node.has_address(VIP), 2)

@@ -1,0 +1,558 @@
+"""Every vrrp_instance of the VRRP role as one sans-IO core: machines, tracking, sync groups, validation.
+
+The role (:mod:`fastalived.vrrp.process`) owns sockets, timers and the kernel; this module owns
+every decision. It is fed decoded-or-raw adverts, timer expiries, script results and link states,
+always with ``now`` (monotonic seconds), and answers with typed effects for the role to carry out
+in order: :class:`InstanceAction` (an advert, the VIPs, a GARP burst, straight from the machine),
+:class:`StateChanged`, :class:`GroupChanged` and :class:`ArmTimer`. No socket, no asyncio, no
+netlink, no subprocess: tests drive it with a fake clock.
+
+Validation of a received advert happens in :meth:`VrrpRouter.receive` only, in RFC 5798 §7.1
+order: the packet checks of the codec (``wire.decode_advert``: IP header, version, type, length,
+checksum, address count; with the IPv6 retry for unicast), the VRID configured here, the codec's
+protocol checks for that instance (``wire.check_advert``: TTL for multicast, version, checksum
+form, auth), then the instance's own (:class:`AdvertRules`: v2 advert interval, address count,
+unicast peer). Every drop is counted by its :class:`wire.Drop` name, per instance and per
+interface.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from fastalived.config.model import Config, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.vrrp import wire
+from fastalived.vrrp.machine import (
+    BACKUP,
+    FAULT,
+    INIT,
+    MASTER,
+    STATE_NAMES,
+    STOP,
+    Action,
+    AddVips,
+    MachineParams,
+    Notify,
+    RemoveVips,
+    SendAdvert,
+    SendGarp,
+    VrrpMachine,
+    WantMaster,
+    vrrp_interval_field,
+)
+from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup
+
+log = logging.getLogger("fastalived.vrrp")
+
+AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
+LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
+MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
+
+Heard = tuple[bytes, int, float]  # an accepted advert as the machine takes it: (src, priority, interval s)
+
+
+# ---------------------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceAction:
+    """Carry out one of ``instance``'s machine actions: an advert, the VIPs, a GARP burst."""
+
+    instance: str
+    action: SendAdvert | AddVips | RemoveVips | SendGarp
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """``instance`` went from ``old`` to ``new`` (log, notify scripts, the sync-daemon hook)."""
+
+    instance: str
+    old: int
+    new: int
+    priority: int  # the effective priority at the change, for notify scripts
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChanged:
+    """A sync group as a whole is now ``state`` (BACKUP, MASTER or FAULT): GROUP notifies."""
+
+    group: str
+    state: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArmTimer:
+    """``instance``'s machine next needs :meth:`VrrpRouter.timer` at ``deadline`` (None: never)."""
+
+    instance: str
+    deadline: float | None
+
+
+Effect = InstanceAction | StateChanged | GroupChanged | ArmTimer
+
+
+class Received(NamedTuple):
+    """What one received packet did: the instance that accepted it (None: dropped), the advert as
+    the machine heard it (the role's steady-advert template candidate), and the effects."""
+
+    instance: str | None
+    heard: Heard | None
+    effects: list[Effect]
+
+
+class Listener(Protocol):
+    """The receiving socket as the router sees it: where a packet came in."""
+
+    ifname: str
+    family: int
+    group_packed: bytes  # the multicast group, packed: the IPv6 checksum's destination
+
+
+# ---------------------------------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True, slots=True)
+class AdvertRules:
+    """What an instance accepts: the settings of the RFC 5798 §7.1 checks that depend on it."""
+
+    version: int
+    auth_type: int
+    auth_pass: bytes
+    multicast: bool  # TTL / hop limit 255 is checked for multicast adverts only
+    accept_no_pseudo: bool  # v3_checksum_as_v2: RFC 9568's checksum form
+    interval: int  # the v2 interval field that must match ours
+    address_count: int | None  # None with vrrp_skip_check_adv_addr
+    peers: frozenset[bytes] | None  # unicast: the only sources heard
+
+    @classmethod
+    def of(cls, cfg: VrrpInstance, config: Config) -> AdvertRules:
+        peers = frozenset(p.packed for p in cfg.unicast_peers) or None
+        vips = [s for s in cfg.virtual_ipaddresses if s.family == cfg.family]
+        return cls(
+            version=cfg.version,
+            auth_type=AUTH_TYPES[cfg.auth_type],
+            auth_pass=cfg.auth_pass or b"",
+            multicast=peers is None,
+            accept_no_pseudo=cfg.v3_checksum_as_v2,
+            interval=vrrp_interval_field(cfg.version, cfg.advert_int),
+            address_count=None if config.global_defs.vrrp_skip_check_adv_addr else len(vips),
+            peers=peers,
+        )
+
+    def violation(self, advert: wire.Advert) -> wire.Drop | None:
+        """The first check ``advert`` fails, in §7.1 order: the codec's protocol checks (TTL,
+        version, checksum form, auth), then the v2 interval, the address count, the peers."""
+        reason = wire.check_advert(advert, version=self.version, auth_type=self.auth_type, auth_pass=self.auth_pass,
+                                   multicast=self.multicast, accept_no_pseudo=self.accept_no_pseudo)  # fmt: skip
+        if reason is not None:
+            return reason
+        if self.version == 2 and advert.interval != self.interval:
+            return wire.Drop.BAD_INTERVAL
+        if self.address_count is not None and advert.count != self.address_count:
+            return wire.Drop.BAD_ADDR_COUNT
+        if self.peers and advert.src not in self.peers:
+            return wire.Drop.NOT_A_PEER
+        return None
+
+
+@dataclass
+class InstanceCore:
+    """One vrrp_instance's decisions: config, machine, tracking, where it listens, and counters."""
+
+    config: VrrpInstance
+    machine: VrrpMachine
+    tracking: PriorityCalculator
+    rules: AdvertRules
+    listening: tuple[str, int] | None = None  # (interface, socket family) once bound
+    last_state: int = INIT  # the state the last StateChanged reported
+    adverts_received: int = 0
+    drops: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def _sync_group_of(config: Config, name: str) -> VrrpSyncGroup | None:
+    return next((g for g in config.vrrp_sync_groups if name in g.group), None)
+
+
+def _address_text(packed: bytes) -> str:
+    return str(ipaddress.ip_address(packed)) if len(packed) in (4, 16) else "?"
+
+
+class VrrpRouter:
+    """All instances of one VRRP role. Methods taking ``now`` return the effects to carry out."""
+
+    def __init__(self) -> None:
+        self.config = Config()
+        self.instances: dict[str, InstanceCore] = {}
+        self.sync_groups: dict[str, SyncGroup] = {}
+        self.script_trackers: dict[str, ScriptTracker] = {}
+        self.link_states: dict[str, bool] = {}  # interface -> up, as last reported
+        self.interface_drops: dict[tuple[str, int], Counter[str]] = {}  # (interface, family) -> reasons
+        self._group_announced: dict[str, int] = {}  # the last state each group notified
+        self._listeners: dict[tuple[str, int, int], InstanceCore] = {}  # (interface, family, vrid)
+        self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
+
+    # ------------------------------------------------------------------ configuration
+
+    def configure(self, config: Config) -> None:
+        """A new configuration: sync groups seeded from the current members, stale script
+        results forgotten. Call after removing the instances the config drops."""
+        self.config = config
+        scripts = {s.name: s for s in config.vrrp_scripts}
+        for name, tracker in list(self.script_trackers.items()):
+            if scripts.get(name) != tracker.script:
+                del self.script_trackers[name]
+        self.sync_groups = {}
+        for group_config in config.vrrp_sync_groups:
+            group = SyncGroup(group_config)
+            for member in group_config.group:
+                inst = self.instances.get(member)
+                if inst is not None:
+                    group.states[member] = inst.machine.state
+                    if inst.machine.wants_master:
+                        group.wanting.add(member)
+                    group.set_member_fault(member, self._own_fault(inst))
+            self.sync_groups[group_config.name] = group
+
+    def tracked_scripts(self) -> list[VrrpScript]:
+        """Only scripts some instance or sync group tracks are run, as keepalived does."""
+        config = self.config
+        names = {ts.name for inst in config.vrrp_instances for ts in inst.track_script}
+        names |= {ts.name for group in config.vrrp_sync_groups for ts in group.track_script}
+        return [s for s in config.vrrp_scripts if s.name in names]
+
+    def add(self, cfg: VrrpInstance) -> InstanceCore:
+        """A new instance, INIT and not listening yet: :meth:`bind` it, then :meth:`start` it."""
+        if cfg.auth_type == "AH" and cfg.version == 2:
+            log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
+                        cfg.name)  # fmt: skip
+        machine = VrrpMachine(self._params(cfg, b""))
+        inst = InstanceCore(cfg, machine, self._tracking(cfg), AdvertRules.of(cfg, self.config))
+        self.instances[cfg.name] = inst
+        return inst
+
+    def update(self, cfg: VrrpInstance) -> bool:
+        """Reload of a kept instance: take the new settings (applied by :meth:`reconfigured`);
+        False when nothing changed, so the machine, its state and timers stay untouched."""
+        inst = self.instances[cfg.name]
+        tracking = self._tracking(cfg)
+        params = self._params(cfg, inst.machine.params.primary_ip)
+        if cfg == inst.config and tracking.items == inst.tracking.items and params == inst.machine.params:
+            return False
+        inst.config = cfg
+        inst.tracking = tracking
+        inst.rules = AdvertRules.of(cfg, self.config)
+        return True
+
+    def links_to_learn(self, name: str) -> list[str]:
+        """Interfaces ``name`` tracks whose state is not known yet: the role looks them up and
+        reports each with :meth:`learn_link` before :meth:`start` / :meth:`reconfigured`."""
+        items = self.instances[name].tracking.items
+        return [item.name for item in items if item.kind == "interface" and item.name not in self.link_states]
+
+    def learn_link(self, ifname: str, up: bool) -> bool | None:
+        """Record an interface's state; returns the previous one (None: unknown)."""
+        known = self.link_states.get(ifname)
+        self.link_states[ifname] = up
+        return known
+
+    def watches(self, ifname: str) -> bool:
+        """Whether some instance runs on or tracks ``ifname``."""
+        return any(
+            ifname == inst.config.interface or any(item.name == ifname for item in inst.tracking.items)
+            for inst in self.instances.values()
+        )
+
+    def start(self, name: str, now: float) -> list[Effect]:
+        """Bring a new instance up with the current tracking inputs."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        self._refresh_tracking_inputs(inst)
+        self._apply_tracking(inst, now, out, initial=True)
+        self._apply(inst, inst.machine.start(now), now, out)
+        return out
+
+    def reconfigured(self, name: str, now: float) -> list[Effect]:
+        """Apply what :meth:`update` took, without a re-election."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        self._refresh_tracking_inputs(inst)
+        params = self._params(inst.config, inst.machine.params.primary_ip)
+        self._apply(inst, inst.machine.reconfigure(now, params), now, out)
+        self._apply_tracking(inst, now, out)
+        return out
+
+    def remove(self, name: str, now: float) -> list[Effect]:
+        """Stop: a master sends priority 0 and drops its VIPs; then forget the instance."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        self._apply(inst, inst.machine.stop(now), now, out)
+        self.unbind(name)
+        del self.instances[name]
+        out.append(ArmTimer(name, None))
+        return out
+
+    def bind(self, name: str, ifname: str, family: int, primary_ip: bytes, now: float) -> list[Effect]:
+        """The instance listens on (``ifname``, ``family``) with ``primary_ip`` as its source: the
+        address a tie between equal priorities is broken on follows the interface."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        if inst.machine.params.primary_ip != primary_ip:
+            params = self._params(inst.config, primary_ip)
+            if inst.machine.state == INIT:
+                inst.machine = VrrpMachine(params)
+            else:
+                self._apply(inst, inst.machine.reconfigure(now, params), now, out)
+        inst.listening = (ifname, family)
+        self._listeners[(ifname, family, inst.config.virtual_router_id)] = inst
+        return out
+
+    def unbind(self, name: str) -> None:
+        """The instance's socket is gone: it hears nothing and counts as faulted."""
+        inst = self.instances.get(name)
+        if inst is None or inst.listening is None:
+            return
+        key = (*inst.listening, inst.config.virtual_router_id)
+        if self._listeners.get(key) is inst:
+            del self._listeners[key]
+        inst.listening = None
+
+    def local_unicast_sources(self) -> set[bytes]:
+        """Our own addresses a unicast advert may be sent to (IPv6 checksum destinations)."""
+        return {
+            inst.machine.params.primary_ip
+            for inst in self.instances.values()
+            if inst.config.unicast_peers and inst.listening is not None
+        }
+
+    # ------------------------------------------------------------------ adverts
+
+    def receive(self, listener: Listener, data: bytes, src: bytes, hop_limit: int, now: float) -> Received:
+        """Validate one packet (RFC 5798 §7.1 order, see the module doc) and hand it to its
+        instance. ``src`` is the packed source for IPv6 (its header is not delivered), else b""."""
+        ifname, family = listener.ifname, listener.family
+        if not src:
+            advert = wire.decode_advert(data, family, has_ip_header=True, accept_no_pseudo=True)
+        else:
+            advert = wire.decode_advert(data, family, has_ip_header=False, src=src,
+                                        dst=listener.group_packed, hop_limit=hop_limit)  # fmt: skip
+            if advert == wire.Drop.BAD_CHECKSUM:
+                # Unicast to us: the kernel already verified the checksum (IPV6_CHECKSUM), but
+                # the decoder needs the real destination, which is one of our unicast sources.
+                for local in self.local_unicast_sources():
+                    advert = wire.decode_advert(data, family, has_ip_header=False, src=src,
+                                                dst=local, hop_limit=hop_limit)  # fmt: skip
+                    if not isinstance(advert, wire.Drop):
+                        break
+        if isinstance(advert, wire.Drop):
+            self._count_drop(listener, None, advert)
+            if log.isEnabledFor(logging.DEBUG):
+                source = _address_text(src or bytes(data[12:16]))
+                log.debug("%s: dropped VRRP packet from %s: %s", ifname, source, advert.name)
+            return Received(None, None, [])
+        inst = self._listeners.get((ifname, family, advert.vrid))
+        if inst is None:
+            self._count_drop(listener, None, wire.Drop.BAD_VRID)
+            return Received(None, None, [])
+        reason = inst.rules.violation(advert)
+        if reason is not None:
+            self._count_drop(listener, inst, reason)
+            log.debug("(%s) dropped advert from %s: %s", inst.name, _address_text(advert.src), reason.name)
+            return Received(None, None, [])
+        interval = advert.interval / 100 if advert.version == 3 else float(advert.interval)
+        heard = (advert.src, advert.priority, interval)
+        return Received(inst.name, heard, self.hear(inst.name, now, heard))
+
+    def hear(self, name: str, now: float, heard: Heard) -> list[Effect]:
+        """A valid advert for ``name`` (from :meth:`receive`, or a steady repeat whose timer
+        was due first)."""
+        inst = self.instances[name]
+        inst.adverts_received += 1
+        machine = inst.machine
+        src, priority, _ = heard
+        if machine.state == BACKUP and 0 < priority < machine.effective_priority and machine.params.preempts:
+            if now - self._lower_logged.get(name, -LOG_EVERY) >= LOG_EVERY:  # keepalived: every advert
+                self._lower_logged[name] = now
+                log.info("(%s) received lower priority (%d) advert from %s - discarding",
+                         name, priority, _address_text(src))  # fmt: skip
+        elif machine.state == MASTER and priority > machine.effective_priority:
+            log.info("(%s) Master received advert from %s with higher priority %d, ours %d",
+                     name, _address_text(src), priority, machine.effective_priority)  # fmt: skip
+        out: list[Effect] = []
+        self._apply(inst, machine.on_advert(now, *heard), now, out)
+        return out
+
+    def steady_advert(self, name: str, now: float, heard: Heard) -> float | list[Effect]:
+        """An exact repeat of ``heard``, which :meth:`rearms_only` approved: just the
+        Master_Down_Timer's new deadline, or the effects of :meth:`hear` when a timer was due first."""
+        inst = self.instances[name]
+        deadline = inst.machine.steady_advert(now)
+        if deadline is None:
+            return self.hear(name, now, heard)
+        inst.adverts_received += 1
+        return deadline
+
+    def rearms_only(self, name: str, heard: Heard) -> bool:
+        """Whether a repeat of ``heard`` would only restart ``name``'s Master_Down_Timer."""
+        return self.instances[name].machine.rearms_only(*heard)
+
+    # ------------------------------------------------------------------ timers
+
+    def deadline(self, name: str) -> float | None:
+        inst = self.instances.get(name)
+        return inst.machine.next_deadline if inst is not None else None
+
+    def state(self, name: str) -> int:
+        inst = self.instances.get(name)
+        return inst.machine.state if inst is not None else STOP
+
+    def is_master(self, name: str) -> bool:
+        return self.state(name) == MASTER
+
+    def timer(self, name: str, now: float) -> list[Effect]:
+        """Run ``name``'s expired timers."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        self._apply(inst, inst.machine.on_timer(now), now, out)
+        return out
+
+    def advert_due(self, name: str, now: float) -> int | None:
+        """The master fast path: the priority to advertise when the Adver_Timer is the only
+        timer due (restarted), else None and :meth:`timer` must run."""
+        inst = self.instances[name]
+        if inst.listening is None:
+            return None
+        return inst.machine.advert_due(now)
+
+    def align_advert(self, name: str, window: float) -> None:
+        """Move a master's next advert up to ``window`` earlier, onto the shared phase grid."""
+        self.instances[name].machine.align_advert(window)
+
+    # ------------------------------------------------------------------ tracking
+
+    def script_result(self, script: str, ok: bool, now: float) -> list[Effect]:
+        """One run of a vrrp_script; tracking changes once rise/fall says so."""
+        definition = self.config.script(script)
+        out: list[Effect] = []
+        if definition is None:
+            return out
+        tracker = self.script_trackers.get(script)
+        if tracker is None:
+            tracker = self.script_trackers[script] = ScriptTracker(definition)
+        if not tracker.result(ok):
+            return out
+        log.info("Script `%s` now returning %s", script, "success" if tracker.up else "failure")
+        for inst in list(self.instances.values()):
+            if inst.tracking.update_script(script, tracker.up):
+                self._apply_tracking(inst, now, out)
+        return out
+
+    def link_changed(self, ifname: str, up: bool, now: float) -> list[Effect]:
+        """An interface went up or down (after the role re-bound the instances on it)."""
+        out: list[Effect] = []
+        for inst in list(self.instances.values()):
+            if inst.tracking.update_interface(ifname, up) or inst.config.interface == ifname:
+                self._apply_tracking(inst, now, out)
+        return out
+
+    def _tracking(self, cfg: VrrpInstance) -> PriorityCalculator:
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        return PriorityCalculator(cfg, scripts, _sync_group_of(self.config, cfg.name))
+
+    def _params(self, cfg: VrrpInstance, primary_ip: bytes) -> MachineParams:
+        """The machine's settings; sync-group members wait for their group to take over."""
+        in_group = _sync_group_of(self.config, cfg.name) is not None
+        return MachineParams.from_instance(cfg, primary_ip, group_hold=in_group)
+
+    def _refresh_tracking_inputs(self, inst: InstanceCore) -> None:
+        """Feed the instance's calculator the current link and script states."""
+        for item in inst.tracking.items:
+            if item.kind == "interface":
+                inst.tracking.update_interface(item.name, self.link_states.get(item.name, False))
+            elif item.name in self.script_trackers:
+                inst.tracking.update_script(item.name, self.script_trackers[item.name].up)
+
+    @staticmethod
+    def _own_fault(inst: InstanceCore) -> bool:
+        return inst.tracking.faulted or inst.listening is None
+
+    def _apply_tracking(self, inst: InstanceCore, now: float, out: list[Effect], initial: bool = False) -> None:
+        """Push the calculator's priority and fault flag into the machine (and the sync group)."""
+        self._apply(inst, inst.machine.set_priority(now, inst.tracking.effective_priority), now, out)
+        group = self._group_for(inst.name)
+        if group is None:
+            self._apply(inst, inst.machine.set_fault(now, self._own_fault(inst)), now, out)
+            return
+        if group.set_member_fault(inst.name, self._own_fault(inst)) or initial:
+            for member in self._members(group):
+                self._apply(member, member.machine.set_fault(now, group.faulted), now, out)
+
+    # ------------------------------------------------------------------ actions and sync groups
+
+    def _apply(self, inst: InstanceCore, actions: list[Action], now: float, out: list[Effect], depth: int = 0) -> None:
+        """Turn one machine's actions into effects, in order; state changes ripple through the
+        instance's sync group. Ends with the machine's next deadline."""
+        name = inst.name
+        for action in actions:
+            if isinstance(action, Notify):
+                self._entered(inst, action.state, now, out, depth)
+            elif isinstance(action, WantMaster):
+                self._group_wants(inst, action.wants, now, out, depth)
+            else:
+                out.append(InstanceAction(name, action))
+        out.append(ArmTimer(name, inst.machine.next_deadline))
+
+    def _entered(self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int) -> None:
+        old, inst.last_state = inst.last_state, state
+        out.append(StateChanged(inst.name, old, state, inst.machine.effective_priority))
+        if state != STOP:
+            self._sync(inst, state, now, out, depth)
+
+    def _group_for(self, name: str) -> SyncGroup | None:
+        return next((g for g in self.sync_groups.values() if name in g.states), None)
+
+    def _members(self, group: SyncGroup) -> list[InstanceCore]:
+        return [self.instances[m] for m in group.group.group if m in self.instances]
+
+    def _force(self, forced: list[tuple[str, int]], now: float, out: list[Effect], depth: int) -> None:
+        for member_name, target in forced:
+            member = self.instances.get(member_name)
+            if member is not None and depth < MAX_SYNC_DEPTH:
+                self._apply(member, member.machine.sync_to(now, target), now, out, depth + 1)
+
+    def _sync(self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int) -> None:
+        group = self._group_for(inst.name)
+        if group is None:
+            return
+        self._force(group.member_changed(inst.name, state, now), now, out, depth)
+        after = group.state
+        if after != self._group_announced.get(group.group.name, INIT) and after in (BACKUP, MASTER, FAULT):
+            self._group_announced[group.group.name] = after
+            log.info("VRRP_Group(%s) Syncing instances to %s state", group.group.name, STATE_NAMES[after])
+            out.append(GroupChanged(group.group.name, after))
+
+    def _group_wants(self, inst: InstanceCore, wants: bool, now: float, out: list[Effect], depth: int) -> None:
+        """A sync-group member's down timer expired (or it heard a master again): the group goes
+        MASTER once every member wants it."""
+        group = self._group_for(inst.name)
+        if group is None:  # not (or no longer) in a group: take over alone
+            if wants:
+                self._apply(inst, inst.machine.sync_to(now, MASTER), now, out, depth + 1)
+            return
+        self._force(group.member_wants_master(inst.name, wants), now, out, depth)
+
+    def _count_drop(self, listener: Listener, inst: InstanceCore | None, reason: wire.Drop) -> None:
+        key = (listener.ifname, listener.family)
+        counter = self.interface_drops.get(key)
+        if counter is None:
+            counter = self.interface_drops[key] = Counter()
+        counter[reason.name] += 1
+        if inst is not None:
+            inst.drops[reason.name] += 1
