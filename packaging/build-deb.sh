@@ -42,13 +42,15 @@ copy_sources() {
         tar --null -T - -cf -) | tar -xf - -C "$WORK/src"
 }
 
-build_wheel() {
-    eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"  # as a Debian build would
+build_wheel() (
     "$PYTHON" -m venv "$WORK/build-env"
     "$WORK/build-env/bin/pip" install -q --disable-pip-version-check --upgrade "setuptools>=77" wheel "Cython>=3.0"
+    # Debian's hardening flags; run from the sources so the temporary path is mapped out of the objects
+    cd "$WORK/src"
+    eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
     FASTALIVED_REQUIRE_EXTENSIONS=1 "$WORK/build-env/bin/pip" wheel -q --disable-pip-version-check \
-        --no-deps --no-build-isolation -w "$WORK/wheels" "$WORK/src"
-}
+        --no-deps --no-build-isolation -w "$WORK/wheels" .
+)
 
 # The environment is made in the staging tree and moved by dpkg: a venv only knows its own location
 # through bin/python3's path, so everything that records the staging path is dropped or rewritten.
@@ -79,8 +81,10 @@ install_environment() {
 install_files() {
     install -D -m 0755 "$DEB/fastalived" "$STAGE/usr/sbin/fastalived"
     install -d "$STAGE/lib/systemd/system"
-    sed 's#^ExecStart=/usr/bin/fastalived #ExecStart=/usr/sbin/fastalived #' "$ROOT/contrib/systemd/fastalived.service" \
-        >"$STAGE/lib/systemd/system/fastalived.service"
+    # The package's binary path, and its man pages (which systemd-analyze verify wants installed)
+    sed -e 's#^ExecStart=/usr/bin/fastalived #ExecStart=/usr/sbin/fastalived #' \
+        -e 's#^Documentation=#Documentation=man:fastalived(8) man:fastalived.conf(5) #' \
+        "$ROOT/contrib/systemd/fastalived.service" >"$STAGE/lib/systemd/system/fastalived.service"
     grep -q '^ExecStart=/usr/sbin/fastalived ' "$STAGE/lib/systemd/system/fastalived.service" ||
         die "contrib/systemd/fastalived.service: ExecStart no longer starts /usr/bin/fastalived"
     install -D -m 0644 "$DEB/default" "$STAGE/etc/default/fastalived"

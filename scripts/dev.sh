@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 APT_PACKAGES=(python3 python3-venv python3-dev gcc make iproute2 keepalived ipvsadm tcpdump
-              procps kmod psmisc qemu-system-x86 busybox-static xz-utils cpio haproxy)
+              procps kmod psmisc qemu-system-x86 busybox-static xz-utils cpio haproxy frr)
 
 apt_setup() {
     local missing=()
@@ -48,7 +48,7 @@ py_setup() {
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     local stamp="$VENV/.fastalived-stamp"
     local want
-    want=$(cat pyproject.toml setup.py src/fastalived/_vrrp.pyx 2>/dev/null | sha256sum | cut -c1-16)
+    want=$(cat pyproject.toml setup.py src/fastalived/_vrrp.pyx src/fastalived/vrrp/codec.py src/fastalived/vrrp/codec.pxd 2>/dev/null | sha256sum | cut -c1-16)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "== pip install -e .[test]"
         "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"

@@ -8,6 +8,8 @@ model as JSON) and the ``status`` sub-command.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -28,6 +30,30 @@ SIGNUMS = {
     "STATS_CLEAR": int(signal.SIGRTMAX) - 1,
     "JSON": int(signal.SIGRTMIN) + 2,
 }
+
+
+# keepalived 2.2.7 flags for features fastalived does not have (or needs no switch for): accepted so
+# existing unit files and /etc/default/keepalived keep working, and said once in the log at start.
+IGNORED_FLAGS: tuple[tuple[tuple[str, ...], int | str, str], ...] = (  # (flags, values, what the log says)
+    (("-B", "--no_bfd"), 0, "no BFD child to leave out"),
+    (("--all",), 0, "children run only for the subsystems the configuration uses"),
+    (("-e", "--all-config"), 0, "a missing include file is reported and loading goes on"),
+    (("--flush-log-file",), 0, "log files are written line by line"),
+    (("-X", "--release-vips"), 0, "VIPs are released on stop unless -V is given"),
+    (("-a", "--address-monitoring"), 0, "address changes are always monitored"),
+    (("-b", "--bfd_pid"), 1, "no BFD child, so no BFD pid file"),
+    (("-x", "--snmp"), 0, "no SNMP agent: use the /metrics endpoint"),
+    (("-A", "--snmp-agent-socket"), 1, "no SNMP agent: use the /metrics endpoint"),
+    (("--no-mem-check",), 0, "no memory-check build"),
+    (("-L", "--mem-check-log"), 0, "no memory-check build"),
+    (("--config-fd",), 1, "the configuration is always read from its file"),
+    (("--perf",), "?", "no perf build"),
+    (("--debug",), "?", "no debug build"),
+)
+
+
+def _octal(text: str) -> int:
+    return int(text, 8)
 
 
 def version_text() -> str:
@@ -58,6 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not remove VRRP VIPs and routes on daemon stop")
     p.add_argument("-I", "--dont-release-ipvs", action="store_true", help="do not remove IPVS topology on stop")
     p.add_argument("-R", "--dont-respawn", action="store_true", help="do not respawn child processes")
+    p.add_argument("-d", "--dump-conf", action="store_true", help="log the resolved configuration at every load")
+    p.add_argument("-g", "--log-file", nargs="?", const="/tmp/keepalived.log", metavar="FILE",
+                   help="also log to FILE (default /tmp/keepalived.log); children add _vrrp / _healthcheckers")
+    p.add_argument("-u", "--umask", type=_octal, metavar="MASK", help="umask for files we create (octal)")
+    p.add_argument("-m", "--core-dump", action="store_true", help="produce a core dump if we terminate abnormally")
+    p.add_argument("-M", "--core-dump-pattern", nargs="?", const="", metavar="PATTERN",
+                   help="as -m; the kernel's core pattern is left unchanged")
+    p.add_argument("-s", "--namespace", metavar="NAME", help="run in network namespace NAME (from 'ip netns add')")
+    for flags, arity, note in IGNORED_FLAGS:
+        text = f"accepted for keepalived compatibility: {note}"
+        if arity == 0:
+            p.add_argument(*flags, action="store_const", const=True, help=text)
+        elif arity == "?":
+            p.add_argument(*flags, nargs="?", const="", help=text)
+        else:
+            p.add_argument(*flags, help=text)
     p.add_argument("-t", "--config-test", nargs="?", const="", default=None, metavar="LOG_FILE",
                    help="check the configuration and exit (problems to stderr or LOG_FILE)")
     p.add_argument("--dump-config", action="store_true", help="print the resolved configuration model as JSON")
@@ -86,6 +128,14 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         dont_release_vrrp=args.dont_release_vrrp,
         dont_release_ipvs=args.dont_release_ipvs,
         dont_respawn=args.dont_respawn,
+        log_file=args.log_file,
+        dump_conf=args.dump_conf,
+        namespace=args.namespace,
+        compat_notes=tuple(
+            f"{flags[-1]}: {note}"
+            for flags, _, note in IGNORED_FLAGS
+            if getattr(args, flags[-1].lstrip("-").replace("-", "_")) is not None
+        ),
     )
 
 
@@ -128,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.config_test, "w", encoding="utf-8") as log:
                 return config_test(options, log, args.dump_config)
         return config_test(options, sys.stderr, args.dump_config)
+    if args.umask is not None:
+        os.umask(args.umask)
+    if args.core_dump or args.core_dump_pattern is not None:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     try:
         from fastalived.daemon.supervisor import run
     except ImportError as exc:

@@ -27,3 +27,8 @@ class RunOptions:
     dont_release_ipvs: bool = False  # -I
     dont_respawn: bool = False  # -R
     run_dir: str = "/run/fastalived"  # dumps, child state sockets
+    log_file: str | None = None  # -g: also log to this file (children add their suffix)
+    dump_conf: bool = False  # -d: log the resolved configuration at every load
+    namespace: str | None = None  # -s: the network namespace entered before anything starts
+    # keepalived flags accepted for feature(s) fastalived does not have: each is said once at start.
+    compat_notes: tuple[str, ...] = ()

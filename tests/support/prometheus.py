@@ -67,7 +67,6 @@ class PrometheusServer:
     def __init__(self, netns: str, workdir: Path, targets: list[str], port: int = 9090) -> None:
         self.netns = netns
         self.port = port
-        self.workdir = workdir
         self.log_path = workdir / "prometheus.log"
         config = workdir / "prometheus.yml"
         config.write_text(
@@ -80,7 +79,6 @@ class PrometheusServer:
             f"--config.file={config}",
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
         ]  # fmt: skip
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -133,9 +131,3 @@ class PrometheusServer:
     def close(self) -> None:
         if self._process is not None:
             stop_process_group(self._process, 10)
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()

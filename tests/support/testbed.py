@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from fastalived.runtime.netlink import NLMSG_DONE, NLMSG_ERROR, messages
+
 IpInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 NODE_V4_NET = "198.51.100"
@@ -88,7 +90,6 @@ def in_netns(netns: str) -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------ netlink
 _RTM_NEWADDR, _RTM_DELADDR, _RTM_GETADDR = 20, 21, 22
-_NLMSG_DONE, _NLMSG_ERROR = 3, 2
 _NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
 _RTMGRP_IPV4_IFADDR, _RTMGRP_IPV6_IFADDR = 0x10, 0x100
@@ -102,17 +103,6 @@ class AddressEvent:
     ifindex: int
     interface: IpInterface
     received_at: float
-
-
-def _netlink_messages(data: bytes) -> Iterator[tuple[int, int, int]]:
-    """(type, offset, length) of each message packed in one netlink datagram."""
-    offset = 0
-    while offset + 16 <= len(data):
-        length, msg_type = struct.unpack_from("=IH", data, offset)
-        if length < 16:
-            return
-        yield msg_type, offset, length
-        offset += (length + 3) & ~3
 
 
 def _parse_address(data: bytes, offset: int, length: int, added: bool,
@@ -136,7 +126,7 @@ def _parse_address(data: bytes, offset: int, length: int, added: bool,
 
 
 def _address_events(data: bytes, received_at: float) -> Iterator[AddressEvent]:
-    for msg_type, offset, length in _netlink_messages(data):
+    for msg_type, _seq, offset, length in messages(data):
         if msg_type in (_RTM_NEWADDR, _RTM_DELADDR):
             event = _parse_address(data, offset, length, msg_type == _RTM_NEWADDR, received_at)
             if event is not None:
@@ -158,8 +148,8 @@ def dump_addresses(netns: str, ifindex: int | None = None) -> list[IpInterface]:
         found: list[IpInterface] = []
         while True:  # a dump spans several datagrams and ends with NLMSG_DONE
             data = sock.recv(1 << 16)
-            for msg_type, offset, length in _netlink_messages(data):
-                if msg_type in (_NLMSG_DONE, _NLMSG_ERROR):
+            for msg_type, _seq, offset, length in messages(data):
+                if msg_type in (NLMSG_DONE, NLMSG_ERROR):
                     return found
                 if msg_type == _RTM_NEWADDR:
                     event = _parse_address(data, offset, length, True, 0.0)

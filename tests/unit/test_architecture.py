@@ -3,7 +3,7 @@
 Every ``import`` counts, including the lazy ones inside functions: a lazy import still ties two
 packages together, it only hides the tie from a reader. Rules:
 
-- a role (``vrrp``, ``check``, ``ipvs``) never imports another role or the daemon; only
+- a role (``vrrp``, ``check``, ``ipvs``, ``announce``) never imports another role or the daemon; only
   ``daemon/child.py`` wires roles together;
 - ``config`` imports nothing of ours above it; the floor (``runtime``, the top-level leaf
   modules ``options`` and ``_compat``, the compiled ``_vrrp``) imports only ``config`` and itself;
@@ -20,7 +20,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "src" / "fastalived"
 
-ROLES = frozenset({"vrrp", "check", "ipvs"})
+ROLES = frozenset({"vrrp", "check", "ipvs", "announce"})
 FLOOR = frozenset({"runtime", "options", "_compat", "_vrrp", "__init__"})
 # What each layer may import besides itself; roles are handled separately (they may use the floor).
 ALLOWED: dict[str, frozenset[str]] = {

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import gc
 import logging
+import os
 import resource
 import socket
 import ssl
@@ -22,16 +23,30 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
+from fastalived.check.datagram import UdpProbe
 from fastalived.check.dns import DnsProbe
 from fastalived.check.events import INITIAL, WEIGHT_CHANGED, CheckEvent, RealServerChange, VirtualServerChange
+from fastalived.check.file import FileProbe, FileWatcher, initialise
 from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context
+from fastalived.check.icmp import PingProbe
 from fastalived.check.misc import MiscProbe
 from fastalived.check.probe import InFlight, Probe
 from fastalived.check.scheduler import DurationStats, TimerHeap
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
 from fastalived.check.tcp import TcpProbe
-from fastalived.config.model import Checker, Config, GlobalDefs, HttpCheck, MiscCheck, SmtpCheck, TcpCheck
+from fastalived.config.model import (
+    Config,
+    DnsCheck,
+    FileCheck,
+    GlobalDefs,
+    HttpCheck,
+    MiscCheck,
+    PingCheck,
+    SmtpCheck,
+    TcpCheck,
+    UdpCheck,
+)
 from fastalived.options import RunOptions
 from fastalived.runtime.role import Metric
 
@@ -83,17 +98,29 @@ class NoIpvs:
         """Nothing was programmed, so nothing to release."""
 
 
-def build_probe(checker: Checker, ssl_context: Callable[[], ssl.SSLContext], global_defs: GlobalDefs) -> Probe:
-    """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context."""
+def build_probe(state: CheckerState, ssl_context: Callable[[], ssl.SSLContext], global_defs: GlobalDefs) -> Probe:
+    """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context.
+
+    HTTP probes read the checker's up state: while it is down they recover one url per check
+    unless ``fast_recovery`` is set, as keepalived does.
+    """
+    checker = state.checker
     if isinstance(checker, HttpCheck):
-        return SslProbe(checker, ssl_context()) if checker.kind == "SSL_GET" else HttpProbe(checker)
+        recovering = (lambda: not state.up) if not checker.fast_recovery else (lambda: False)
+        return SslProbe(checker, ssl_context(), recovering) if checker.kind == "SSL_GET" else HttpProbe(checker, recovering)
     if isinstance(checker, TcpCheck):
         return TcpProbe(checker)
     if isinstance(checker, SmtpCheck):
         return SmtpProbe(checker)
     if isinstance(checker, MiscCheck):
         return MiscProbe(checker, global_defs)
-    return DnsProbe(checker)
+    if isinstance(checker, DnsCheck):
+        return DnsProbe(checker)
+    if isinstance(checker, PingCheck):
+        return PingProbe(checker)
+    if isinstance(checker, UdpCheck):
+        return UdpProbe(checker)
+    return FileProbe(checker)
 
 
 def ensure_file_limit(checkers: int) -> None:
@@ -159,6 +186,9 @@ class CheckRole:
         self._locality_checked: dict[str, float] = {}
         self._ipvs_dirty = False
         self._ipvs_task: asyncio.Task[None] | None = None
+        self._ipvs_refresh: asyncio.TimerHandle | None = None
+        self._file_watcher: FileWatcher | None = None
+        self._file_checkers: dict[str, list[CheckerState]] = {}  # absolute path -> FILE_CHECKs on it
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ Role API
@@ -169,6 +199,7 @@ class CheckRole:
         if self._ipvs is None:
             opened = await self._open_ipvs(config) if self._open_ipvs is not None else None
             self._ipvs = opened if opened is not None else NoIpvs()
+        initialise(config.track_files, first_start=True)
         self._apply_config(config)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
@@ -178,12 +209,19 @@ class CheckRole:
         )
 
     async def reload(self, config: Config) -> None:
+        initialise(config.track_files, first_start=False)
         self._apply_config(config)
 
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._ipvs_refresh is not None:
+            self._ipvs_refresh.cancel()
+            self._ipvs_refresh = None
+        if self._file_watcher is not None and self._loop is not None:
+            self._file_watcher.close(self._loop.remove_reader)
+            self._file_watcher = None
         for handle in self._in_flight.values():
             handle.cancel()
         self._in_flight.clear()
@@ -306,7 +344,7 @@ class CheckRole:
         probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():
             try:
-                probes[checker] = build_probe(checker.checker, shared_ssl_context, config.global_defs)
+                probes[checker] = build_probe(checker, shared_ssl_context, config.global_defs)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
@@ -317,8 +355,31 @@ class CheckRole:
         for due, checker in started:
             if checker.live:
                 self.heap.push(due, checker)
+        self._watch_files()
         self._arm()
         self._emit(events)
+
+    def _watch_files(self) -> None:
+        """Point the one inotify watcher at the files FILE_CHECKs track (made on first need)."""
+        by_path: dict[str, list[CheckerState]] = {}
+        for checker in self.state.checkers():
+            if isinstance(checker.checker, FileCheck) and checker.live:
+                by_path.setdefault(os.path.abspath(checker.checker.track_file.file), []).append(checker)
+        self._file_checkers = by_path
+        if self._loop is None or (not by_path and self._file_watcher is None):
+            return
+        if self._file_watcher is None:
+            try:
+                self._file_watcher = FileWatcher(self._loop.add_reader, self._file_changed)
+            except OSError as exc:
+                log.error("inotify unavailable (%s): FILE_CHECK reads its file every delay_loop instead", exc)
+                return
+        self._file_watcher.watch(by_path)
+
+    def _file_changed(self, path: str) -> None:
+        for checker in self._file_checkers.get(path, ()):
+            if checker.live and checker not in self._in_flight:
+                self._probes[checker].start(functools.partial(self._finished, checker))
 
     # ------------------------------------------------------------------ scheduling
 
@@ -373,14 +434,24 @@ class CheckRole:
             return
         self.runs["success" if result.ok else "failure"] += 1
         self.latency.record(result.latency)
+        was_up = checker.up
         events, due = self.state.record(checker, result, time.monotonic())
-        self.heap.push(due, checker)
-        if due < self._timer_due:
-            self._arm()
+        if not isinstance(checker.checker, FileCheck) or self._file_watcher is None:  # inotify re-runs those
+            self.heap.push(due, checker)
+            if due < self._timer_due:
+                self._arm()
+        if not result.ok and was_up and self._log_all_failures(checker):
+            log.info("%s on %s failed: %s", checker.checker.kind, checker.id, result.reason)
         if events:
             self._emit(events)
         elif not result.ok:
             log.debug("%s on %s failed: %s", checker.checker.kind, checker.id, result.reason)
+
+    def _log_all_failures(self, checker: CheckerState) -> bool:
+        config = self._config
+        return checker.checker.common.log_all_failures or (
+            config is not None and config.global_defs.checker_log_all_failures
+        )
 
     # ------------------------------------------------------------------ effects
 
@@ -396,8 +467,10 @@ class CheckRole:
                 if event.reason == WEIGHT_CHANGED:
                     log.info("Changing weight to %d for service %s of VS %s", event.weight, service, of_vs)
                     continue
-                if event.reason == INITIAL:  # a server's first state is not news; keepalived reports changes
+                if event.reason == INITIAL:  # a server's first state is news only with rs_init_notifies
                     log.debug("Activating healthchecker for service %s of VS %s", service, of_vs)
+                    if event.up and self._config is not None and self._config.global_defs.rs_init_notifies:
+                        self._alerts.real_server_changed(vs.config, rs.config, True)
                     continue
                 verb = "Adding" if event.up else ("Disabling" if rs.config.inhibit_on_failure else "Removing")
                 direction = "to" if event.up else "from"

@@ -31,7 +31,8 @@ from fastalived.config.model import Checker, Config, RealServer, VirtualServer
 
 
 class CheckResult(NamedTuple):
-    """One probe's outcome. ``weight`` is set only by a ``misc_dynamic`` script asking for one.
+    """One probe's outcome. ``weight`` is set only by a ``misc_dynamic`` script asking for one;
+    ``weight_offset`` only by FILE_CHECK, which moves the configured weight by that much.
 
     A NamedTuple rather than a frozen dataclass: one is made per check, and this is cheaper.
     """
@@ -40,6 +41,7 @@ class CheckResult(NamedTuple):
     reason: str = ""
     latency: float = 0.0
     weight: int | None = None
+    weight_offset: int | None = None
 
 
 class CheckerState:
@@ -86,6 +88,8 @@ class CheckerState:
             self.up = True
             if result.weight is not None:
                 self.dynamic_weight = result.weight
+            elif result.weight_offset is not None:
+                self.dynamic_weight = self.server.config.weight + result.weight_offset
             return self.delay_loop
         self.consecutive_failures += 1
         if self.up and self.retries_done < self.retry:

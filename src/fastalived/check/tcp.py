@@ -63,6 +63,7 @@ class Target(NamedTuple):
     local: tuple[str, int] | None
     bind_if: bytes | None
     timeout: float
+    mark: int  # fwmark (SO_MARK) on the check's packets; 0 = none
 
 
 def target_of(common: CheckerCommon) -> Target:
@@ -72,6 +73,7 @@ def target_of(common: CheckerCommon) -> Target:
         local_address(common),
         common.bind_if.encode() if common.bind_if else None,
         common.connect_timeout,
+        common.fwmark or 0,
     )
 
 
@@ -149,6 +151,8 @@ class RawConnection:
         self.sock, self.fd = sock, sock.fileno()
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+            if target.mark:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, target.mark)
             if target.bind_if is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if)
             if target.local is not None:

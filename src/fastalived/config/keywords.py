@@ -69,6 +69,15 @@ _TRACK_FILE = "file tracking is not implemented; use a vrrp_script"
 _NAMESPACE = "network namespaces are not implemented; run fastalived inside the namespace"
 _LINKBEAT = "link state comes from netlink; MII/ethtool polling is not implemented"
 _RELOAD = "scheduled/conditional reloads are not implemented; send SIGHUP"
+_REGEX = (
+    "Python's re, not PCRE2: matched on the raw body bytes; no possessive quantifiers or atomic groups"
+    " before Python 3.11, no recursion (?R), callouts, \\K, backtracking verbs or \\C"
+)
+_REGEX_OPTIONS = (
+    "caseless, multiline, dotall, extended map to re flags; compile/optimisation hints are no-ops;"
+    " ungreedy, firstline, dollar_endonly, dupnames, alt_bsux, alt_circumflex, alt_verbnames,"
+    " allow_empty_class, match_unset_backref, auto_callout, never_backslash_c warn and are ignored"
+)
 
 # --------------------------------------------------------------------------- the tree
 
@@ -86,7 +95,7 @@ _CHECKER_TIMING = {
     "warmup": IMPLEMENTED,
     "delay_loop": IMPLEMENTED,
     "alpha": IMPLEMENTED,
-    "log_all_failures": unsupported("every failure is logged at its change only"),
+    "log_all_failures": IMPLEMENTED,
 }
 _CHECKER_CONNECTION = {
     "connect_ip": IMPLEMENTED,
@@ -95,25 +104,28 @@ _CHECKER_CONNECTION = {
     "bind_port": IMPLEMENTED,
     "bind_if": IMPLEMENTED,
     "connect_timeout": IMPLEMENTED,
-    "fwmark": unsupported("SO_MARK on checker sockets is not implemented"),
+    "fwmark": unsupported("SO_MARK is set by the raw-socket checkers only: HTTP_GET, TCP_CHECK, PING_CHECK, UDP_CHECK"),
 }
+_FWMARK = {"fwmark": IMPLEMENTED}
 _HTTP_CHECK = {
     **_CHECKER_CONNECTION,
     **_CHECKER_TIMING,
     "nb_get_retry": deprecated("retry"),
     "virtualhost": IMPLEMENTED,
     "http_protocol": IMPLEMENTED,
-    "fast_recovery": unsupported(),
+    "fast_recovery": IMPLEMENTED,
     "url": block(
         {
             "path": IMPLEMENTED,
             "digest": IMPLEMENTED,
             "status_code": IMPLEMENTED,
             "virtualhost": IMPLEMENTED,
-            **{
-                regex: unsupported("regex body matching is not implemented")
-                for regex in "regex regex_no_match regex_options regex_min_offset regex_max_offset regex_stack".split()
-            },
+            "regex": Support("implemented", _REGEX),
+            "regex_no_match": IMPLEMENTED,
+            "regex_options": Support("implemented", _REGEX_OPTIONS),
+            "regex_min_offset": IMPLEMENTED,
+            "regex_max_offset": IMPLEMENTED,
+            "regex_stack": noop("Python's re has no JIT stack to size"),
         }
     ),
 }
@@ -135,9 +147,9 @@ _REAL_SERVER = block(
         "smtp_alert": IMPLEMENTED,
         "virtualhost": IMPLEMENTED,
         "snmp_name": noop(_SNMP),
-        "HTTP_GET": block({**_HTTP_CHECK, "enable_sni": noop("SNI only applies to SSL_GET")}),
+        "HTTP_GET": block({**_HTTP_CHECK, **_FWMARK, "enable_sni": noop("SNI only applies to SSL_GET")}),
         "SSL_GET": block({**_HTTP_CHECK, "enable_sni": IMPLEMENTED}),
-        "TCP_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING}),
+        "TCP_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING, **_FWMARK}),
         "SMTP_CHECK": block(
             {
                 **_CHECKER_CONNECTION,
@@ -156,9 +168,22 @@ _REAL_SERVER = block(
             }
         ),
         "DNS_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING, "type": IMPLEMENTED, "name": IMPLEMENTED}),
-        "PING_CHECK": unsupported("ICMP checks are not implemented"),
-        "UDP_CHECK": unsupported("UDP checks are not implemented"),
-        "FILE_CHECK": unsupported(_TRACK_FILE),
+        "PING_CHECK": block(
+            {**_CHECKER_CONNECTION, **_CHECKER_TIMING, **_FWMARK},
+            "datagram ICMP socket where ping_group_range allows it, raw otherwise; connect_port is not used",
+        ),
+        "UDP_CHECK": block(
+            {
+                **_CHECKER_CONNECTION,
+                **_CHECKER_TIMING,
+                **_FWMARK,
+                "payload": IMPLEMENTED,
+                "require_reply": IMPLEMENTED,
+                "min_reply_length": IMPLEMENTED,
+                "max_reply_length": IMPLEMENTED,
+            }
+        ),
+        "FILE_CHECK": block({"track_file": IMPLEMENTED, "weight": IMPLEMENTED}, "watched with inotify"),
         "BFD_CHECK": unsupported(_BFD),
     }
 )
@@ -231,7 +256,7 @@ KEYWORDS: Mapping[str, Support] = {
             "shutdown_script_timeout": unsupported("start-up/shut-down scripts are not implemented"),
             "max_auto_priority": noop(_TUNING),
             "min_auto_priority_delay": noop(_TUNING),
-            "checker_log_all_failures": unsupported("every failure is logged at its change only"),
+            "checker_log_all_failures": IMPLEMENTED,
             "dynamic_interfaces": unsupported("interfaces must exist when fastalived starts"),
             "no_email_faults": unsupported(),
             "default_interface": unsupported("static addresses and routes need an explicit dev"),
@@ -320,7 +345,7 @@ KEYWORDS: Mapping[str, Support] = {
             "lvs_netlink_cmd_rcv_bufs_force": noop(_NETLINK_BUFS),
             "lvs_netlink_monitor_rcv_bufs": noop(_NETLINK_BUFS),
             "lvs_netlink_monitor_rcv_bufs_force": noop(_NETLINK_BUFS),
-            "rs_init_notifies": unsupported(),
+            "rs_init_notifies": IMPLEMENTED,
             "no_checker_emails": unsupported(),
             "vrrp_rx_bufs_policy": noop("fastalived sizes its VRRP receive buffers itself"),
             "vrrp_rx_bufs_multiplier": noop("fastalived sizes its VRRP receive buffers itself"),
@@ -446,13 +471,24 @@ KEYWORDS: Mapping[str, Support] = {
     "vrrp_track_process": unsupported(_TRACK_PROCESS),
     "interface_up_down_delays": unsupported("interface up/down delays are not implemented"),
     "bfd_instance": unsupported(_BFD),
-    "track_file": unsupported(_TRACK_FILE),
+    "track_file": block(
+        {"file": IMPLEMENTED, "weight": IMPLEMENTED, "init_file": IMPLEMENTED},
+        "read by FILE_CHECK; vrrp_instance/vrrp_sync_group track_file is not implemented yet",
+    ),
     "vrrp_track_file": unsupported(_TRACK_FILE),
 }
 
 # Keywords fastalived reads that keepalived 2.2.7 does not have.
 EXTENSIONS: Mapping[str, str] = {
     "global_defs/fastalived_status_listen": "ADDRESS PORT of the loopback /status and /metrics endpoint",
+    "global_defs/fastalived_announce_table": "routing table for announced prefixes (default 201)",
+    "virtual_server/fastalived_announce": "block: route the service's prefixes into the announce table while"
+    " it has quorum, for FRR/BIRD to advertise (scale-out behind ECMP)",
+    "virtual_server/fastalived_announce/prefix": "prefix to announce, repeatable (default: the service's"
+    " addresses as /32 or /128)",
+    "virtual_server/fastalived_announce/require_master": "VRRP instance that must be MASTER as well",
+    "virtual_server/fastalived_announce/metric": "route metric (default 0)",
+    "virtual_server/fastalived_announce/drain": "seconds between withdrawal and teardown on SIGTERM (default 1)",
     "global_defs/lvs_id": "keepalived 1.x name of router_id",
     "global_defs/v3_checksum_as_v2": "from keepalived 2.2.8: VRRPv3 IPv4 checksums without the pseudo-header",
     "vrrp_instance/v3_checksum_as_v2": "from keepalived 2.2.8: the same for one instance",

@@ -37,9 +37,14 @@ TOP_LEVEL_SECTIONS = frozenset(
         "static_routes",
     }
 )
+# Bounds that keep hostile or broken input from hanging or exhausting the loader.
 MAX_SUBSTITUTION_DEPTH = 32
 MAX_INCLUDE_DEPTH = 32
+MAX_BLOCK_DEPTH = 32  # keepalived's deepest block (virtual_server/real_server/HTTP_GET/url) is 4
 MAX_REPLICATION = 1_000_000  # one ~SEQ; keepalived's own example makes 65,024 instances
+MAX_GENERATED_LINES = 1_000_000  # lines ~SEQ/~LST and multi-line $definitions add to one config
+MAX_LINE_LENGTH = 65_536  # characters in one line, as read or after substitution
+MAX_FILE_CHARS = 64 << 20
 
 _DEFINITION = re.compile(r"\$([A-Za-z_]\w*)=(.*)\Z", re.S)
 _REFERENCE = re.compile(r"\$\{([A-Za-z_]\w*)((?:\s[^}]*)?)\}|\$([A-Za-z_]\w*)(?=\s|\Z)")
@@ -84,6 +89,18 @@ class Stmt:
     def __repr__(self) -> str:
         inner = "" if self.block is None else f" {{{len(self.block)}}}"
         return f"Stmt({' '.join(self.words)!r}{inner} @{self.file}:{self.line})"
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors and keepalived count them: split at ``\\n`` only, a CRLF's ``\\r`` dropped.
+
+    (``str.splitlines`` also splits at form feeds, ``\\x1c``-``\\x1e`` and Unicode separators, which
+    would put every later diagnostic on the wrong line.)
+    """
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.removesuffix("\r") for line in lines]
+    return lines
 
 
 def default_config_id() -> str:
@@ -234,6 +251,8 @@ class Lexer:
         self._misindented: Stmt | None = None  # first block closed by a '}' left of its keyword
         self._including: list[str] = []  # real paths of the files being read, for loop detection
         self._file = "<string>"
+        self._ignored_depth = 0  # blocks open beyond MAX_BLOCK_DEPTH, whose contents are dropped
+        self._generated = 0  # lines added by preprocessing, against MAX_GENERATED_LINES
 
     # ----------------------------------------------------------------------- entry points
 
@@ -244,7 +263,7 @@ class Lexer:
 
     def read_string(self, text: str, filename: str = "<string>") -> list[Stmt]:
         self.files.append(filename)
-        self._feed(text.splitlines(), filename)
+        self._feed(split_lines(text), filename)
         self._finish()
         return self.root
 
@@ -265,14 +284,18 @@ class Lexer:
             self.report.error(where, keyword, f"config file '{path}' is not a regular file")
             return
         try:
-            with open(path, encoding="utf-8", errors="replace") as stream:
-                lines = stream.read().splitlines()
+            with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+                text = stream.read(MAX_FILE_CHARS + 1)
         except FileNotFoundError:
             self.report.error(where, keyword, f"config file '{path}' not found")
             return
         except OSError as exc:
             self.report.error(where, keyword, f"cannot read config file '{path}': {exc.strerror or exc}")
             return
+        if len(text) > MAX_FILE_CHARS:
+            self.report.error(where, keyword, f"config file '{path}' is larger than {MAX_FILE_CHARS >> 20} MiB")
+            return
+        lines = split_lines(text)
         self.files.append(path)
         self._including.append(real)
         outer_file = self._file
@@ -307,6 +330,11 @@ class Lexer:
         pending_name: str | None = None  # multi-line definition being collected
         pending: list[str] = []
         for lineno, raw in enumerate(lines, 1):
+            if len(raw) > MAX_LINE_LENGTH:
+                self.report.error(
+                    Where(file, lineno, 1), None, f"line longer than {MAX_LINE_LENGTH} characters; ignored"
+                )
+                continue
             text = strip_comment(raw) if ("#" in raw or "!" in raw) else raw
             stripped = text.strip()
             if pending_name is not None:
@@ -403,12 +431,19 @@ class Lexer:
         if "$" in stripped:
             expanded = _REFERENCE.sub(self._lookup, text)
             if expanded != text:
+                where = Where(file, lineno, 1)
                 if depth >= MAX_SUBSTITUTION_DEPTH:
+                    self.report.error(where, None, "parameter substitution nested too deeply (recursive definition?)")
+                    return
+                parts = expanded.split("\n")
+                if max(map(len, parts)) > MAX_LINE_LENGTH:
                     self.report.error(
-                        Where(file, lineno, 1), None, "parameter substitution nested too deeply (recursive definition?)"
+                        where, None, f"parameter substitution makes a line longer than {MAX_LINE_LENGTH} characters"
                     )
                     return
-                for part in expanded.split("\n"):
+                if not self._generate(len(parts) - 1, where):
+                    return
+                for part in parts:
                     self._line(part, file, lineno, depth + 1)
                 return
         self._tokens(text, file, lineno)
@@ -436,10 +471,27 @@ class Lexer:
     def _substitute_all(self, text: str) -> str:
         for _ in range(MAX_SUBSTITUTION_DEPTH):
             expanded = _REFERENCE.sub(self._lookup, text)
-            if expanded == text:
+            if expanded == text or len(expanded) > MAX_LINE_LENGTH:
                 break
             text = expanded
         return text
+
+    def _generate(self, count: int, where: Where) -> bool:
+        """Account for ``count`` lines added by preprocessing; False (reported once) past the budget."""
+        if not count:
+            return True
+        if self._generated > MAX_GENERATED_LINES:
+            return False
+        self._generated += count
+        if self._generated <= MAX_GENERATED_LINES:
+            return True
+        self.report.error(
+            where,
+            None,
+            f"~SEQ/~LST and $definitions expand the config by more than {MAX_GENERATED_LINES} lines; "
+            "the rest of the expansion is ignored",
+        )
+        return False
 
     def _replicate(self, text: str, file: str, lineno: int, depth: int) -> None:
         """``~SEQ(var, start, step, end)`` / ``~SEQx`` / ``~LST(var, v1, ...)``: repeat the rest."""
@@ -452,7 +504,7 @@ class Lexer:
         bindings = (
             self._seq_values(match[2], kind == "SEQx", where) if kind != "LST" else self._lst_values(match[2], where)
         )
-        if bindings is None:
+        if bindings is None or not self._generate(len(bindings) - 1, where):
             return
         names = {name for binding in bindings for name in binding}
         saved = {name: self.definitions.get(name) for name in names}
@@ -570,6 +622,16 @@ class Lexer:
         self._last = statement
 
     def _open_block(self, owner: Stmt | None, file: str, line: int, col: int) -> None:
+        if self._ignored_depth or len(self._open) >= MAX_BLOCK_DEPTH:
+            if not self._ignored_depth:
+                self.report.error(
+                    Where(file, line, col),
+                    None,
+                    f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels; the inner blocks are ignored",
+                )
+                self._current = []  # collects the ignored statements, then dropped
+            self._ignored_depth += 1
+            return
         if owner is None or owner.block is not None:
             self.report.error(Where(file, line, col), None, "'{' without a keyword before it")
             owner = Stmt(["{"], file, line, col, "")  # so its '}' still balances
@@ -605,6 +667,12 @@ class Lexer:
         self._current = self.root
 
     def _close(self, file: str, line: int, col: int) -> None:
+        if self._ignored_depth:
+            self._ignored_depth -= 1
+            if not self._ignored_depth:
+                self._current = self._open[-1].block  # type: ignore[assignment]
+                self._last = self._current[-1] if self._current else None
+            return
         if not self._open:
             self.report.error(Where(file, line, col), None, "unexpected '}' with no block open")
             return
@@ -624,4 +692,5 @@ class Lexer:
             )
             self._open.clear()
             self._misindented = None
+            self._ignored_depth = 0
             self._current = self.root

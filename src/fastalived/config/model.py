@@ -103,8 +103,13 @@ class GlobalDefs:
     lvs_flush: bool = False
     lvs_flush_onstop: bool = False
     lvs_timeouts: LvsTimeouts | None = None
+    checker_log_all_failures: bool = False  # every checker logs each failure while up (log_all_failures)
+    rs_init_notifies: bool = False  # run notify_up/notify_down for each real server's first state too
     # fastalived's own keyword (``fastalived_status_listen ADDR PORT``): off by default, loopback only.
     status_listen: tuple[str, int] | None = None
+    # fastalived's own keyword (``fastalived_announce_table N``): the kernel routing table that
+    # holds the routes of announced prefixes, for a routing daemon to import.
+    announce_table: int = 201
     where: Where = _where()
 
 
@@ -271,6 +276,7 @@ class CheckerCommon:
     bindto: IPAddress | None = None
     bind_port: int | None = None
     bind_if: str | None = None
+    fwmark: int | None = None  # SO_MARK on the checker's packets
     connect_timeout: float = 5.0
     retry: int = 1  # keepalived's default for TCP/HTTP (nb_get_retry alias); MISC: 0
     delay_before_retry: float = 1.0
@@ -464,6 +470,22 @@ class VirtualServerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """``fastalived_announce``: a route per prefix in ``announce_table`` while the service is healthy.
+
+    ``prefixes`` are effective: without a ``prefix`` line they are the service's own addresses
+    (group members included) as /32 or /128. ``drain`` is the wait between withdrawing and tearing
+    down on a graceful stop.
+    """
+
+    prefixes: tuple[IPNetwork, ...]
+    require_master: str | None = None
+    metric: int = 0
+    drain: float = 1.0
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
 class VirtualServer:
     """A ``virtual_server``: exactly one of (address+port), fwmark or group is set."""
 
@@ -493,6 +515,7 @@ class VirtualServer:
     inhibit_on_failure: bool = False
     smtp_alert: bool = False
     real_servers: tuple[RealServer, ...] = ()
+    announce: Announce | None = None  # fastalived's own ``fastalived_announce`` block
     where: Where = _where()
 
     @property

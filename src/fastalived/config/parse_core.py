@@ -44,6 +44,7 @@ class ParseState:
         self.sync_groups: dict[str, tuple[Stmt, dict[str, Any]]] = {}
         self.instances: dict[str, tuple[Stmt, dict[str, Any]]] = {}
         self.vs_groups: dict[str, m.VirtualServerGroup] = {}
+        self.track_files: dict[str, m.TrackFile] = {}
         self.virtual_servers: list[tuple[Stmt, dict[str, Any]]] = []
 
     # ----------------------------------------------------------------------- reporting

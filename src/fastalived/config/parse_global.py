@@ -21,6 +21,8 @@ from fastalived.config.parse_core import (
     word,
 )
 
+RESERVED_TABLES = frozenset({253, 254, 255})  # default, main, local (rtnetlink.h)
+
 GLOBAL_IGNORED = ignored_at("global_defs")
 
 
@@ -116,6 +118,15 @@ def _status_listen(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) ->
         values["status_listen"] = (str(listen_address), port)
 
 
+def _announce_table(p: ParseState, st: Stmt, ctx: str) -> Any:
+    """A routing table id; not one of the kernel's own (253 default, 254 main, 255 local)."""
+    table = p.parse_int(st, ctx, 1, 1, 4294967295, name="fastalived_announce_table")
+    if table in RESERVED_TABLES:
+        p.error(st, 1, ctx, f"fastalived_announce_table {table} is a table of the kernel's own")
+        return INVALID
+    return table
+
+
 def _flush_on_stop(p: ParseState, st: Stmt, ctx: str) -> Any:
     """``lvs_flush_on_stop [VS]``: bare, flush the whole IPVS table at stop; ``VS``, remove just the
     configured services, which fastalived's stop does anyway (so: no full flush)."""
@@ -147,8 +158,11 @@ GLOBAL_SETTINGS: Table = {
     "vrrp_check_unicast_src": ("vrrp_check_unicast_src", flag),
     "v3_checksum_as_v2": ("v3_checksum_as_v2", flag),
     "lvs_flush": ("lvs_flush", flag),
+    "checker_log_all_failures": ("checker_log_all_failures", flag),
+    "rs_init_notifies": ("rs_init_notifies", flag),
     "lvs_flush_onstop": ("lvs_flush_onstop", _flush_on_stop),
     "lvs_flush_on_stop": ("lvs_flush_onstop", _flush_on_stop),
+    "fastalived_announce_table": ("announce_table", _announce_table),
 }
 GLOBAL_BLOCKS: Blocks = {
     "notification_email": _notification_email,

@@ -31,6 +31,7 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "virtual_server_group": parse_virtual_server.virtual_server_group,
     "virtual_server": parse_virtual_server.virtual_server,
     "SSL": parse_global.ssl,
+    "track_file": parse_virtual_server.track_file,
 }
 
 
@@ -63,5 +64,6 @@ class Parser:
             vrrp_instances=instances,
             virtual_server_groups=tuple(p.vs_groups.values()),
             virtual_servers=virtual_servers,
+            track_files=tuple(p.track_files.values()),
             files=tuple(files),
         )

@@ -63,21 +63,40 @@ def decode_options(text: str) -> RunOptions:
     return RunOptions(**{key: value for key, value in json.loads(text).items() if key in known})
 
 
+class ParentOutbox:
+    """Messages a role's wiring sends to the parent unasked; the runner connects it to the channel."""
+
+    def __init__(self) -> None:
+        self._send: Callable[[Message], None] | None = None
+
+    def connect(self, send: Callable[[Message], None]) -> None:
+        self._send = send
+
+    def send(self, message: Message) -> None:
+        if self._send is not None:
+            self._send(message)
+
+
+TO_PARENT = ParentOutbox()
+
+
 def vrrp_role(options: RunOptions) -> Role:
     """The VRRP child's role, with the IPVS sync daemon that follows ``lvs_sync_daemon`` wired in.
 
     This module is the composition root: the only place that hands one role's collaborators to
     another, so ``vrrp``, ``check`` and ``ipvs`` never import each other.
     """
+    from fastalived.daemon.announce_link import VrrpStateReport
     from fastalived.ipvs.syncd import SyncDaemonDriver
     from fastalived.vrrp.process import VrrpRole
 
-    return VrrpRole(options, sync_daemon=SyncDaemonDriver())
+    return VrrpRole(options, sync_daemon=VrrpStateReport(SyncDaemonDriver(), TO_PARENT.send))
 
 
 def check_role(options: RunOptions) -> Role:
-    """The checker child's role, programming the kernel's IPVS table through the director."""
-    from fastalived.check.process import CheckRole
+    """The checker child's role, programming the kernel's IPVS table through the director and
+    reporting the health of announced services to the parent."""
+    from fastalived.daemon.announce_link import HealthReportingCheckRole
     from fastalived.ipvs.director import IpvsDirector
 
     async def open_director(config: Config) -> IpvsDirector | None:
@@ -87,7 +106,7 @@ def check_role(options: RunOptions) -> Role:
             log.warning("IPVS: cannot open (%s)", exc)
             return None
 
-    return CheckRole(options, open_ipvs=open_director)
+    return HealthReportingCheckRole(options, open_director, TO_PARENT.send)
 
 
 def load_role_class(spec: str) -> RoleFactory:
@@ -144,6 +163,7 @@ class RoleRunner:
     async def run(self) -> int:
         if self._channel_sock is not None:
             self._channel = await Channel.open(self._channel_sock)
+            TO_PARENT.connect(self._channel.send)
             self._spawn(self._serve_channel())
         self._install_signals()
         config = await self.load_and_log()

@@ -17,6 +17,13 @@ from fastalived.options import RunOptions
 SYSLOG_SOCKET = "/dev/log"
 
 IDENTS = {"parent": "fastalived", "vrrp": "fastalived_vrrp", "check": "fastalived_healthcheckers"}
+LOG_FILE_SUFFIXES = {"vrrp": "_vrrp", "check": "_healthcheckers"}  # keepalived's names for -g files
+
+
+def log_file_for(path: str, process: str) -> str:
+    """``-g /tmp/keepalived.log``: the parent writes it, children ``/tmp/keepalived_vrrp.log`` etc."""
+    stem, dot, extension = path.rpartition(".") if "." in os.path.basename(path) else (path, "", "")
+    return f"{stem}{LOG_FILE_SUFFIXES.get(process, '')}{dot}{extension}"
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -69,6 +76,14 @@ def configure(options: RunOptions, process: str) -> None:
         )
         syslog.ident = f"{ident}[{os.getpid()}]: "
         root.addHandler(syslog)
+    if options.log_file:
+        try:
+            to_file = logging.FileHandler(log_file_for(options.log_file, process))
+        except OSError as exc:
+            print(f"{ident}: cannot open log file {options.log_file}: {exc}", file=sys.stderr)
+        else:
+            to_file.setFormatter(_ConsoleFormatter(ident))
+            root.addHandler(to_file)
     if not root.handlers:
         root.addHandler(logging.NullHandler())
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)

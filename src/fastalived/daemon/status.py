@@ -164,6 +164,8 @@ def format_status(status: dict[str, Any]) -> str:
     children = parent.get("children", {})
     if children:
         lines += ["", *format_table([{"role": role, **info} for role, info in children.items()])]
+    if status.get("announcements"):  # fastalived_announce: one row per prefix
+        lines += ["", *_section_lines("announcements", status["announcements"])]
     for role, snapshot in status.get("roles", {}).items():
         lines += ["", f"[{role}]"]
         for key, value in (snapshot or {}).items():

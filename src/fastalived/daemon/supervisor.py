@@ -9,6 +9,7 @@ serves the optional status endpoint and tells systemd where it stands. Each chil
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
 import logging
 import os
@@ -23,6 +24,8 @@ from typing import Any
 import uvloop
 
 from fastalived import __version__
+from fastalived.announce.announcer import Announcer
+from fastalived.config import dump_json
 from fastalived.config.model import Config
 from fastalived.daemon import logsetup, pidfile, sdnotify
 from fastalived.daemon.channel import Channel, Message
@@ -36,6 +39,7 @@ from fastalived.runtime.role import Metric
 from fastalived.runtime.scripts import audit as audit_scripts
 
 log = logging.getLogger("fastalived.supervisor")
+CLONE_NEWNET = 0x40000000  # sched.h: setns() into a network namespace
 
 HEARTBEAT_TIMEOUT = 5.0  # a child loop silent this long is hung: SIGKILL and respawn
 WATCHDOG_INTERVAL = 0.5
@@ -113,11 +117,14 @@ class Supervisor:
         self._reloads = {"ok": 0, "invalid": 0, "failed": 0}
         self._started_at = clock()
         self._status_server: StatusServer | None = None
+        self._announcer = Announcer(clock)  # the parent owns the announce table: see _child_gone
 
     # ------------------------------------------------------------------ life cycle
 
     async def run(self) -> int:
         log.info("Starting fastalived v%s", __version__)
+        for note in self.options.compat_notes:
+            log.info("keepalived option %s", note)
         config = await self._load_config()
         if config is None:
             log.error("Configuration has errors; not starting")
@@ -132,6 +139,7 @@ class Supervisor:
         try:
             self._install_signals()
             await self._apply_status_listen(config)
+            self._announcer.configure(config)
             roles = wanted_roles(config, self.options)
             if not roles:
                 log.warning("No VRRP instances or virtual servers configured; nothing to run until a reload")
@@ -154,7 +162,12 @@ class Supervisor:
     async def _shutdown(self) -> None:
         sdnotify.stopping()
         log.info("Stopping")
+        drain = self._announcer.withdraw_all()
+        if drain:  # routers move the traffic away while this director still serves it
+            log.info("announce: draining for %.1f s before stopping", drain)
+            await asyncio.sleep(drain)
         await asyncio.gather(*(self._stop_child(slot) for slot in self._slots.values()))
+        self._announcer.close()
         if self._status_server is not None:
             await self._status_server.close()
         for task in list(self._tasks):
@@ -183,6 +196,9 @@ class Supervisor:
             (log.error if diagnostic.severity == "error" else log.warning)("%s", diagnostic)
         if not result.ok:
             return None
+        if self.options.dump_conf:  # -d: keepalived dumps what it loaded; ours is the resolved model
+            for line in dump_json(result.config).splitlines():
+                log.info("%s", line)
         # keepalived disables a refused script and runs on; its verdicts never block a (re)load.
         for finding in await asyncio.to_thread(audit_scripts, result.config):
             log.warning("%s", finding)
@@ -241,10 +257,25 @@ class Supervisor:
                 future = slot.pending.pop(message.get("id", -1), None)
                 if future is not None and not future.done():
                     future.set_result(message)
+            elif op == "health":
+                self._announcer.set_health(message.get("vs") or {})
+            elif op == "vrrp":
+                self._announcer.set_vrrp_states(message.get("states") or {})
         channel.close()
+        if slot.channel is channel:
+            self._child_gone(slot)
+
+    def _child_gone(self, slot: ChildSlot) -> None:
+        """Fail closed: what a dead child vouched for is withdrawn until its successor reports."""
+        if slot.role == "check":
+            self._announcer.set_health(None)
+        elif slot.role == "vrrp":
+            self._announcer.set_vrrp_states(None)
 
     async def _watch_exit(self, slot: ChildSlot, process: asyncio.subprocess.Process) -> None:
         returncode = await process.wait()
+        if slot.process is process:
+            self._child_gone(slot)
         pidfile.remove(slot.pid_file, process.pid)
         for future in slot.pending.values():
             if not future.done():
@@ -357,6 +388,7 @@ class Supervisor:
             self._reloads["invalid"] += 1
             return False
         await self._apply_status_listen(config)
+        self._announcer.configure(config)
         wanted = wanted_roles(config, self.options)
         for role, slot in self._slots.items():
             if role not in wanted and slot.wanted:
@@ -441,7 +473,8 @@ class Supervisor:
     async def collect(self) -> tuple[dict[str, Any], list[Metric]]:
         """Aggregate state of the parent and every running child (for /status, /metrics)."""
         status: dict[str, Any] = {"parent": self.parent_snapshot(), "roles": {}}
-        metrics = self.parent_metrics()
+        status["announcements"] = self._announcer.snapshot()
+        metrics = self.parent_metrics() + self._announcer.metrics()
         running = [slot for slot in self._slots.values() if slot.pid is not None and slot.wanted]
         answers = await asyncio.gather(
             *(self._request(slot, {"op": "query"}, QUERY_TIMEOUT) for slot in running), return_exceptions=True
@@ -495,8 +528,26 @@ def _config_errors(options: RunOptions) -> list[str]:
     return [str(d) for d in result.diagnostics if d.severity == "error"]
 
 
+def enter_network_namespace(name: str) -> None:
+    """``-s NAME``: move this process (and so every child) into ``ip netns`` namespace NAME."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+
+
 def run(options: RunOptions, *, role_classes: Mapping[str, str] | None = None) -> int:
     """The daemon's entry point for a normal run (``-t`` is handled by the CLI); returns the exit code."""
+    if options.namespace is not None:
+        try:
+            enter_network_namespace(options.namespace)
+        except OSError as exc:
+            print(f"fastalived: cannot enter network namespace {options.namespace}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     if not options.dont_fork:
         # Once detached nobody sees stderr or the exit status: reject a broken config while the
         # caller still does.

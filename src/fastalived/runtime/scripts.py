@@ -74,14 +74,26 @@ def _components(path: str) -> Iterator[str]:
 
 
 def unsafe_component(path: str) -> str | None:
-    """The first component of ``path`` a non-root user could change, or None when all are safe."""
-    for component in _components(path):
+    """The first component of ``path`` a non-root user could change, or None when all are safe.
+
+    As keepalived: every component is owned by root; a directory (unless sticky) or a regular file
+    is not writable by a non-root group or by everyone; a symbolic link only needs a root owner.
+    """
+    components = list(_components(path))
+    for component in components:
         info = os.lstat(component)
-        sticky_dir = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
-        group_writable = info.st_gid != 0 and info.st_mode & stat.S_IWGRP
-        if info.st_uid != 0 or (not sticky_dir and (group_writable or info.st_mode & stat.S_IWOTH)):
+        if component != components[-1] and not stat.S_ISDIR(info.st_mode):
+            return component  # keepalived: "Wrong file type found in script path"
+        checked_mode = stat.S_ISREG(info.st_mode) or (stat.S_ISDIR(info.st_mode) and not info.st_mode & stat.S_ISVTX)
+        writable = (info.st_gid != 0 and info.st_mode & stat.S_IWGRP) or info.st_mode & stat.S_IWOTH
+        if info.st_uid != 0 or (checked_mode and writable):
             return component
     return None
+
+
+def _resolved(path: str) -> str:
+    """keepalived's view of a script path: directories resolved, the file keeping its own name."""
+    return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
 
 
 def _executable_by(info: os.stat_result, who: Identity) -> bool:
@@ -122,8 +134,8 @@ def judge(argv: list[str], user: str | None, group: str | None, global_defs: Glo
     setuid_root = info.st_uid == 0 and info.st_mode & stat.S_ISUID
     if not (who.is_root or setuid_root):
         return Verdict(who)
-    real = os.path.realpath(path)
-    unsafe = unsafe_component(os.path.abspath(path)) or (unsafe_component(real) if real != path else None)
+    shown, real = _resolved(path), os.path.realpath(path)
+    unsafe = unsafe_component(shown) or (unsafe_component(real) if real != shown else None)
     if unsafe is None:
         return Verdict(who)
     if global_defs.enable_script_security:
@@ -211,9 +223,9 @@ def audit(config: Config) -> list[Diagnostic]:
     """
     g = config.global_defs
     found: list[Diagnostic] = []
-    any_script = False
+    first_script: Where | None = None
     for keyword, line, user, group, where in configured_scripts(config):
-        any_script = True
+        first_script = first_script or where
         argv = shell_or_argv(line) if keyword == "misc_path" else command_argv(line)
         verdict = judge(argv, user, group, g)
         if verdict.refused is not None:
@@ -221,8 +233,9 @@ def audit(config: Config) -> list[Diagnostic]:
             found.append(Diagnostic(severity, where, keyword, verdict.refused))
         elif verdict.warning is not None:
             found.append(Diagnostic("warning", where, keyword, verdict.warning))
-    if any_script and not g.enable_script_security:
+    if first_script is not None and not g.enable_script_security:
         insecure = any(d.message.startswith("Unsafe permissions") for d in found)
-        found.append(Diagnostic("warning", g.where, "enable_script_security",
+        where = g.where if g.where.line else first_script  # no global_defs block: name the first script
+        found.append(Diagnostic("warning", where, "enable_script_security",
                                 SECURITY_VIOLATION + (" There are insecure scripts." if insecure else "")))
     return found

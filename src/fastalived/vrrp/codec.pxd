@@ -42,8 +42,9 @@ cdef uint64_t _word_sum(bytes data, Py_ssize_t start, Py_ssize_t end, uint64_t t
 @cython.locals(residue=uint64_t)
 cdef unsigned int _complement_of_sum(uint64_t total) noexcept
 
-@cython.locals(total=uint64_t)
-cdef uint64_t _pseudo_header_sum(bytes src, bytes dst, Py_ssize_t length, int protocol) noexcept
+cdef uint64_t _addresses_sum(bytes src, bytes dst) noexcept
+
+cdef uint64_t _pseudo_header_sum(uint64_t addresses_sum, Py_ssize_t length, int protocol) noexcept
 
 @cython.locals(raw="const unsigned char *")
 cdef bytes _writable(bytes data, Py_ssize_t size)
@@ -88,7 +89,7 @@ cdef object _decode_ip_packet(bytes data, bint ipv6, bint accept_no_pseudo)
 
 @cython.locals(raw="const unsigned char *", size=Py_ssize_t, address_length=Py_ssize_t, version=int,
                count=Py_ssize_t, first=Py_ssize_t, i=Py_ssize_t, auth_type=int, interval=int)
-cdef object _decode_vrrp(bytes data, Py_ssize_t start, Py_ssize_t end, bytes src, bytes dst, int ttl,
+cdef object _decode_vrrp(bytes data, Py_ssize_t start, Py_ssize_t end, bytes src, uint64_t addresses_sum, int ttl,
                          bint accept_no_pseudo)
 
 cdef tuple _fields(object adv)

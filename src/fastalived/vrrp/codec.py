@@ -131,10 +131,15 @@ def _complement_of_sum(total: int) -> int:
     return 0 if residue == 0 else residue ^ 0xFFFF
 
 
-def _pseudo_header_sum(src: bytes, dst: bytes, length: int, protocol: int) -> int:
-    """Word sum of the IPv4 or IPv6 pseudo-header for a ``protocol`` payload of ``length``."""
-    total = _word_sum(src, 0, len(src), protocol + (length >> 16) + (length & 0xFFFF))
-    return _word_sum(dst, 0, len(dst), total)
+def _addresses_sum(src: bytes, dst: bytes) -> int:
+    """Word sum of a source and a destination address: their part of a pseudo-header."""
+    return _word_sum(dst, 0, len(dst), _word_sum(src, 0, len(src), 0))
+
+
+def _pseudo_header_sum(addresses_sum: int, length: int, protocol: int) -> int:
+    """Word sum of the IPv4 or IPv6 pseudo-header for a ``protocol`` payload of ``length``, given
+    the word sum of its source and destination addresses."""
+    return addresses_sum + protocol + (length >> 16) + (length & 0xFFFF)
 
 
 def _writable(data: bytes, size: int) -> bytearray:
@@ -274,7 +279,7 @@ def _build_advert(
         if address_length == 16 or pseudo_header:
             if len(src) != address_length or len(dst) != address_length:
                 raise ValueError("src and dst must be packed addresses of the advert's family")
-            initial = _pseudo_header_sum(src, dst, size, _PROTO)
+            initial = _pseudo_header_sum(_addresses_sum(src, dst), size, _PROTO)
     _write_checksum(out, 6, 0, size, initial)
     return _frozen(out)
 
@@ -398,7 +403,13 @@ def build_unsolicited_na(mac: bytes, ip6: bytes) -> bytes:
     # type 136, code 0, checksum, flags (O), target, option 2 (target LL address) of 1x8 bytes.
     icmp = struct.pack("!BBHI16sBB6s", 136, 0, 0, 0x20000000, bytes(ip6), 2, 1, bytes(mac))
     out = _writable(icmp, len(icmp))
-    _write_checksum(out, 2, 0, len(icmp), _pseudo_header_sum(bytes(ip6), _ALL_NODES6, len(icmp), _ICMPV6_PROTO))
+    _write_checksum(
+        out,
+        2,
+        0,
+        len(icmp),
+        _pseudo_header_sum(_addresses_sum(bytes(ip6), _ALL_NODES6), len(icmp), _ICMPV6_PROTO),
+    )
     ip_header = build_ipv6_header(ip6, _ALL_NODES6, len(icmp), hop_limit=255, tclass=0, next_header=_ICMPV6_PROTO)
     frame = ip_header + _frozen(out)
     return build_ethernet(b"\x33\x33\x00\x00\x00\x01", mac, _ETH_P_IPV6, frame)
@@ -439,7 +450,9 @@ def _decode_advert(
     address_length = 4 if family == _AF_INET else 16
     if len(src_bytes) != address_length or len(dst_bytes) != address_length:
         raise ValueError("src and dst must be packed addresses of the given family")
-    return _decode_vrrp(data, 0, len(data), src_bytes, dst_bytes, hop_limit, accept_no_pseudo)
+    return _decode_vrrp(
+        data, 0, len(data), src_bytes, _addresses_sum(src_bytes, dst_bytes), hop_limit, accept_no_pseudo
+    )
 
 
 def _decode_ip_packet(data: bytes, ipv6: bool, accept_no_pseudo: bool) -> Advert | Drop:
@@ -455,7 +468,7 @@ def _decode_ip_packet(data: bytes, ipv6: bool, accept_no_pseudo: bool) -> Advert
         end = _IPV6_HEADER_LEN + ((raw[4] << 8) | raw[5])
         if end > size:
             return Drop.TRUNCATED
-        return _decode_vrrp(data, _IPV6_HEADER_LEN, end, raw[8:24], raw[24:40], raw[7], accept_no_pseudo)
+        return _decode_vrrp(data, _IPV6_HEADER_LEN, end, raw[8:24], _word_sum(data, 8, 40, 0), raw[7], accept_no_pseudo)
     if size < _IPV4_HEADER_LEN:
         return Drop.TOO_SHORT
     header_len = (raw[0] & 0x0F) * 4
@@ -468,13 +481,14 @@ def _decode_ip_packet(data: bytes, ipv6: bool, accept_no_pseudo: bool) -> Advert
         return Drop.BAD_IP_HEADER
     if end > size:
         return Drop.TRUNCATED
-    return _decode_vrrp(data, header_len, end, raw[12:16], raw[16:20], raw[8], accept_no_pseudo)
+    return _decode_vrrp(data, header_len, end, raw[12:16], _word_sum(data, 12, 20, 0), raw[8], accept_no_pseudo)
 
 
 def _decode_vrrp(
-    data: bytes, start: int, end: int, src: bytes, dst: bytes, ttl: int, accept_no_pseudo: bool
+    data: bytes, start: int, end: int, src: bytes, addresses_sum: int, ttl: int, accept_no_pseudo: bool
 ) -> Advert | Drop:
-    """Decode the VRRP payload ``data[start:end]`` sent from ``src`` to ``dst``."""
+    """Decode the VRRP payload ``data[start:end]`` from ``src``; ``addresses_sum`` is the word sum of
+    the source and destination addresses, for the v3 pseudo-header checksum."""
     raw = data
     size = end - start
     address_length = len(src)
@@ -487,7 +501,7 @@ def _decode_vrrp(
         return Drop.BAD_TYPE
     if version == 2:
         form = "v2" if _complement_of_sum(_word_sum(data, start, end, 0)) == 0 else ""
-    elif _complement_of_sum(_word_sum(data, start, end, _pseudo_header_sum(src, dst, size, _PROTO))) == 0:
+    elif _complement_of_sum(_word_sum(data, start, end, _pseudo_header_sum(addresses_sum, size, _PROTO))) == 0:
         form = "pseudo"
     elif accept_no_pseudo and address_length == 4 and _complement_of_sum(_word_sum(data, start, end, 0)) == 0:
         form = "no-pseudo"

@@ -470,7 +470,7 @@ class VrrpRole:
         Masters with the same advert_int share a tick and one ``send_many``: wakeups, not
         packets, are what costs CPU (the master's, and each backup's, which is woken per burst).
         When more than one master has that advert_int, each also moves its phase toward the
-        same grid (``VrrpRouter.align_advert``), at most the window per advert, so after a few
+        same grid (``VrrpRouter.advert_due``), at most the window per advert, so after a few
         periods all of them leave in one wakeup; until then an advert is at most the window
         early. A lone master keeps its phase: its periods stay exact.
         """
@@ -498,14 +498,12 @@ class VrrpRole:
             window = _align_window(advert_int) if self._masters[advert_int] > 1 else 0.0
             for binding in group:
                 name = binding.name
-                priority = router.advert_due(name, tick)  # the common case: just this advert
-                if priority is None or binding.sender is None:
+                due = router.advert_due(name, tick, window)  # the common case: just this advert
+                if due is None or binding.sender is None:
                     self._execute(router.timer(name, tick))
                     continue
-                binding.adverts_sent += binding.sender.queue(priority)
-                if window:
-                    router.align_advert(name, window)
-                timers.set(name, router.deadline(name))
+                binding.adverts_sent += binding.sender.queue(due[0])
+                timers.set(name, due[1])
 
     def _end_tick(self) -> None:
         """Send what this tick queued, renew or drop steady templates, re-arm the timer."""

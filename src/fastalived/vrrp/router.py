@@ -423,17 +423,21 @@ class VrrpRouter:
         self._apply(inst, inst.machine.on_timer(now), now, out)
         return out
 
-    def advert_due(self, name: str, now: float) -> int | None:
-        """The master fast path: the priority to advertise when the Adver_Timer is the only
-        timer due (restarted), else None and :meth:`timer` must run."""
+    def advert_due(self, name: str, now: float, align_window: float) -> tuple[int, float | None] | None:
+        """The master fast path: when the Adver_Timer is the only timer due, restart it, moved
+        up to ``align_window`` earlier onto the shared phase grid (``VrrpMachine.align_advert``),
+        and return the priority to advertise and the next deadline. None, with nothing done,
+        when :meth:`timer` must run instead."""
         inst = self.instances[name]
         if inst.listening is None:
             return None
-        return inst.machine.advert_due(now)
-
-    def align_advert(self, name: str, window: float) -> None:
-        """Move a master's next advert up to ``window`` earlier, onto the shared phase grid."""
-        self.instances[name].machine.align_advert(window)
+        machine = inst.machine
+        priority = machine.advert_due(now)
+        if priority is None:
+            return None
+        if align_window:
+            machine.align_advert(align_window)
+        return priority, machine.next_deadline
 
     # ------------------------------------------------------------------ tracking
 

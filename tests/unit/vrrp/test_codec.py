@@ -50,9 +50,7 @@ def decode4(codec: ModuleType, packet: bytes, **options: object) -> object:
 
 
 def decode6(codec: ModuleType, payload: bytes, hop_limit: int = 255) -> object:
-    return codec.decode_advert(
-        payload, socket.AF_INET6, has_ip_header=False, src=SRC6, dst=GROUP6, hop_limit=hop_limit
-    )
+    return codec.decode_advert(payload, socket.AF_INET6, has_ip_header=False, src=SRC6, dst=GROUP6, hop_limit=hop_limit)
 
 
 def test_drop_reasons_follow_keepalived_order(codec_impl: ModuleType) -> None:
@@ -67,9 +65,7 @@ def test_drop_reasons_follow_keepalived_order(codec_impl: ModuleType) -> None:
 
 def test_valid_v2_advert_passes_every_check(codec_impl: ModuleType) -> None:
     advert = decode4(codec_impl, v2_packet(codec_impl))
-    assert advert == codec_impl.Advert(
-        2, 1, 7, 100, 2, 1, 1, "v2", (VIP4, VIP4_B), b"secret\0\0", SRC4, 255
-    )
+    assert advert == codec_impl.Advert(2, 1, 7, 100, 2, 1, 1, "v2", (VIP4, VIP4_B), b"secret\0\0", SRC4, 255)
     assert codec_impl.validate_for_instance(advert, **INSTANCE_V2) is None
 
 
@@ -151,9 +147,7 @@ def test_v3_ipv6_always_needs_the_pseudo_header(codec_impl: ModuleType) -> None:
         ({}, dict(multicast=False, peers=frozenset({PEER4})), "NOT_A_PEER"),
     ],
 )
-def test_instance_drops(
-    codec_impl: ModuleType, packet_options: dict, instance_changes: dict, reason: str
-) -> None:
+def test_instance_drops(codec_impl: ModuleType, packet_options: dict, instance_changes: dict, reason: str) -> None:
     advert = decode4(codec_impl, v2_packet(codec_impl, **packet_options))
     instance = {**INSTANCE_V2, **instance_changes}
     assert codec_impl.validate_for_instance(advert, **instance) is codec_impl.Drop[reason]
@@ -195,6 +189,45 @@ def test_ipv6_hop_limit_is_checked_for_multicast_when_known(codec_impl: ModuleTy
     assert codec_impl.validate_for_instance(advert, **instance) is codec_impl.Drop.BAD_TTL
     unknown = decode6(codec_impl, payload, hop_limit=-1)
     assert codec_impl.validate_for_instance(unknown, **instance) is None
+
+
+CHECKS_V2 = dict(version=2, auth_type=1, auth_pass=b"secret", multicast=True, accept_no_pseudo=False)
+
+
+@pytest.mark.parametrize(
+    ("packet_options", "check_changes", "reason"),
+    [
+        # Two faults at once: the reason is the one RFC 5798/3768 section 7.1 checks first.
+        (dict(ttl=254, auth_type=0), dict(version=3), "BAD_TTL"),
+        (dict(auth_type=0), dict(version=3), "BAD_VERSION"),
+        (dict(auth_type=0, auth_data=b"other"), {}, "BAD_AUTH_TYPE"),
+        (dict(auth_data=b"other"), {}, "BAD_AUTH_PASS"),
+        (dict(ttl=254), dict(multicast=False), None),
+        ({}, dict(auth_pass=b"secret\0\0ignored"), None),
+    ],
+)
+def test_check_advert_follows_the_rfc_order(
+    codec_impl: ModuleType, packet_options: dict, check_changes: dict, reason: str | None
+) -> None:
+    advert = decode4(codec_impl, v2_packet(codec_impl, **packet_options))
+    expected = None if reason is None else codec_impl.Drop[reason]
+    assert codec_impl.check_advert(advert, **{**CHECKS_V2, **check_changes}) is expected
+
+
+def test_check_advert_takes_the_no_pseudo_checksum_only_when_configured(codec_impl: ModuleType) -> None:
+    advert = decode4(codec_impl, v3_packet4(codec_impl, pseudo_header=False), accept_no_pseudo=True)
+    checks = {**CHECKS_V2, "version": 3}
+    assert codec_impl.check_advert(advert, **checks) is codec_impl.Drop.BAD_CHECKSUM
+    assert codec_impl.check_advert(advert, **{**checks, "accept_no_pseudo": True}) is None
+    instance = {**INSTANCE_V2, "version": 3, "expected_addr_count": 1}
+    assert codec_impl.validate_for_instance(advert, **instance) is None  # the old default: accepted
+    strict = {**instance, "accept_no_pseudo": False}
+    assert codec_impl.validate_for_instance(advert, **strict) is codec_impl.Drop.BAD_CHECKSUM
+
+
+def test_other_vrid_is_reported_before_the_instance_checks(codec_impl: ModuleType) -> None:
+    advert = decode4(codec_impl, v2_packet(codec_impl, vrid=8, ttl=1, auth_type=0))
+    assert codec_impl.validate_for_instance(advert, **INSTANCE_V2) is codec_impl.Drop.BAD_VRID
 
 
 def test_checksum_known_values(codec_impl: ModuleType) -> None:
@@ -249,9 +282,7 @@ def test_empty_address_list_takes_family_from_src(codec_impl: ModuleType) -> Non
         ((2, 1, 1, 1, [VIP4]), dict(auth_type=256)),
     ],
 )
-def test_build_advert_rejects_impossible_fields(
-    codec_impl: ModuleType, args: tuple, options: dict
-) -> None:
+def test_build_advert_rejects_impossible_fields(codec_impl: ModuleType, args: tuple, options: dict) -> None:
     with pytest.raises(ValueError):
         codec_impl.build_advert(*args, **options)
 
@@ -290,11 +321,16 @@ def test_wire_selects_the_compiled_module_unless_disabled() -> None:
     from fastalived.vrrp import wire
 
     assert ("cython" if extension_in_use() else "python") == wire.IMPLEMENTATION
+    probe = (
+        "import sys; from fastalived.vrrp import wire; "
+        "print(wire.IMPLEMENTATION, sys.modules['fastalived.vrrp.codec'].__file__.endswith('.py'))"
+    )
     forced = subprocess.run(
-        [sys.executable, "-c", "from fastalived.vrrp import wire; print(wire.IMPLEMENTATION)"],
+        [sys.executable, "-c", probe],
         env={**os.environ, "FASTALIVED_NO_EXTENSIONS": "1"},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert forced.stdout.strip() == "python"
+    # the source is the process's one codec module, even where the compiled build shadows it
+    assert forced.stdout.split() == ["python", "True"]

@@ -289,3 +289,15 @@ def test_the_cores_do_no_io() -> None:
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not {name.split(".")[0] for name in imported} & forbidden, module
         assert not imported & forbidden, module
+
+
+def test_master_fast_path_matches_the_timer_and_declines_when_unbound() -> None:
+    router, _ = router_for(config(instance()))
+    down = router.deadline("VI_1")
+    assert down is not None
+    router.timer("VI_1", down)
+    assert router.advert_due("VI_1", down + 0.5, 0.0) is None  # not due yet
+    assert router.advert_due("VI_1", down + 1.0, 0.0) == (100, down + 2.0)
+    router.unbind("VI_1")
+    assert router.advert_due("VI_1", down + 2.0, 0.0) is None
+    assert actions(router.timer("VI_1", down + 2.0)) == [SendAdvert(100)]
