@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from fastalived.check.http import DigestResponseCheck, ResponseCheck
+from fastalived.check.http import BodyResponseCheck, ResponseCheck
 from fastalived.check.scheduler import TimerHeap, spread
 from fastalived.config.model import StatusCodeRange
 
@@ -41,6 +41,6 @@ def test_digest_response_4k(benchmark) -> None:
     digest = hashlib.md5(BODY).hexdigest()
 
     def judge() -> str | None:
-        return DigestResponseCheck(OK_2XX, digest).feed(PAGE)
+        return BodyResponseCheck(OK_2XX, digest).feed(PAGE)
 
     assert benchmark(judge) == ""

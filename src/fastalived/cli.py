@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastalived",
         description="keepalived-compatible VRRP, health checking and IPVS director.",
-        epilog="Sub-command: 'fastalived status [--address HOST:PORT]' prints the running daemon's state.",
+        epilog="Sub-commands: 'fastalived status [--address HOST:PORT]' prints the running daemon's state; "
+    "'fastalived genhash -s IP -p PORT -u URL' (or -T first) prints the digest for an HTTP_GET url.",
     )
     p.add_argument("-f", "--use-file", "--config", dest="config_file", metavar="FILE", default=DEFAULT_CONFIG,
                    help=f"use the specified configuration file (default {DEFAULT_CONFIG})")
@@ -157,6 +158,10 @@ def config_test(options: RunOptions, out: TextIO, dump_json: bool = False) -> in
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["genhash"], ["-T"], ["--genhash"]):  # keepalived: -T must be the first option
+        from fastalived.check.genhash import genhash_main
+
+        return genhash_main(argv[1:])
     if argv[:1] == ["status"]:
         from fastalived.daemon.status import status_main
 

@@ -220,7 +220,7 @@ def test_a_check_leaves_no_reference_cycles_behind() -> None:
     """Cycles would make the GC part of every check's cost at 10,000 checks/s."""
     import gc
 
-    from fastalived.check.http import DigestResponseCheck, ResponseCheck, _PlainExchange
+    from fastalived.check.http import BodyResponseCheck, ResponseCheck, _PlainExchange
 
     async def scenario(port: int) -> None:
         probes = [
@@ -234,7 +234,7 @@ def test_a_check_leaves_no_reference_cycles_behind() -> None:
             for probe in probes * 20:
                 assert (await probe_once(probe)).ok
             gc.collect()
-            ours = [o for o in gc.garbage if isinstance(o, ResponseCheck | DigestResponseCheck | _PlainExchange)]
+            ours = [o for o in gc.garbage if isinstance(o, ResponseCheck | BodyResponseCheck | _PlainExchange)]
         finally:
             gc.set_debug(0)
             gc.garbage.clear()

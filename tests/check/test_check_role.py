@@ -53,7 +53,7 @@ class RecordingSink:
         self.tables: list[dict] = []
         self.closed: bool | None = None
 
-    async def apply(self, config: Config, check_state: CheckState) -> None:
+    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> None:
         self.tables.append(ipvs_weights(config, check_state))
 
     async def close(self, remove: bool, *, flush: bool = False) -> None:

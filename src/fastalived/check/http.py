@@ -4,15 +4,24 @@ The request bytes are built once per url (keepalived's exact request: ``User-Age
 KeepAliveClient``, ``Host`` = virtualhost or ``ip:port``). Responses are judged by httptools as
 they arrive. Without a ``digest`` the check ends as soon as the status line and headers are in;
 with one the body is hashed (MD5 hex, as keepalived's ``genhash`` prints it) to its end.
+A ``regex`` is searched in the body (Python's ``re`` on the raw bytes, not PCRE2: see
+docs/keepalived-compat.md), from ``regex_min_offset``, and must start by ``regex_max_offset``.
 Plain HTTP runs on the raw-socket path of :mod:`.tcp`; SSL_GET uses an asyncio SSL transport.
+
+While the checker is up every url is fetched in each check. While it is down (or starting with
+``alpha``) keepalived brings it back one url per ``delay_loop``; ``fast_recovery`` fetches them all
+at once instead, which is what :class:`UrlRecovery` decides.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import re
 import ssl
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import httptools
@@ -21,8 +30,43 @@ from fastalived.check.probe import CoroutineProbe, Done
 from fastalived.check.state import CheckResult
 from fastalived.check.tcp import RawConnection, Target, connect, failure_text, target_of
 from fastalived.config.model import HttpCheck, SslDefs, StatusCodeRange, UrlSpec
+from fastalived.config.parse_virtual_server import REGEX_OPTIONS
 
 READ_SIZE = 65536
+REGEX_BODY_LIMIT = 4 * 1024 * 1024  # body bytes kept for the regex; the rest is not searched
+
+
+class BodyRegex(NamedTuple):
+    """A url's ``regex`` with its options, compiled once."""
+
+    pattern: re.Pattern[bytes] | re.Pattern[str]
+    no_match: bool
+    min_offset: int
+    max_offset: int | None
+
+    def failure(self, body: bytes) -> str | None:
+        """Why ``body`` fails the regex test, or None."""
+        subject: bytes | str = body.decode("utf-8", "replace") if isinstance(self.pattern.pattern, str) else body
+        found = self.pattern.search(subject, self.min_offset)  # type: ignore[arg-type]
+        if found is not None and self.max_offset is not None and found.start() > self.max_offset:
+            found = None
+        if found is None and not self.no_match:
+            return "regex did not match"
+        if found is not None and self.no_match:
+            return "regex matched (regex_no_match)"
+        return None
+
+
+def body_regex(url: UrlSpec) -> BodyRegex | None:
+    """``utf``/``ucp`` search the body decoded as UTF-8 (Unicode classes); otherwise its raw bytes."""
+    if url.regex is None:
+        return None
+    flags = 0
+    for option in url.regex_options:
+        flags |= REGEX_OPTIONS[option] or 0
+    unicode = "utf" in url.regex_options or "ucp" in url.regex_options
+    pattern = re.compile(url.regex if unicode else url.regex.encode(), flags)
+    return BodyRegex(pattern, url.regex_no_match, url.regex_min_offset, url.regex_max_offset)
 
 
 class UrlPlan(NamedTuple):
@@ -32,6 +76,43 @@ class UrlPlan(NamedTuple):
     codes: tuple[StatusCodeRange, ...]
     digest: str | None
     sni: str
+    regex: BodyRegex | None = None
+
+
+def never_recovering() -> bool:
+    """The default for probes outside a role, and ``fast_recovery``: every check fetches every url."""
+    return False
+
+
+class UrlRecovery:
+    """Which urls the next check fetches, and what a recovering check's success means.
+
+    ``recovering()`` is true while the checker is down and ``fast_recovery`` is off: then each
+    check fetches one url, a failing url is fetched again until it passes, and only a pass of the
+    last url reports success. Otherwise every url is fetched in one check.
+    """
+
+    __slots__ = ("count", "recovering", "next_url")
+
+    def __init__(self, count: int, recovering: Callable[[], bool]) -> None:
+        self.count = count
+        self.recovering = recovering
+        self.next_url = 0
+
+    def span(self) -> tuple[int, int]:
+        if self.count > 1 and self.recovering():
+            return self.next_url, self.next_url + 1
+        self.next_url = 0
+        return 0, self.count
+
+    def judge(self, span: tuple[int, int], result: CheckResult) -> CheckResult:
+        if not result.ok or span == (0, self.count):
+            return result
+        if span[1] == self.count:
+            self.next_url = 0
+            return result
+        self.next_url = span[1]
+        return CheckResult(False, f"recovering: url({span[1]}) of {self.count} passed", result.latency)
 
 
 def request_bytes(check: HttpCheck, url: UrlSpec) -> bytes:
@@ -50,9 +131,8 @@ def url_plans(check: HttpCheck) -> tuple[UrlPlan, ...]:
     for url in check.urls:
         vhost = url.virtualhost or check.virtualhost
         sni = vhost if (check.enable_sni and vhost) else ""  # keepalived: SNI only with a virtualhost
-        plans.append(
-            UrlPlan(request_bytes(check, url), url.status_codes, url.digest.lower() if url.digest else None, sni)
-        )
+        digest = url.digest.lower() if url.digest else None
+        plans.append(UrlPlan(request_bytes(check, url), url.status_codes, digest, sni, body_regex(url)))
     return tuple(plans)
 
 
@@ -123,15 +203,17 @@ class ResponseCheck:
             self._decide("")
 
 
-class DigestResponseCheck(ResponseCheck):
-    """Also hashes the body and compares it with the url's ``digest``."""
+class BodyResponseCheck(ResponseCheck):
+    """Also reads the body: its MD5 against the url's ``digest``, its text against the ``regex``."""
 
-    __slots__ = ("digest", "md5", "delimited", "headers_done")
+    __slots__ = ("digest", "md5", "regex", "body", "delimited", "headers_done")
 
-    def __init__(self, codes: tuple[StatusCodeRange, ...], digest: str) -> None:
+    def __init__(self, codes: tuple[StatusCodeRange, ...], digest: str | None, regex: BodyRegex | None = None) -> None:
         super().__init__(codes)
         self.digest = digest
         self.md5 = hashlib.md5()
+        self.regex = regex
+        self.body = bytearray()
         self.delimited = False  # Content-Length or chunked: an early EOF is a failure
         self.headers_done = False
 
@@ -148,29 +230,41 @@ class DigestResponseCheck(ResponseCheck):
         self.headers_done = self._status_ok()
 
     def on_body(self, body: bytes) -> None:
-        self.md5.update(body)
+        if self.digest is not None:
+            self.md5.update(body)
+        if self.regex is not None and len(self.body) < REGEX_BODY_LIMIT:
+            self.body += body
 
     def on_message_complete(self) -> None:
-        if self.headers_done:
-            got = self.md5.hexdigest()
-            self._decide("" if got == self.digest else f"MD5 digest mismatch {got}")
+        if not self.headers_done:
+            return
+        if self.digest is not None and (got := self.md5.hexdigest()) != self.digest:
+            self._decide(f"MD5 digest mismatch {got}")
+        elif self.regex is not None and (failure := self.regex.failure(bytes(self.body))) is not None:
+            self._decide(failure)
+        else:
+            self._decide("")
 
 
 def response_check(plan: UrlPlan) -> ResponseCheck:
-    return ResponseCheck(plan.codes) if plan.digest is None else DigestResponseCheck(plan.codes, plan.digest)
+    if plan.digest is None and plan.regex is None:
+        return ResponseCheck(plan.codes)
+    return BodyResponseCheck(plan.codes, plan.digest, plan.regex)
 
 
 class _PlainExchange(RawConnection):
-    """All urls of one HTTP_GET check, one raw connection after another."""
+    """The urls of one HTTP_GET check (``plans[first:]``), one raw connection after another."""
 
     __slots__ = ("plans", "index", "response", "pending")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, target: Target, plans: tuple[UrlPlan, ...], done: Done) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, target: Target, plans: tuple[UrlPlan, ...], first: int, done: Done
+    ) -> None:
         super().__init__(loop, target, done)
         self.plans = plans
-        self.index = 0
-        self.response = response_check(plans[0])
-        self.pending = plans[0].request
+        self.index = first
+        self.response = response_check(plans[first])
+        self.pending = plans[first].request
 
     def on_connecting(self) -> None:
         self._send()  # usually connected already; a connect in progress raises BlockingIOError
@@ -226,16 +320,22 @@ class _PlainExchange(RawConnection):
 class HttpProbe:
     """HTTP_GET on the raw-socket path: no task, no future, one parser per connection."""
 
-    __slots__ = ("target", "plans")
+    __slots__ = ("target", "plans", "recovery")
 
-    def __init__(self, check: HttpCheck) -> None:
+    def __init__(self, check: HttpCheck, recovering: Callable[[], bool] = never_recovering) -> None:
         self.target = target_of(check.common)
         self.plans = url_plans(check)
+        self.recovery = UrlRecovery(len(self.plans), recovering)
 
     def start(self, done: Done) -> _PlainExchange:
-        exchange = _PlainExchange(asyncio.get_running_loop(), self.target, self.plans, done)
+        first, end = span = self.recovery.span()
+        judged = done if span == (0, len(self.plans)) else functools.partial(self._judged, span, done)
+        exchange = _PlainExchange(asyncio.get_running_loop(), self.target, self.plans[:end], first, judged)
         exchange.open()
         return exchange
+
+    def _judged(self, span: tuple[int, int], done: Done, result: CheckResult) -> None:
+        done(self.recovery.judge(span, result))
 
 
 class _TlsExchange(asyncio.Protocol):
@@ -266,20 +366,24 @@ class _TlsExchange(asyncio.Protocol):
 class SslProbe(CoroutineProbe):
     """SSL_GET: the same judgement over TLS (context from the global ``SSL {}`` block, SNI)."""
 
-    __slots__ = ("common", "plans", "context")
+    __slots__ = ("common", "plans", "context", "recovery")
 
-    def __init__(self, check: HttpCheck, context: ssl.SSLContext) -> None:
+    def __init__(
+        self, check: HttpCheck, context: ssl.SSLContext, recovering: Callable[[], bool] = never_recovering
+    ) -> None:
         self.common = check.common
         self.plans = url_plans(check)
         self.context = context
+        self.recovery = UrlRecovery(len(self.plans), recovering)
 
     async def run(self) -> CheckResult:
         started = time.monotonic()
-        for index, plan in enumerate(self.plans, 1):
-            failure = await self._fetch(plan)
+        span = self.recovery.span()
+        for index in range(*span):
+            failure = await self._fetch(self.plans[index])
             if failure:
-                return CheckResult(False, f"url({index}) {failure}", time.monotonic() - started)
-        return CheckResult(True, "", time.monotonic() - started)
+                return CheckResult(False, f"url({index + 1}) {failure}", time.monotonic() - started)
+        return self.recovery.judge(span, CheckResult(True, "", time.monotonic() - started))
 
     async def _fetch(self, plan: UrlPlan) -> str:
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()

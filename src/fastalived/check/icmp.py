@@ -23,15 +23,16 @@ from fastalived.check.probe import Done
 from fastalived.check.tcp import Target, target_of
 from fastalived.config.model import PingCheck
 
-ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
-ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
-PROTOCOL = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
+_V4, _V6 = int(socket.AF_INET), int(socket.AF_INET6)
+ECHO_REQUEST = {_V4: 8, _V6: 128}
+ECHO_REPLY = {_V4: 0, _V6: 129}
+PROTOCOL = {_V4: int(socket.IPPROTO_ICMP), _V6: int(socket.IPPROTO_ICMPV6)}
 PAYLOAD = (b"keepalived check - " * 3)[:56]
 _SOL_RAW, _ICMP_FILTER, _ICMP6_FILTER = 255, 1, 1
 # Raw-socket filters letting only echo replies through (a set bit blocks that ICMP type).
-_RAW_FILTERS = {
-    socket.AF_INET: (_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << 0))),
-    socket.AF_INET6: (
+_RAW_FILTERS: dict[int, tuple[int, int, bytes]] = {
+    _V4: (_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << 0))),
+    _V6: (
         socket.IPPROTO_ICMPV6,
         _ICMP6_FILTER,
         struct.pack("8I", *(0xFFFFFFFF & ~(1 << 1) if word == 129 // 32 else 0xFFFFFFFF for word in range(8))),
@@ -49,7 +50,7 @@ def checksum(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    return int(~total & 0xFFFF)
 
 
 def icmp_socket(family: int) -> tuple[_socket.socket, bool]:

@@ -27,7 +27,7 @@ from fastalived.check.datagram import UdpProbe
 from fastalived.check.dns import DnsProbe
 from fastalived.check.events import INITIAL, WEIGHT_CHANGED, CheckEvent, RealServerChange, VirtualServerChange
 from fastalived.check.file import FileProbe, FileWatcher, initialise
-from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context
+from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context, never_recovering
 from fastalived.check.icmp import PingProbe
 from fastalived.check.misc import MiscProbe
 from fastalived.check.probe import InFlight, Probe
@@ -36,6 +36,7 @@ from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
 from fastalived.check.tcp import TcpProbe
 from fastalived.config.model import (
+    Checker,
     Config,
     DnsCheck,
     FileCheck,
@@ -59,6 +60,10 @@ FILE_HEADROOM = 256  # descriptors beyond one per checker: scripts, notify mail,
 GC_YOUNG_THRESHOLD = 10_000
 TIMER_SLACK = 0.001  # libuv timers have millisecond resolution and may fire that much early
 LOCALITY_REFRESH = 1.0  # seconds between ha_suspend "is the VIP here?" tests per virtual server
+# Seconds between re-reads of the kernel's IPVS table without checker events: an ``ipvsadm -d`` (or
+# an op that failed with a netlink error) is repaired within this long. Cheap when nothing differs:
+# one dump, no ops.
+IPVS_REPAIR_INTERVAL = 5.0
 
 
 class _Starting:
@@ -74,7 +79,9 @@ STARTING = _Starting()
 class IpvsSink(Protocol):
     """Where the checker's state goes; the daemon hands in :class:`fastalived.ipvs.director.IpvsDirector`."""
 
-    async def apply(self, config: Config, check_state: CheckState) -> object: ...
+    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> object:
+        """Program what ``check_state`` asks for; ``repair`` re-reads the kernel first and logs each fix."""
+        ...
 
     async def close(self, remove: bool, *, flush: bool = False) -> object: ...
 
@@ -89,7 +96,7 @@ class NoIpvs:
     def __init__(self) -> None:
         self._told = False
 
-    async def apply(self, config: Config, check_state: CheckState) -> None:
+    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> None:
         if not self._told:
             self._told = True
             log.warning("IPVS: kernel has no IPVS support; health checks continue without programming LVS")
@@ -98,16 +105,22 @@ class NoIpvs:
         """Nothing was programmed, so nothing to release."""
 
 
-def build_probe(state: CheckerState, ssl_context: Callable[[], ssl.SSLContext], global_defs: GlobalDefs) -> Probe:
+def build_probe(
+    checker: Checker,
+    ssl_context: Callable[[], ssl.SSLContext],
+    global_defs: GlobalDefs,
+    checker_down: Callable[[], bool] = never_recovering,
+) -> Probe:
     """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context.
 
-    HTTP probes read the checker's up state: while it is down they recover one url per check
-    unless ``fast_recovery`` is set, as keepalived does.
+    HTTP probes ask ``checker_down``: while it is down they recover one url per check unless
+    ``fast_recovery`` is set, as keepalived does.
     """
-    checker = state.checker
     if isinstance(checker, HttpCheck):
-        recovering = (lambda: not state.up) if not checker.fast_recovery else (lambda: False)
-        return SslProbe(checker, ssl_context(), recovering) if checker.kind == "SSL_GET" else HttpProbe(checker, recovering)
+        recovering = never_recovering if checker.fast_recovery else checker_down
+        if checker.kind == "SSL_GET":
+            return SslProbe(checker, ssl_context(), recovering)
+        return HttpProbe(checker, recovering)
     if isinstance(checker, TcpCheck):
         return TcpProbe(checker)
     if isinstance(checker, SmtpCheck):
@@ -185,6 +198,7 @@ class CheckRole:
         self._timer_due = float("inf")
         self._locality_checked: dict[str, float] = {}
         self._ipvs_dirty = False
+        self._ipvs_repair_due = False
         self._ipvs_task: asyncio.Task[None] | None = None
         self._ipvs_refresh: asyncio.TimerHandle | None = None
         self._file_watcher: FileWatcher | None = None
@@ -201,6 +215,7 @@ class CheckRole:
             self._ipvs = opened if opened is not None else NoIpvs()
         initialise(config.track_files, first_start=True)
         self._apply_config(config)
+        self._ipvs_refresh = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
             "Activating healthchecker for %d real servers in %d virtual servers",
@@ -344,7 +359,7 @@ class CheckRole:
         probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():
             try:
-                probes[checker] = build_probe(checker, shared_ssl_context, config.global_defs)
+                probes[checker] = build_probe(checker.checker, shared_ssl_context, config.global_defs, checker.is_down)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
                 checker.live = False
@@ -501,6 +516,13 @@ class CheckRole:
             self._on_events(events)
         self._push_ipvs()
 
+    def _repair_ipvs(self) -> None:
+        """The repair timer: one pass that re-reads the kernel, then the next timer."""
+        assert self._loop is not None
+        self._ipvs_repair_due = True
+        self._push_ipvs()
+        self._ipvs_refresh = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
+
     def _push_ipvs(self) -> None:
         """Coalesce changes into one IPVS apply at a time; a burst of changes costs one more pass."""
         self._ipvs_dirty = True
@@ -511,8 +533,9 @@ class CheckRole:
         try:
             while self._ipvs_dirty and self._ipvs is not None and self._config is not None:
                 self._ipvs_dirty = False
+                repair, self._ipvs_repair_due = self._ipvs_repair_due, False
                 try:
-                    await self._ipvs.apply(self._config, self.state)
+                    await self._ipvs.apply(self._config, self.state, repair=repair)
                 except Exception:
                     log.exception("IPVS update failed")
         finally:
@@ -521,4 +544,3 @@ class CheckRole:
 
 def _histogram(name: str, stats: DurationStats, text: str) -> Metric:
     return Metric(name, float(stats.total), (), "histogram", text, stats.cumulative(), stats.sum)
-

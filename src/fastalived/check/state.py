@@ -79,6 +79,9 @@ class CheckerState:
         self.retry = common.retry
         self.warmup = common.delay_loop if common.warmup is None else common.warmup
 
+    def is_down(self) -> bool:
+        return not self.up
+
     def record(self, result: CheckResult) -> float:
         """Apply one outcome; returns the delay until this checker should run again."""
         self.last_result = result

@@ -112,16 +112,18 @@ class IpvsDirector:
     def client(self) -> IpvsClient:
         return self._client
 
-    async def apply(self, config: Config, check_state: CheckStateView) -> ReconcileReport:
+    async def apply(self, config: Config, check_state: CheckStateView, *, repair: bool = False) -> ReconcileReport:
         """The checker's sink: sync the table its state asks for.
 
         Check results come in bursts, so this plans against the cached table and dumps the
-        kernel only every ``REFRESH_INTERVAL`` seconds (or after a failure) to repair outside edits.
+        kernel only every ``REFRESH_INTERVAL`` seconds (or after a failure). ``repair`` is the
+        checker's periodic pass with no new verdicts: it always dumps, so anything it has to do
+        undoes an outside edit (``ipvsadm -d``) or retries a failed op, and each op is logged.
         """
-        refresh = time.monotonic() - self._dumped_at >= self.REFRESH_INTERVAL
-        return await self.sync(desired_from_check_state(config, check_state), refresh=refresh)
+        refresh = repair or time.monotonic() - self._dumped_at >= self.REFRESH_INTERVAL
+        return await self.sync(desired_from_check_state(config, check_state), refresh=refresh, repair=repair)
 
-    async def sync(self, table: DesiredTable, *, refresh: bool = True) -> ReconcileReport:
+    async def sync(self, table: DesiredTable, *, refresh: bool = True, repair: bool = False) -> ReconcileReport:
         """Make the kernel match ``table``.
 
         ``refresh=True`` dumps the kernel first, so changes made by others are repaired;
@@ -136,7 +138,11 @@ class IpvsDirector:
             if refresh or self._known is None:
                 self._known = await self._client.table(self._reconciler.owned | table.services.keys())
                 self._dumped_at = time.monotonic()
-            report = await self._apply(self._reconciler.plan(table.services, self._known))
+            ops = self._reconciler.plan(table.services, self._known)
+            if repair:
+                for op in ops:
+                    log.warning("IPVS: repairing a change made outside fastalived: %s", op)
+            report = await self._apply(ops)
             report.seconds = time.monotonic() - started
             if report.total or report.failed:
                 log.info(

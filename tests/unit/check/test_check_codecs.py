@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from fastalived.check.dns import build_query, encode_question, judge_reply
-from fastalived.check.http import DigestResponseCheck, ResponseCheck, request_bytes
+from fastalived.check.http import BodyResponseCheck, ResponseCheck, request_bytes
 from fastalived.check.misc import judge_exit
 from fastalived.config.model import StatusCodeRange, UrlSpec
 from fastalived.runtime.commands import shell_or_argv
@@ -56,20 +56,20 @@ def test_digest_over_a_chunked_body_and_a_mismatch() -> None:
     body = b"hello world"
     digest = hashlib.md5(body).hexdigest()
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-    assert DigestResponseCheck(OK_2XX, digest).feed(chunked) == ""
-    wrong = DigestResponseCheck(OK_2XX, "0" * 32)
+    assert BodyResponseCheck(OK_2XX, digest).feed(chunked) == ""
+    wrong = BodyResponseCheck(OK_2XX, "0" * 32)
     assert wrong.feed(chunked) == f"MD5 digest mismatch {digest}"
 
 
 def test_digest_body_delimited_by_the_end_of_the_connection() -> None:
     body = b"<html>ok</html>"
-    check = DigestResponseCheck(OK_2XX, hashlib.md5(body).hexdigest())
+    check = BodyResponseCheck(OK_2XX, hashlib.md5(body).hexdigest())
     assert check.feed(b"HTTP/1.0 200 OK\r\n\r\n" + body) is None
     assert check.end(None) == ""
 
 
 def test_early_end_and_garbage_fail() -> None:
-    truncated = DigestResponseCheck(OK_2XX, "0" * 32)
+    truncated = BodyResponseCheck(OK_2XX, "0" * 32)
     assert truncated.feed(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\npartial") is None
     assert truncated.end(None) == "connection closed before the response was complete"
     assert ResponseCheck(OK_2XX).end("connection reset by peer") == "connection reset by peer"

@@ -1,14 +1,21 @@
-"""Fuzzing: no input, however broken, makes the lexer or parser raise."""
+"""Fuzzing: no input, however broken, makes the lexer or parser raise.
+
+The long run of the corpus mutations is ``bench/fuzz_config.py``; the refusals it relies on
+(include loops, deep nesting, expansion bombs) are pinned in ``test_config_fuzz_limits.py``.
+"""
 
 from __future__ import annotations
 
+import random
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastalived.config import dump_json, parse_string
+from tests.support.config_fuzz import check_case, corpus, mutate
 
 VALID = (Path(__file__).parent / "fixtures" / "full.conf").read_text().splitlines()
 # Includes in fuzzed text resolve inside an empty directory, never the working tree.
@@ -114,3 +121,15 @@ def mutated_config(draw: st.DrawFn) -> str:
 @given(mutated_config())
 def test_mutated_valid_config_never_raises(text: str) -> None:
     check(text)
+
+
+SEEDS = corpus()
+
+
+@pytest.mark.skipif(not SEEDS, reason="shared config corpus not found")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_mutated_shared_configs_load_with_placed_diagnostics(rng: random.Random) -> None:
+    files, applied = mutate(rng, SEEDS)
+    with tempfile.TemporaryDirectory(prefix="fastalived-fuzz-") as directory:
+        assert check_case(Path(directory), files) == [], applied
