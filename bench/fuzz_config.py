@@ -24,7 +24,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support is not installed
 
-from tests.support.config_fuzz import MUTATORS, Files, check_case, corpus, mutate  # noqa: E402
+from tests.support.config_fuzz import MUTATORS, Files, check_case, corpus, mutate
 
 
 class CaseTimeout(Exception):

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 APT_PACKAGES=(python3 python3-venv python3-dev gcc make iproute2 keepalived ipvsadm tcpdump
-              procps kmod psmisc qemu-system-x86 busybox-static xz-utils cpio haproxy frr)
+              procps kmod psmisc qemu-system-x86 busybox-static xz-utils cpio haproxy frr
+              prometheus lintian dpkg-dev man-db git systemd)
 
 apt_setup() {
     local missing=()

@@ -46,6 +46,15 @@ def config(*virtual_servers: VirtualServer, ssl: SslDefs | None = None, **kw: An
     return Config(virtual_servers=virtual_servers, ssl=ssl, **kw)
 
 
+def notify_script(directory: Any) -> tuple[Any, Any]:
+    """A notify script appending its arguments to a log: (script, log file), both ``pathlib.Path``."""
+    log_file = directory / "notify.log"
+    script = directory / "notify.sh"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log_file}\n')
+    script.chmod(0o755)
+    return script, log_file
+
+
 async def probe_once(probe: Any) -> Any:
     """Run one check of ``probe`` and return its CheckResult."""
     import asyncio

@@ -19,6 +19,7 @@ from tests.check.builders import (
     config,
     http_check,
     ipvs_weights,
+    notify_script,
     real_server,
     tcp_check,
     virtual_server,
@@ -68,10 +69,7 @@ async def until(predicate, timeout: float = 5.0) -> None:
 
 
 def test_changes_notify_scripts_and_reach_the_ipvs_sink(tmp_path: Path) -> None:
-    log_file = tmp_path / "notify.log"
-    notify = tmp_path / "notify.sh"
-    notify.write_text(f'#!/bin/sh\necho "$@" >> {log_file}\n')
-    notify.chmod(0o755)
+    notify, log_file = notify_script(tmp_path)
 
     async def main() -> None:
         web = Switchable()

@@ -3,7 +3,8 @@
 Node 1 runs the full daemon (VRRP + checker) and, on its loopback, a Prometheus server that loads
 contrib/prometheus's alert rules. Node 2 is a VRRP-only peer that also serves TCP on port 80, so
 node 1 has one instance it masters (VI_1), one it backs up (VI_2), one whose adverts it must drop
-(VI_3: node 2 advertises two addresses where node 1 expects one), and a real server up and one down.
+(VI_3: node 2 advertises two addresses where node 1 expects one), a real server up and one down,
+and the virtual server's address announced into the route table (it keeps its quorum).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def _node1_config() -> str:
         + instance("VI_1", 1, 150, ["198.51.100.101/24"])
         + instance("VI_2", 2, 100, ["198.51.100.102/24"])
         + instance("VI_3", 3, 100, ["198.51.100.103/24"])
-        + f"virtual_server 198.51.100.101 80 {{\n    protocol TCP\n    delay_loop 1\n    lb_kind NAT\n{reals}}}\n"
+        + "virtual_server 198.51.100.101 80 {\n    protocol TCP\n    delay_loop 1\n    lb_kind NAT\n"
+        + f"    fastalived_announce {{\n        metric 10\n    }}\n{reals}}}\n"
     )
 
 
@@ -129,6 +131,11 @@ def test_checkers_up_down_and_latency_histograms(scraped: Scraped) -> None:
     assert scraped.value("fastalived_check_scheduler_lag_seconds_count > 0") > 0
 
 
+def test_a_healthy_service_announces_its_prefix(scraped: Scraped) -> None:
+    assert scraped.value('fastalived_announce_up{prefix="198.51.100.101/32"} == 1') == 1
+    assert scraped.value("fastalived_announce_changes_total > 0") >= 1
+
+
 def test_every_metric_the_dashboard_and_alerts_use_is_scraped(scraped: Scraped) -> None:
     scraped.value("fastalived_check_latency_seconds_count > 0")  # the checker child has reported
     names = set(scraped.prometheus.api("label/__name__/values"))
@@ -152,7 +159,8 @@ def test_alert_rules_evaluate_on_the_real_series(scraped: Scraped) -> None:
     assert rules and all(rule["health"] == "ok" for rule in rules), rules
     raised = alerts()
     assert ("FastalivedVrrpNoMaster", "1") not in raised and ("FastalivedVrrpSplitBrain", "1") not in raised
-    assert not {name for name, _ in raised} & {"FastalivedDown", "FastalivedChildDown", "FastalivedConfigReloadFailed"}
+    quiet = {"FastalivedDown", "FastalivedChildDown", "FastalivedConfigReloadFailed", "FastalivedPrefixNotAnnounced"}
+    assert not {name for name, _ in raised} & quiet, raised
 
 
 def test_metrics_pass_promtool_lint(scraped: Scraped) -> None:

@@ -38,6 +38,7 @@ INSTALLED_PATHS = [
 ]
 RUN_DIR = Path("/run/fastalived")  # the daemon's default run directory (dumps)
 MAX_EXPOSURE = 5.0  # `systemd-analyze security` of the shipped unit; lower is better
+CAP_SYS_ADMIN = 21  # linux/capability.h
 
 
 def _skip_reason() -> str | None:
@@ -136,22 +137,34 @@ def _ready_children(netns: str) -> dict[str, int] | None:
     return {role: child["pid"] for role, child in children.items() if child["ready"]}
 
 
-def test_installed_daemon_starts_both_children_from_its_environment(installed: Path, tmp_path: Path) -> None:
+def _unit_sandbox() -> list[str]:
+    """``setpriv`` arguments for the unit's NoNewPrivileges= and CapabilityBoundingSet=."""
+    caps = next(line for line in UNIT.read_text().splitlines() if line.startswith("CapabilityBoundingSet="))
+    keep = [f"+{cap.lower().removeprefix('cap_')}" for cap in caps.split("=", 1)[1].split()]
+    assert "NoNewPrivileges=yes" in UNIT.read_text()
+    return ["setpriv", "--nnp", f"--bounding-set={','.join(['-all', *keep])}"]
+
+
+def test_installed_daemon_runs_within_the_units_capabilities(installed: Path, tmp_path: Path) -> None:
+    """Both children start from the package's environment and VRRP takes its VIP, with no
+    capability beyond the unit's bounding set."""
     if reason := unavailable_reason():
         pytest.skip(reason)
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not installed")
     config = tmp_path / "keepalived.conf"
     config.write_text(
         global_defs_config("deb", "    fastalived_status_listen 127.0.0.1 9650\n")
         + vrrp_instance_config("VI_1", 1, 150, ["198.51.100.101/24"], advert_int=0.1, version=3)
-        + "virtual_server 198.51.100.101 80 {\n    real_server 198.51.100.12 80 {\n        TCP_CHECK {\n"
-        "            connect_timeout 1\n        }\n    }\n}\n"
+        + "virtual_server 198.51.100.101 80 {\n    protocol TCP\n    real_server 198.51.100.12 80 {\n"
+        "        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n"
     )
     pid_flags = [arg for flag in ("-p", "-r", "-c") for arg in (flag, str(tmp_path / f"{flag[1]}.pid"))]
     had_run_dir = RUN_DIR.exists()
     with Testbed(1) as bed, (tmp_path / "daemon.log").open("wb") as log:
         node = bed.node(1)
         daemon = node.run(
-            ["/usr/sbin/fastalived", "-n", "-l", "-f", str(config), *pid_flags],
+            [*_unit_sandbox(), "/usr/sbin/fastalived", "-n", "-l", "-f", str(config), *pid_flags],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
@@ -160,6 +173,10 @@ def test_installed_daemon_starts_both_children_from_its_environment(installed: P
             for pid in children.values():
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 assert argv[0] == b"/usr/lib/fastalived/bin/python3", argv
+                status = Path(f"/proc/{pid}/status").read_text()
+                bounding = int(re.search(r"^CapBnd:\s+([0-9a-f]+)$", status, re.MULTILINE).group(1), 16)
+                assert not bounding & (1 << CAP_SYS_ADMIN), "the sandbox was not applied"
+            assert wait_for(lambda: node.has_address("198.51.100.101"), 15), (tmp_path / "daemon.log").read_text()
         finally:
             stop_process_group(daemon, 20)
             if not had_run_dir:

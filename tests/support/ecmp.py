@@ -19,12 +19,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.frr import FrrNode, bgpd_config, frr_root, zebra_config
-from tests.support.testbed import Node, Testbed, fastalived_executable, in_netns, stop_process_group, wait_for
+from tests.support.frr import FrrNode, contrib_frr_config, frr_root, frr_unavailable
+from tests.support.testbed import (
+    Node,
+    Testbed,
+    fastalived_executable,
+    in_netns,
+    stop_process_group,
+    unavailable_reason,
+    wait_for,
+)
 
 VIP = "198.51.100.80"
 TABLE = 201
@@ -33,7 +42,9 @@ REAL_NET = "203.0.113"
 ROUTER_AS = 65000
 
 
-def director_config(real_server: str, *, drain: float, delay_loop: float) -> str:
+def director_config(real_server: str, *, drain: float, delay_loop: float, announce: bool = True) -> str:
+    """One HTTP virtual server on the VIP with one real server; announced unless ``announce`` is off."""
+    block = f"    fastalived_announce {{\n        drain {drain}\n    }}\n" if announce else ""
     return f"""global_defs {{
     router_id director
     fastalived_status_listen 127.0.0.1 {STATUS_PORT}
@@ -54,10 +65,7 @@ virtual_server {VIP} 80 {{
             retry 0
         }}
     }}
-    fastalived_announce {{
-        drain {drain}
-    }}
-}}
+{block}}}
 """
 
 
@@ -117,9 +125,9 @@ class Director:
             return None
 
     def status(self) -> dict[str, Any]:
-        with in_netns(self.node.netns):
-            with urllib.request.urlopen(f"http://127.0.0.1:{STATUS_PORT}/status", timeout=2) as answer:
-                status: dict[str, Any] = json.load(answer)
+        url = f"http://127.0.0.1:{STATUS_PORT}/status"
+        with in_netns(self.node.netns), urllib.request.urlopen(url, timeout=2) as answer:
+            status: dict[str, Any] = json.load(answer)
         return status
 
     def log_text(self) -> str:
@@ -166,12 +174,7 @@ class EcmpBed:
             self.real_node.add_address(f"{REAL_NET}.{21 + i}/24")
             self.start_real_server(i)
         self.router_frr = FrrNode(self.router.netns, self.root)
-        self.router_frr.start("zebra", zebra_config("router"))
-        if self.bfd:
-            self.router_frr.start("bfdd", _bfd_config())
-        neighbors = {self.testbed.node(2 + i).ipv4: ROUTER_AS + 1 + i for i in range(self.directors)}
-        self._wait_zserv(self.router_frr)
-        self.router_frr.start("bgpd", bgpd_config(ROUTER_AS, self.router.ipv4, neighbors, multipath=8, bfd=self.bfd))
+        self._start_frr(self.router_frr, contrib_frr_config("router.conf", {}))
         for i in range(self.directors):
             node = self.testbed.node(2 + i)
             node.add_address(f"{REAL_NET}.{12 + i}/24")
@@ -186,23 +189,44 @@ class EcmpBed:
                 director_config(real, drain=self.drain, delay_loop=self.delay_loop)
             )
             director = Director(node, real, FrrNode(node.netns, self.root), run_dir)
-            director.frr.start("zebra", zebra_config(f"director{i + 1}", TABLE))
-            if self.bfd:
-                director.frr.start("bfdd", _bfd_config())
-            self._wait_zserv(director.frr)
-            director.frr.start(
-                "bgpd",
-                bgpd_config(
-                    ROUTER_AS + 1 + i, node.ipv4, {self.router.ipv4: ROUTER_AS}, redistribute_table=TABLE, bfd=self.bfd
-                ),
-            )
+            own = {"director1": f"director{i + 1}", "198.51.100.12": node.ipv4, "65001": str(ROUTER_AS + 1 + i)}
+            self._start_frr(director.frr, contrib_frr_config("director.conf", own))
             director.vip_server = _http_server(node, VIP, f"director{i + 1}", run_dir / "www")
             self.fleet.append(director)
 
-    @staticmethod
-    def _wait_zserv(frr: FrrNode) -> None:
+    def _start_frr(self, frr: FrrNode, config: str) -> None:
+        """zebra, then bfdd (with ``bfd``) and bgpd, then the integrated config loaded into them."""
+        frr.start("zebra")
         if not wait_for(lambda: (frr.directory / "zserv.api").exists(), 5):
             raise RuntimeError(f"zebra in {frr.netns} did not start")
+        daemons = ["bfdd", "bgpd"] if self.bfd else ["bgpd"]
+        for daemon in daemons:
+            frr.start(daemon)
+        if not wait_for(lambda: all((frr.directory / f"{d}.vty").exists() for d in daemons), 5):
+            raise RuntimeError(f"FRR in {frr.netns} did not start")
+        frr.apply(config)
+
+    def crash(self, index: int) -> float:
+        """A director dies at once (power loss): its link goes silent, then everything in it is killed.
+
+        Returns the time just before the link went down.
+        """
+        director = self.fleet[index]
+        started = time.time()
+        subprocess.run(["ip", "-n", director.node.netns, "link", "set", "eth0", "down"], check=True)
+        if director.daemon is not None:
+            os.killpg(director.daemon.pid, signal.SIGKILL)
+            director.daemon.wait(5)
+        director.frr.kill()
+        return started
+
+    def reconfigure(self, index: int, *, announce: bool) -> None:
+        """Rewrite director ``index``'s config (announcing or not) and SIGHUP its fastalived."""
+        director = self.fleet[index]
+        config = director_config(director.real_server, drain=self.drain, delay_loop=self.delay_loop, announce=announce)
+        (director.run_dir / "keepalived.conf").write_text(config)
+        assert director.daemon is not None
+        director.daemon.send_signal(signal.SIGHUP)
 
     def start_real_server(self, index: int) -> None:
         address = f"{REAL_NET}.{21 + index}"
@@ -272,12 +296,32 @@ class EcmpBed:
         self.close()
 
 
-def _bfd_config() -> str:
-    return "bfd\n profile fast\n  detect-multiplier 3\n  receive-interval 100\n  transmit-interval 100\n"
-
-
 def kill_check_child(director: Director) -> int:
     pid = director.check_pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     return pid
+
+
+def wait_bgp_established(frr: FrrNode, peers: int, timeout: float) -> bool:
+    """Until ``frr``'s bgpd has ``peers`` sessions Established."""
+
+    def established() -> bool:
+        try:
+            summary = json.loads(frr.vtysh("show ip bgp summary json") or "{}")
+        except json.JSONDecodeError:
+            return False
+        sessions = summary.get("ipv4Unicast", {}).get("peers", {})
+        return [peer.get("state") for peer in sessions.values()].count("Established") == peers
+
+    return bool(wait_for(established, timeout, interval=0.1))
+
+
+def running_bed(**options: Any) -> Iterator[EcmpBed]:
+    """A pytest fixture body: the testbed for the test's duration, skipped without root or FRR."""
+    import pytest  # lazily: the bench imports this module too
+
+    if reason := unavailable_reason() or frr_unavailable():
+        pytest.skip(reason)
+    with EcmpBed(**options) as testbed:
+        yield testbed

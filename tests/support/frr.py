@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FRR_DIR = Path("/usr/lib/frr")
+CONTRIB = Path(__file__).resolve().parents[2] / "contrib" / "frr"
 
 
 def frr_unavailable() -> str | None:
@@ -39,13 +40,14 @@ class FrrNode:
     def directory(self) -> Path:
         return self.root / self.netns
 
-    def start(self, daemon: str, config: str) -> None:
-        """Start ``daemon`` (zebra first: the others connect to its zserv socket)."""
+    def start(self, daemon: str) -> None:
+        """Start ``daemon`` with an empty config (zebra first: the others connect to its zserv
+        socket); :meth:`apply` then loads the real one into all of them."""
         directory = self.directory
         directory.mkdir(exist_ok=True)
         shutil.chown(directory, "frr", "frr")
         conf = directory / f"{daemon}.conf"
-        conf.write_text(config)
+        conf.write_text("")
         shutil.chown(conf, "frr", "frr")
         argv = [
             "ip",
@@ -66,9 +68,30 @@ class FrrNode:
             "--log",
             f"file:{directory / daemon}.log",
         ]
+        if daemon == "bfdd":
+            argv += ["--bfdctl", str(directory / "bfdd.sock")]
         self.procs[daemon] = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+
+    def apply(self, config: str) -> None:
+        """Load an integrated ``frr.conf`` into the running daemons, as ``vtysh -b`` does at boot."""
+        (self.directory / "frr.conf").write_text(config)
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            "vtysh",
+            "-b",
+            "--config_dir",
+            str(self.directory),
+            "--vty_socket",
+            str(self.directory),
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"vtysh -b in {self.netns}: {done.stdout}{done.stderr}")
 
     def vtysh(self, *commands: str) -> str:
         argv = ["ip", "netns", "exec", self.netns, "vtysh", "--vty_socket", str(self.directory)]
@@ -103,43 +126,9 @@ def frr_root() -> Path:
     return root
 
 
-def zebra_config(hostname: str, import_table: int | None = None) -> str:
-    lines = [f"hostname {hostname}"]
-    if import_table is not None:
-        lines.append(f"ip import-table {import_table}")
-    return "\n".join(lines) + "\n"
-
-
-def bgpd_config(
-    asn: int,
-    router_id: str,
-    neighbors: dict[str, int],
-    *,
-    multipath: int = 0,
-    redistribute_table: int | None = None,
-    bfd: bool = False,
-) -> str:
-    """eBGP with fast timers (keepalive 1, hold 3, connect retry 1) and no policy requirement."""
-    lines = [
-        f"router bgp {asn}",
-        f" bgp router-id {router_id}",
-        " no bgp ebgp-requires-policy",
-        " no bgp network import-check",
-        " bgp bestpath as-path multipath-relax",
-    ]
-    for address, remote_as in neighbors.items():
-        lines += [
-            f" neighbor {address} remote-as {remote_as}",
-            f" neighbor {address} timers 1 3",
-            f" neighbor {address} timers connect 1",
-            f" neighbor {address} advertisement-interval 0",
-        ]
-        if bfd:
-            lines.append(f" neighbor {address} bfd")
-    lines.append(" address-family ipv4 unicast")
-    if multipath:
-        lines.append(f"  maximum-paths {multipath}")
-    if redistribute_table is not None:
-        lines.append(f"  redistribute table {redistribute_table}")
-    lines += [" exit-address-family", ""]
-    return "\n".join(lines)
+def contrib_frr_config(name: str, replace: dict[str, str]) -> str:
+    """A shipped ``contrib/frr`` config with this node's own values (hostname, addresses, AS) put in."""
+    text = (CONTRIB / name).read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text

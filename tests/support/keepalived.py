@@ -25,8 +25,15 @@ from .testbed import (
     vrrp_instance_config,
 )
 
-__all__ = ["DaemonSet", "VrrpDaemon", "assert_no_bad_packets", "bad_packet_lines",
-           "fastalived_unavailable", "global_defs_config", "vrrp_instance_config"]
+__all__ = [
+    "DaemonSet",
+    "VrrpDaemon",
+    "assert_no_bad_packets",
+    "bad_packet_lines",
+    "fastalived_unavailable",
+    "global_defs_config",
+    "vrrp_instance_config",
+]
 
 # What `fastalived -P` needs besides the CLI: the supervisor and the VRRP child's process entry.
 _FASTALIVED_VRRP_MODULES = ("fastalived.daemon.supervisor", "fastalived.vrrp.process")

@@ -61,17 +61,39 @@ class Timings:
 
     def describe(self) -> str:
         auth = ", auth PASS" if self.vrrp_version == 2 else ""
-        return (f"VRRPv{self.vrrp_version} advert_int {self.advert_int:g} s{auth}, chk_haproxy every "
-                f"{self.script_interval:g} s (fall {self.script_fall}, rise {self.script_rise}, weight "
-                f"{TRACK_WEIGHT}), HAProxy checks every {self.check_inter:g} s (fall {self.check_fall}), "
-                f"one request every {self.request_interval * 1000:g} ms (timeout {self.request_timeout:g} s)")
+        return (
+            f"VRRPv{self.vrrp_version} advert_int {self.advert_int:g} s{auth}, chk_haproxy every "
+            f"{self.script_interval:g} s (fall {self.script_fall}, rise {self.script_rise}, weight "
+            f"{TRACK_WEIGHT}), HAProxy checks every {self.check_inter:g} s (fall {self.check_fall}), "
+            f"one request every {self.request_interval * 1000:g} ms (timeout {self.request_timeout:g} s)"
+        )
 
 
-DEMO_TIMINGS = Timings(vrrp_version=2, advert_int=1.0, script_interval=1.0, script_fall=2, script_rise=2,
-                       check_inter=0.5, check_fall=2, request_interval=0.05, request_timeout=1.0, settle=1.0)
+DEMO_TIMINGS = Timings(
+    vrrp_version=2,
+    advert_int=1.0,
+    script_interval=1.0,
+    script_fall=2,
+    script_rise=2,
+    check_inter=0.5,
+    check_fall=2,
+    request_interval=0.05,
+    request_timeout=1.0,
+    settle=1.0,
+)
 # keepalived 2.2.7 takes whole seconds only for a vrrp_script interval ("invalid number '0.2'" -> 1 s)
-QUICK_TIMINGS = Timings(vrrp_version=3, advert_int=0.1, script_interval=1, script_fall=1, script_rise=1,
-                        check_inter=0.2, check_fall=2, request_interval=0.02, request_timeout=0.5, settle=0.4)
+QUICK_TIMINGS = Timings(
+    vrrp_version=3,
+    advert_int=0.1,
+    script_interval=1,
+    script_fall=1,
+    script_rise=1,
+    check_inter=0.2,
+    check_fall=2,
+    request_interval=0.02,
+    request_timeout=0.5,
+    settle=0.4,
+)
 
 
 class ScenarioFailed(RuntimeError):
@@ -163,9 +185,23 @@ class Client:
 
     def __init__(self, node: Node, timings: Timings, bound: float) -> None:
         self.requests: list[Request] = []
-        self.proc = node.run([sys.executable, str(PROBE_SCRIPT), VIP, "--interval", str(timings.request_interval),
-                              "--timeout", str(timings.request_timeout), "--duration", str(bound)],
-                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        self.proc = node.run(
+            [
+                sys.executable,
+                str(PROBE_SCRIPT),
+                VIP,
+                "--interval",
+                str(timings.request_interval),
+                "--timeout",
+                str(timings.request_timeout),
+                "--duration",
+                str(bound),
+            ],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         self._reader = threading.Thread(target=self._read, name="http-probe-reader", daemon=True)
         self._reader.start()
 
@@ -217,8 +253,7 @@ def _executable(path: Path, text: str) -> Path:
 class LbPair:
     """Builds the five namespaces, runs the steps, and reports each one through ``say`` as it happens."""
 
-    def __init__(self, flavour: Flavour, timings: Timings, workdir: Path,
-                 say: Callable[[str], None] = print) -> None:
+    def __init__(self, flavour: Flavour, timings: Timings, workdir: Path, say: Callable[[str], None] = print) -> None:
         self.flavour = flavour
         self.timings = timings
         self.workdir = workdir
@@ -244,7 +279,11 @@ class LbPair:
         (docroot / "index.html").write_text(f"{role}\n")
         self.web[role] = self.nodes[role].run(
             [sys.executable, "-m", "http.server", "--bind", BACK[role], "--directory", str(docroot), "80"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def haproxy_config(self, role: str) -> str:
         t = self.timings
@@ -285,8 +324,13 @@ class LbPair:
         config.write_text(self.haproxy_config(role))
         started = time.time()
         with self.haproxy_log(role).open("ab") as log:
-            proc = self.nodes[role].run(["haproxy", "-db", "-f", str(config)], stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = self.nodes[role].run(
+                ["haproxy", "-db", "-f", str(config)],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.haproxy[role] = proc
         self.haproxy_pidfile(role).write_text(f"{proc.pid}\n")  # `ip netns exec` execs: this is haproxy
         return started
@@ -303,15 +347,22 @@ class LbPair:
         t = self.timings
         peer = FRONT["lb2" if role == "lb1" else "lb1"]
         node_dir = self._dir(role)
-        check = _executable(node_dir / "chk_haproxy.sh", (
-            "#!/bin/sh\n"
-            "# this node's haproxy only: killall/pidof would see every namespace's processes\n"
-            f"exec kill -0 \"$(cat {self.haproxy_pidfile(role)})\" 2>/dev/null\n"))
-        notify = _executable(node_dir / "notify.sh", (
-            "#!/bin/sh\n"
-            f"echo \"$(date +%s.%N) $*\" >> {node_dir / 'notify.log'}\n"))
-        auth = ("    authentication {\n        auth_type PASS\n"
-                f"        auth_pass {AUTH_PASS}\n    }}\n") if t.vrrp_version == 2 else ""
+        check = _executable(
+            node_dir / "chk_haproxy.sh",
+            (
+                "#!/bin/sh\n"
+                "# this node's haproxy only: killall/pidof would see every namespace's processes\n"
+                f'exec kill -0 "$(cat {self.haproxy_pidfile(role)})" 2>/dev/null\n'
+            ),
+        )
+        notify = _executable(
+            node_dir / "notify.sh", (f'#!/bin/sh\necho "$(date +%s.%N) $*" >> {node_dir / "notify.log"}\n')
+        )
+        auth = (
+            (f"    authentication {{\n        auth_type PASS\n        auth_pass {AUTH_PASS}\n    }}\n")
+            if t.vrrp_version == 2
+            else ""
+        )
         return (
             "global_defs {\n"
             f"    router_id {role}\n"
@@ -319,7 +370,7 @@ class LbPair:
             "    script_user root\n"
             "}\n\n"
             "vrrp_script chk_haproxy {\n"
-            f"    script \"{check}\"\n"
+            f'    script "{check}"\n'
             f"    interval {t.script_interval:g}\n"
             f"    weight {TRACK_WEIGHT}\n"
             f"    fall {t.script_fall}\n"
@@ -342,8 +393,13 @@ class LbPair:
         )
 
     def start_vrrp(self, role: str) -> None:
-        daemon = VrrpDaemon(self.nodes[role], self.vrrp_config(role), self.flavour, name=f"{role}-{self.flavour}",
-                            run_dir=self._dir(role) / "vrrp")
+        daemon = VrrpDaemon(
+            self.nodes[role],
+            self.vrrp_config(role),
+            self.flavour,
+            name=f"{role}-{self.flavour}",
+            run_dir=self._dir(role) / "vrrp",
+        )
         self.daemons[role] = daemon.start()
 
     def vip_on(self) -> tuple[str, ...]:
@@ -361,7 +417,7 @@ class LbPair:
         fresh: list[tuple[float, str, str]] = []
         for role in ("lb1", "lb2"):
             lines = self.notify_lines(role)
-            for line in lines[self._notify_seen.get(role, 0):]:
+            for line in lines[self._notify_seen.get(role, 0) :]:
                 stamp, _, args = line.partition(" ")
                 fresh.append((float(stamp), role, args))
             self._notify_seen[role] = len(lines)
@@ -370,9 +426,11 @@ class LbPair:
 
     def wait(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
         """Wait for an observed outcome, echoing notify lines meanwhile; ScenarioFailed with the logs otherwise."""
+
         def check() -> object:
             self.echo_notify()
             return predicate()
+
         if not wait_for(check, timeout, interval=0.02):
             raise ScenarioFailed(f"{what} (waited {timeout:g} s)\n{self.logs()}")
 
@@ -389,9 +447,18 @@ class LbPair:
     def bound(self, expected: float) -> float:
         return 3 * expected + 10
 
-    def step(self, title: str, fault: Callable[[], float], *, via: str, explanation: str, expected: float,
-             vip_to: str | None = None, web: str | None = None,
-             verdict: tuple[str, Callable[[], bool]] | None = None) -> StepResult:
+    def step(
+        self,
+        title: str,
+        fault: Callable[[], float],
+        *,
+        via: str,
+        explanation: str,
+        expected: float,
+        vip_to: str | None = None,
+        web: str | None = None,
+        verdict: tuple[str, Callable[[], bool]] | None = None,
+    ) -> StepResult:
         """Inject ``fault``, then wait for the VIP on ``vip_to`` (timed from the kernel's address event)
         or for ``verdict``, then for clean traffic via ``via``."""
         assert self.client is not None
@@ -416,17 +483,33 @@ class LbPair:
                 watcher.close()
         if delay is not None:
             self.say(f"  {event} {delay:.2f} s after the fault")
-        self.wait(lambda: self.client is not None and self.client.clean_since(fault_at, via, web, self.timings.settle),
-                  self.bound(expected), f"traffic never settled via {via}" + (f" and {web}" if web else ""))
+        self.wait(
+            lambda: self.client is not None and self.client.clean_since(fault_at, via, web, self.timings.settle),
+            self.bound(expected),
+            f"traffic never settled via {via}" + (f" and {web}" if web else ""),
+        )
         ended = time.time()
-        result = StepResult(title, fault_at, ended, self.vip_on(), before.lb if before else None, via, web,
-                            delay, event, explanation, expected)
+        result = StepResult(
+            title,
+            fault_at,
+            ended,
+            self.vip_on(),
+            before.lb if before else None,
+            via,
+            web,
+            delay,
+            event,
+            explanation,
+            expected,
+        )
         result.requests = [r for r in self.client.since(fault_at) if r.started < ended]
         failed = result.failures
         failed_text = ", ".join(f"{n} {kind}" for kind, n in sorted(failed.items())) or "none failed"
-        self.say(f"  client: {len(result.requests)} requests ({failed_text}, outage {result.outage:.2f} s);"
-                 f" served via {via}{' by ' + web if web else ''} from {result.recovery:.2f} s after the fault;"
-                 f" VIP on {', '.join(result.vip_on) or 'nobody'}")
+        self.say(
+            f"  client: {len(result.requests)} requests ({failed_text}, outage {result.outage:.2f} s);"
+            f" served via {via}{' by ' + web if web else ''} from {result.recovery:.2f} s after the fault;"
+            f" VIP on {', '.join(result.vip_on) or 'nobody'}"
+        )
         return result
 
     def bring_up(self) -> StepResult:
@@ -445,19 +528,23 @@ class LbPair:
         self.say(f"  web1 {BACK['web1']}, web2 {BACK['web2']} serving; haproxy up on lb1 and lb2")
         started = time.time()
         self.start_vrrp("lb1")
-        self.wait(lambda: self.vip_on() == ("lb1",), self.bound(t.master_down(PRIORITY["lb1"])),
-                  "lb1 never took the VIP")
+        self.wait(
+            lambda: self.vip_on() == ("lb1",), self.bound(t.master_down(PRIORITY["lb1"])), "lb1 never took the VIP"
+        )
         # lb1 reaches its tracked priority before its peer appears, so lb2 never preempts at start-up
         time.sleep((t.script_rise + 1) * t.script_interval)
         self.start_vrrp("lb2")
-        self.wait(lambda: any(" BACKUP " in line for line in self.notify_lines("lb2")), 15,
-                  "lb2 never entered BACKUP")
+        self.wait(lambda: any(" BACKUP " in line for line in self.notify_lines("lb2")), 15, "lb2 never entered BACKUP")
         self.client = Client(self.nodes["client"], t, bound=300)
-        self.wait(lambda: self.client is not None and self.client.clean_since(started, "lb1", None, t.settle), 20,
-                  "the client was never served via lb1")
+        self.wait(
+            lambda: self.client is not None and self.client.clean_since(started, "lb1", None, t.settle),
+            20,
+            "the client was never served via lb1",
+        )
         ended = time.time()
-        result = StepResult("both up, traffic via lb1", started, ended, self.vip_on(), None, "lb1", None, None, "",
-                            "", None)
+        result = StepResult(
+            "both up, traffic via lb1", started, ended, self.vip_on(), None, "lb1", None, None, "", "", None
+        )
         result.requests = [r for r in self.client.since(started) if r.started < ended]
         self.say(f"  client served via lb1 by {', '.join(sorted(result.webs_after))}; VIP on lb1")
         return result
@@ -467,32 +554,66 @@ class LbPair:
         prio = {role: PRIORITY[role] + TRACK_WEIGHT for role in ("lb1", "lb2")}  # both scripts healthy
         steps = [self.bring_up()]
         detect_down = t.script_fall * t.script_interval
-        steps.append(self.step(
-            "HAProxy killed on lb1", lambda: self.kill(self.haproxy, "lb1"), via="lb2", vip_to="lb2",
-            expected=detect_down + t.master_down(prio["lb2"]),
-            explanation=(f"chk_haproxy fails {t.script_fall}x{t.script_interval:g} s -> lb1 {prio['lb1']}->"
-                         f"{PRIORITY['lb1']} < lb2 {prio['lb2']}; lb2 ignores the lower adverts until its "
-                         f"master_down {t.master_down(prio['lb2']):.2f} s")))
-        steps.append(self.step(
-            "HAProxy back on lb1", lambda: self.start_haproxy("lb1"), via="lb1", vip_to="lb1",
-            expected=t.script_rise * t.script_interval + t.master_down(prio["lb1"]),
-            explanation=(f"chk_haproxy succeeds {t.script_rise}x{t.script_interval:g} s -> lb1 back to "
-                         f"{prio['lb1']} > {prio['lb2']}, preempts after its master_down "
-                         f"{t.master_down(prio['lb1']):.2f} s")))
-        steps.append(self.step(
-            "kill -9 of lb1's VRRP daemon", self.daemons["lb1"].kill_group, via="lb2", vip_to="lb2",
-            expected=t.master_down(prio["lb2"]),
-            explanation=(f"adverts stop; lb2 waits master_down 3x{t.advert_int:g}+skew = "
-                         f"{t.master_down(prio['lb2']):.2f} s; lb1's haproxy keeps answering until lb2's GARP")))
+        steps.append(
+            self.step(
+                "HAProxy killed on lb1",
+                lambda: self.kill(self.haproxy, "lb1"),
+                via="lb2",
+                vip_to="lb2",
+                expected=detect_down + t.master_down(prio["lb2"]),
+                explanation=(
+                    f"chk_haproxy fails {t.script_fall}x{t.script_interval:g} s -> lb1 {prio['lb1']}->"
+                    f"{PRIORITY['lb1']} < lb2 {prio['lb2']}; lb2 ignores the lower adverts until its "
+                    f"master_down {t.master_down(prio['lb2']):.2f} s"
+                ),
+            )
+        )
+        steps.append(
+            self.step(
+                "HAProxy back on lb1",
+                lambda: self.start_haproxy("lb1"),
+                via="lb1",
+                vip_to="lb1",
+                expected=t.script_rise * t.script_interval + t.master_down(prio["lb1"]),
+                explanation=(
+                    f"chk_haproxy succeeds {t.script_rise}x{t.script_interval:g} s -> lb1 back to "
+                    f"{prio['lb1']} > {prio['lb2']}, preempts after its master_down "
+                    f"{t.master_down(prio['lb1']):.2f} s"
+                ),
+            )
+        )
+        steps.append(
+            self.step(
+                "kill -9 of lb1's VRRP daemon",
+                self.daemons["lb1"].kill_group,
+                via="lb2",
+                vip_to="lb2",
+                expected=t.master_down(prio["lb2"]),
+                explanation=(
+                    f"adverts stop; lb2 waits master_down 3x{t.advert_int:g}+skew = "
+                    f"{t.master_down(prio['lb2']):.2f} s; lb1's haproxy keeps answering until lb2's GARP"
+                ),
+            )
+        )
         if "lb1" in self.vip_on():
             self.say("  lb1 still holds its stale VIP: nothing removes it after a SIGKILL (keepalived does the same)")
-        steps.append(self.step(
-            "web server web1 dies", lambda: self.kill(self.web, "web1"), via="lb2", web="web2",
-            expected=t.check_fall * t.check_inter,
-            verdict=("HAProxy on lb2 marked web1 DOWN",
-                     lambda: "web1 is DOWN" in self.haproxy_log("lb2").read_text(errors="replace")),
-            explanation=(f"HAProxy's check fails {t.check_fall}x{t.check_inter:g} s; meanwhile "
-                         "'option redispatch' retries refused connections on web2")))
+        steps.append(
+            self.step(
+                "web server web1 dies",
+                lambda: self.kill(self.web, "web1"),
+                via="lb2",
+                web="web2",
+                expected=t.check_fall * t.check_inter,
+                verdict=(
+                    "HAProxy on lb2 marked web1 DOWN",
+                    lambda: "web1 is DOWN" in self.haproxy_log("lb2").read_text(errors="replace"),
+                ),
+                explanation=(
+                    f"HAProxy's check fails {t.check_fall}x{t.check_inter:g} s; meanwhile "
+                    "'option redispatch' retries refused connections on web2"
+                ),
+            )
+        )
         assert self.client is not None
         self.client.stop()
         for result in steps:  # late answers (timeouts) arrive after their step ended
@@ -513,16 +634,19 @@ class LbPair:
             self.bed.destroy()
 
 
-def run_scenario(flavour: Flavour, timings: Timings, say: Callable[[str], None] = print,
-                 workdir: Path | None = None) -> ScenarioResult:
+def run_scenario(
+    flavour: Flavour, timings: Timings, say: Callable[[str], None] = print, workdir: Path | None = None
+) -> ScenarioResult:
     """Build, run and tear down one scenario; ``workdir`` (kept) holds configs and logs, else a temp dir."""
     own_dir = workdir is None
     root = Path(tempfile.mkdtemp(prefix="fastalived-lbpair-")) if workdir is None else workdir
     try:
         pair = LbPair(flavour, timings, root, say)
         try:
-            say(f"{flavour} on lb1 and lb2; testbed {pair.bed.tag}: "
-                + ", ".join(f"{role} {pair.nodes[role].netns} {pair.nodes[role].ipv4}" for role in ROLES))
+            say(
+                f"{flavour} on lb1 and lb2; testbed {pair.bed.tag}: "
+                + ", ".join(f"{role} {pair.nodes[role].netns} {pair.nodes[role].ipv4}" for role in ROLES)
+            )
             say(f"VIP {VIP}; {timings.describe()}")
             return pair.run()
         finally:

@@ -51,9 +51,20 @@ def dashboard_expressions() -> list[str]:
     return expressions
 
 
+def alert_rules() -> list[dict[str, str]]:
+    """Each alert rule's ``alert``, ``expr``, ``for`` and ``severity`` (one line each in the file)."""
+    rules: list[dict[str, str]] = []
+    for line in ALERT_RULES.read_text().splitlines():
+        key, _, value = line.strip().removeprefix("- ").partition(": ")
+        if key == "alert":
+            rules.append({"alert": value, "for": ""})
+        elif rules and key in ("expr", "for", "severity"):
+            rules[-1][key] = value
+    return rules
+
+
 def alert_expressions() -> list[str]:
-    """The ``expr:`` of every alert rule (one line each in the rules file)."""
-    return [line.split("expr:", 1)[1].strip() for line in ALERT_RULES.read_text().splitlines() if "expr:" in line]
+    return [rule["expr"] for rule in alert_rules()]
 
 
 def metric_families(expressions: list[str]) -> set[str]:

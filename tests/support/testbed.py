@@ -105,8 +105,7 @@ class AddressEvent:
     received_at: float
 
 
-def _parse_address(data: bytes, offset: int, length: int, added: bool,
-                   received_at: float) -> AddressEvent | None:
+def _parse_address(data: bytes, offset: int, length: int, added: bool, received_at: float) -> AddressEvent | None:
     """Decode one RTM_NEWADDR / RTM_DELADDR message."""
     family, prefixlen, _flags, _scope, ifindex = struct.unpack_from("=BBBBI", data, offset + 16)
     found: dict[int, str] = {}
@@ -236,8 +235,9 @@ class Node:
 
     def check_output(self, argv: Sequence[str]) -> str:
         """Run ``argv`` inside this node to completion and return its stdout."""
-        return subprocess.run(["ip", "netns", "exec", self.netns, *argv], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["ip", "netns", "exec", self.netns, *argv], check=True, capture_output=True, text=True
+        ).stdout
 
     def ifindex(self, ifname: str = "eth0") -> int:
         with in_netns(self.netns):
@@ -278,8 +278,7 @@ class Node:
 
     def delete_address(self, interface: str, ifname: str = "eth0") -> None:
         """Remove an address if present (a SIGKILLed keepalived leaves its VIPs behind)."""
-        subprocess.run(["ip", "-n", self.netns, "addr", "del", interface, "dev", ifname],
-                       capture_output=True)
+        subprocess.run(["ip", "-n", self.netns, "addr", "del", interface, "dev", ifname], capture_output=True)
 
 
 _live_testbeds: weakref.WeakSet[Testbed] = weakref.WeakSet()
@@ -328,8 +327,13 @@ class Testbed:
         self.switch_netns = f"{self.tag}-sw"
         self.bridge = f"{self.tag}br"
         self.nodes = [
-            Node(i, f"{self.tag}-n{i}", f"02:00:00:00:00:{i:02x}",
-                 ipv4[i - 1] if ipv4 else f"{NODE_V4_NET}.{10 + i}", f"{NODE_V6_NET}{10 + i}")
+            Node(
+                i,
+                f"{self.tag}-n{i}",
+                f"02:00:00:00:00:{i:02x}",
+                ipv4[i - 1] if ipv4 else f"{NODE_V4_NET}.{10 + i}",
+                f"{NODE_V6_NET}{10 + i}",
+            )
             for i in range(1, n_nodes + 1)
         ]
         self._created: list[str] = []
@@ -358,25 +362,54 @@ class Testbed:
 
     def _build(self) -> None:
         # The switch itself stays silent on IPv6 (no RS/MLD noise in captures).
-        self._add_netns(self.switch_netns, ["net.ipv6.conf.all.disable_ipv6=1",
-                                            "net.ipv6.conf.default.disable_ipv6=1"])
-        _ip("-n", self.switch_netns, "link", "add", self.bridge, "type", "bridge",
-            "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0")
+        self._add_netns(self.switch_netns, ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        _ip(
+            "-n",
+            self.switch_netns,
+            "link",
+            "add",
+            self.bridge,
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        )
         _ip("-n", self.switch_netns, "link", "set", self.bridge, "up")
         for node in self.nodes:
             # accept_dad must be off before eth0 exists: the new device copies 'default'.
-            self._add_netns(node.netns, ["net.ipv6.conf.all.accept_dad=0",
-                                         "net.ipv6.conf.default.accept_dad=0"])
+            self._add_netns(node.netns, ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
             port = self.port_name(node.index)
-            _ip("-n", self.switch_netns, "link", "add", port, "type", "veth",
-                "peer", "name", "eth0", "netns", node.netns)
+            _ip(
+                "-n",
+                self.switch_netns,
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                node.netns,
+            )
             _ip("-n", self.switch_netns, "link", "set", port, "master", self.bridge, "up")
-            _ip("-n", node.netns, "-b", "-", input_text=(
-                f"link set eth0 address {node.mac}\n"
-                "link set eth0 up\n"
-                f"addr add {node.ipv4}/24 dev eth0\n"
-                f"addr add {node.ipv6}/64 dev eth0 nodad\n"
-            ))
+            _ip(
+                "-n",
+                node.netns,
+                "-b",
+                "-",
+                input_text=(
+                    f"link set eth0 address {node.mac}\n"
+                    "link set eth0 up\n"
+                    f"addr add {node.ipv4}/24 dev eth0\n"
+                    f"addr add {node.ipv6}/64 dev eth0 nodad\n"
+                ),
+            )
 
     def port_name(self, index: int) -> str:
         """The switch-side veth of node ``index``."""
@@ -491,8 +524,10 @@ class VrrpDaemon:
         return self.run_dir / "daemon.log"
 
     def _pid_files(self) -> dict[str, Path]:
-        return {flag: self.run_dir / f"{stem}.pid" for flag, stem in
-                (("-p", "main"), ("-r", "vrrp"), ("-c", "check"), ("-b", "bfd"))}
+        return {
+            flag: self.run_dir / f"{stem}.pid"
+            for flag, stem in (("-p", "main"), ("-r", "vrrp"), ("-c", "check"), ("-b", "bfd"))
+        }
 
     def argv(self) -> list[str]:
         pid_files = self._pid_files()
@@ -513,11 +548,15 @@ class VrrpDaemon:
         self._log = self._log or self.log_path.open("ab")
         self._log.write(f"=== start {time.time():.6f} {' '.join(self.argv())}\n".encode())
         self._log.flush()
-        proc = self.proc = self.node.run(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True,
-                                  env={**os.environ, "TMPDIR": str(tmp)})
-        if wait_vrrp and not wait_for(lambda: self.vrrp_pid() or proc.poll() is not None,
-                                      wait_vrrp):
+        proc = self.proc = self.node.run(
+            self.argv(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(tmp)},
+        )
+        if wait_vrrp and not wait_for(lambda: self.vrrp_pid() or proc.poll() is not None, wait_vrrp):
             raise RuntimeError(f"{self.name}: no VRRP process after {wait_vrrp}s:\n{self.log_text()}")
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()}")
@@ -566,16 +605,31 @@ class VrrpDaemon:
 
 
 # ------------------------------------------------------------------------------------ configs
-def vrrp_instance_config(name: str, vrid: int, priority: int, vips: Sequence[str], *,
-                         version: int = 2, advert_int: float = 1, auth_pass: str | None = None,
-                         state: str = "BACKUP", interface: str = "eth0", extra: str = "") -> str:
+def vrrp_instance_config(
+    name: str,
+    vrid: int,
+    priority: int,
+    vips: Sequence[str],
+    *,
+    version: int = 2,
+    advert_int: float = 1,
+    auth_pass: str | None = None,
+    state: str = "BACKUP",
+    interface: str = "eth0",
+    extra: str = "",
+) -> str:
     """One ``vrrp_instance`` block in keepalived syntax."""
-    lines = [f"vrrp_instance {name} {{", f"    state {state}", f"    interface {interface}",
-             f"    virtual_router_id {vrid}", f"    priority {priority}",
-             f"    advert_int {advert_int:g}", f"    version {version}"]
+    lines = [
+        f"vrrp_instance {name} {{",
+        f"    state {state}",
+        f"    interface {interface}",
+        f"    virtual_router_id {vrid}",
+        f"    priority {priority}",
+        f"    advert_int {advert_int:g}",
+        f"    version {version}",
+    ]
     if auth_pass is not None:
-        lines += ["    authentication {", "        auth_type PASS",
-                  f"        auth_pass {auth_pass}", "    }"]
+        lines += ["    authentication {", "        auth_type PASS", f"        auth_pass {auth_pass}", "    }"]
     lines += ["    virtual_ipaddress {", *(f"        {vip} dev {interface}" for vip in vips), "    }"]
     if extra:
         lines.append(extra)
@@ -584,5 +638,4 @@ def vrrp_instance_config(name: str, vrid: int, priority: int, vips: Sequence[str
 
 def global_defs_config(router_id: str, extra: str = "") -> str:
     """A minimal ``global_defs`` block (script security on, so no warnings about it); ``extra`` lines go last."""
-    return (f"global_defs {{\n    router_id {router_id}\n    script_user root\n"
-            f"    enable_script_security\n{extra}}}\n")
+    return f"global_defs {{\n    router_id {router_id}\n    script_user root\n    enable_script_security\n{extra}}}\n"

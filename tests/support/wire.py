@@ -53,8 +53,17 @@ def _vrrp(frame: bytes, ts: float, src_ip: str, vrrp: int) -> Frame | None:
         return None
     version = frame[vrrp] >> 4
     interval = float(frame[vrrp + 5]) if version == 2 else (struct.unpack_from("!H", frame, vrrp + 4)[0] & 0x0FFF) / 100
-    return Frame(ts, "vrrp", _mac(frame[6:12]), src_ip, frame, version=version,
-                 vrid=frame[vrrp + 1], priority=frame[vrrp + 2], advert_int=interval)
+    return Frame(
+        ts,
+        "vrrp",
+        _mac(frame[6:12]),
+        src_ip,
+        frame,
+        version=version,
+        vrid=frame[vrrp + 1],
+        priority=frame[vrrp + 2],
+        advert_int=interval,
+    )
 
 
 def decode(frame: bytes, ts: float) -> Frame | None:
@@ -64,8 +73,7 @@ def decode(frame: bytes, ts: float) -> Frame | None:
     ethertype = struct.unpack_from("!H", frame, 12)[0]
     if ethertype == _ETH_P_ARP and len(frame) >= 42:
         sender, target = socket.inet_ntoa(frame[28:32]), socket.inet_ntoa(frame[38:42])
-        return Frame(ts, "arp", _mac(frame[6:12]), sender, frame, target=target,
-                     gratuitous=sender == target)
+        return Frame(ts, "arp", _mac(frame[6:12]), sender, frame, target=target, gratuitous=sender == target)
     if ethertype == _ETH_P_IP and len(frame) >= 34 and frame[23] == _IPPROTO_VRRP:
         return _vrrp(frame, ts, socket.inet_ntoa(frame[26:30]), 14 + (frame[14] & 0x0F) * 4)
     if ethertype == _ETH_P_IPV6 and len(frame) >= 54:
@@ -73,8 +81,9 @@ def decode(frame: bytes, ts: float) -> Frame | None:
         if frame[20] == _IPPROTO_VRRP:
             return _vrrp(frame, ts, src, 54)
         if frame[20] == _IPPROTO_ICMPV6 and len(frame) >= 78 and frame[54] == _ND_NEIGHBOR_ADVERT:
-            return Frame(ts, "na", _mac(frame[6:12]), src, frame,
-                         target=socket.inet_ntop(socket.AF_INET6, frame[62:78]))
+            return Frame(
+                ts, "na", _mac(frame[6:12]), src, frame, target=socket.inet_ntop(socket.AF_INET6, frame[62:78])
+            )
     return None
 
 
@@ -101,9 +110,15 @@ class Sniffer:
                 data, ancillary, _flags, _addr = self._sock.recvmsg(65535, 64)
             except BlockingIOError:
                 return frames
-            ts = next((sec + nsec / 1e9 for level, kind, payload in ancillary
-                       if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS
-                       for sec, nsec in [struct.unpack("qq", payload[:16])]), time.time())
+            ts = next(
+                (
+                    sec + nsec / 1e9
+                    for level, kind, payload in ancillary
+                    if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS
+                    for sec, nsec in [struct.unpack("qq", payload[:16])]
+                ),
+                time.time(),
+            )
             if (frame := decode(data, ts)) is not None:
                 frames.append(frame)
 
@@ -122,8 +137,11 @@ class Sniffer:
 
     def adverts(self, src_ip: str | None = None, vrid: int | None = None, since: float = 0.0) -> list[Frame]:
         """VRRP adverts, optionally only from one sender / for one VRID."""
-        return [f for f in self.frames("vrrp", since)
-                if (src_ip is None or f.src_ip == src_ip) and (vrid is None or f.vrid == vrid)]
+        return [
+            f
+            for f in self.frames("vrrp", since)
+            if (src_ip is None or f.src_ip == src_ip) and (vrid is None or f.vrid == vrid)
+        ]
 
     def wait_for(self, predicate: Callable[[Frame], bool], timeout: float, since: float = 0.0) -> Frame | None:
         """The first frame (received at or after ``since``) matching ``predicate``, waiting up to ``timeout``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,14 @@ from tests.support.prometheus import (
     ALERT_TESTS,
     DASHBOARD,
     alert_expressions,
+    alert_rules,
     dashboard_expressions,
     metric_families,
     promtool,
     promtool_missing,
 )
 
+README = ALERT_RULES.with_name("README.md")
 needs_promtool = pytest.mark.skipif(promtool_missing() is not None, reason=str(promtool_missing()))
 
 REQUIRED_ALERTS = {
@@ -44,11 +47,21 @@ def test_alert_rules_unit_tests_pass() -> None:
 
 
 def test_every_required_alert_is_defined_and_tested() -> None:
-    defined = {line.split(":", 1)[1].strip() for line in ALERT_RULES.read_text().splitlines() if "- alert:" in line}
+    defined = {rule["alert"] for rule in alert_rules()}
     tested = ALERT_TESTS.read_text()
     assert defined >= REQUIRED_ALERTS
     for alert in defined:
         assert f"alertname: {alert}" in tested, f"{alert} has no promtool test"
+
+
+def test_readme_table_lists_the_rules_as_they_are() -> None:
+    rows = [
+        [cell.strip().strip("`").replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in README.read_text().splitlines()
+        if line.startswith("| Fastalived")
+    ]
+    expected = [[r["alert"], r["expr"], r["for"] or "—", r["severity"]] for r in alert_rules()]
+    assert rows == expected
 
 
 def test_dashboard_is_grafana_json_with_unique_panel_ids() -> None:
@@ -86,6 +99,7 @@ def test_dashboard_and_alerts_cover_vrrp_checks_and_the_daemon() -> None:
         "fastalived_check_latency_seconds",
         "fastalived_process_restarts_total",
         "fastalived_reloads_total",
+        "fastalived_announce_up",
     ):
         assert family in used
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,18 @@ def test_every_command_line_option_is_documented() -> None:
     for action in build_parser()._actions:
         for flag in action.option_strings:
             assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", options), f"{flag} missing from OPTIONS"
+
+
+def test_every_genhash_option_is_documented() -> None:
+    usage = subprocess.run(
+        [sys.executable, "-m", "fastalived", "genhash", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    flags = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", usage.split("options:", 1)[1]))
+    page = _roff(COMMAND_PAGE.read_text())
+    subsection = page.split(".SS fastalived genhash", 1)[1].split(".SH ", 1)[0]
+    assert "--use-ssl" in flags
+    for flag in flags - {"-h", "--help"}:
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", subsection), f"genhash {flag} missing"
 
 
 def test_every_signal_function_and_the_config_test_status_are_documented() -> None:

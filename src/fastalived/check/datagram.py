@@ -19,7 +19,7 @@ import asyncio
 import socket
 
 from fastalived.check.probe import Done
-from fastalived.check.tcp import RawConnection, Target, failure_text, target_of
+from fastalived.check.tcp import RawConnection, Target, failure_text, prepare, target_of
 from fastalived.config.model import UdpCheck
 
 _IP_RECVERR = 11  # linux/in.h; the socket module does not export it before Python 3.12
@@ -55,12 +55,7 @@ class DatagramExchange(RawConnection):
                 sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
             else:
                 sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-            if target.mark:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, target.mark)
-            if target.bind_if is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if)
-            if target.local is not None:
-                sock.bind(target.local)
+            prepare(sock, target)
             sock.connect(target.address)
             sock.send(self.request())
         except OSError as exc:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import struct
 import time
 
 from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
-from fastalived.check.tcp import failure_text, local_address
+from fastalived.check.tcp import checker_socket, failure_text
 from fastalived.config.model import DnsCheck
 
 QUERY_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
@@ -89,11 +90,13 @@ class DnsProbe(CoroutineProbe):
         transport = None
         try:
             async with asyncio.timeout(common.connect_timeout):
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Exchange(query_id, query, done),
-                    remote_addr=(str(common.connect_ip), common.connect_port),
-                    local_addr=local_address(common),
-                )
+                sock, target = checker_socket(common, socket.SOCK_DGRAM)
+                try:
+                    sock.connect(target.address)
+                except OSError:
+                    sock.close()
+                    raise
+                transport, _ = await loop.create_datagram_endpoint(lambda: _Exchange(query_id, query, done), sock=sock)
                 failure = await done
         except (OSError, TimeoutError) as exc:
             failure = failure_text(exc)

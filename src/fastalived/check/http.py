@@ -30,7 +30,7 @@ from fastalived.check.probe import CoroutineProbe, Done
 from fastalived.check.state import CheckResult
 from fastalived.check.tcp import RawConnection, Target, connect, failure_text, target_of
 from fastalived.config.model import HttpCheck, SslDefs, StatusCodeRange, UrlSpec
-from fastalived.config.parse_virtual_server import REGEX_OPTIONS
+from fastalived.config.parse_virtual_server import compile_regex
 
 READ_SIZE = 65536
 REGEX_BODY_LIMIT = 4 * 1024 * 1024  # body bytes kept for the regex; the rest is not searched
@@ -58,14 +58,9 @@ class BodyRegex(NamedTuple):
 
 
 def body_regex(url: UrlSpec) -> BodyRegex | None:
-    """``utf``/``ucp`` search the body decoded as UTF-8 (Unicode classes); otherwise its raw bytes."""
     if url.regex is None:
         return None
-    flags = 0
-    for option in url.regex_options:
-        flags |= REGEX_OPTIONS[option] or 0
-    unicode = "utf" in url.regex_options or "ucp" in url.regex_options
-    pattern = re.compile(url.regex if unicode else url.regex.encode(), flags)
+    pattern = compile_regex(url.regex, url.regex_options)
     return BodyRegex(pattern, url.regex_no_match, url.regex_min_offset, url.regex_max_offset)
 
 

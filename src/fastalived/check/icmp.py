@@ -29,13 +29,18 @@ ECHO_REPLY = {_V4: 0, _V6: 129}
 PROTOCOL = {_V4: int(socket.IPPROTO_ICMP), _V6: int(socket.IPPROTO_ICMPV6)}
 PAYLOAD = (b"keepalived check - " * 3)[:56]
 _SOL_RAW, _ICMP_FILTER, _ICMP6_FILTER = 255, 1, 1
-# Raw-socket filters letting only echo replies through (a set bit blocks that ICMP type).
+# Raw-socket filters letting only echo replies through (a set bit blocks that ICMP type; ICMPv6's
+# is 256 bits, type N at bit N % 32 of word N // 32).
+_V6_REPLY = ECHO_REPLY[_V6]
 _RAW_FILTERS: dict[int, tuple[int, int, bytes]] = {
-    _V4: (_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << 0))),
+    _V4: (_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << ECHO_REPLY[_V4]))),
     _V6: (
         socket.IPPROTO_ICMPV6,
         _ICMP6_FILTER,
-        struct.pack("8I", *(0xFFFFFFFF & ~(1 << 1) if word == 129 // 32 else 0xFFFFFFFF for word in range(8))),
+        struct.pack(
+            "8I",
+            *(0xFFFFFFFF & ~(1 << _V6_REPLY % 32) if word == _V6_REPLY // 32 else 0xFFFFFFFF for word in range(8)),
+        ),
     ),
 }
 _NONBLOCKING = socket.SOCK_NONBLOCK

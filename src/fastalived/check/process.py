@@ -200,7 +200,7 @@ class CheckRole:
         self._ipvs_dirty = False
         self._ipvs_repair_due = False
         self._ipvs_task: asyncio.Task[None] | None = None
-        self._ipvs_refresh: asyncio.TimerHandle | None = None
+        self._ipvs_repair_timer: asyncio.TimerHandle | None = None
         self._file_watcher: FileWatcher | None = None
         self._file_checkers: dict[str, list[CheckerState]] = {}  # absolute path -> FILE_CHECKs on it
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,7 +215,7 @@ class CheckRole:
             self._ipvs = opened if opened is not None else NoIpvs()
         initialise(config.track_files, first_start=True)
         self._apply_config(config)
-        self._ipvs_refresh = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
+        self._ipvs_repair_timer = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
             "Activating healthchecker for %d real servers in %d virtual servers",
@@ -231,9 +231,9 @@ class CheckRole:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._ipvs_refresh is not None:
-            self._ipvs_refresh.cancel()
-            self._ipvs_refresh = None
+        if self._ipvs_repair_timer is not None:
+            self._ipvs_repair_timer.cancel()
+            self._ipvs_repair_timer = None
         if self._file_watcher is not None and self._loop is not None:
             self._file_watcher.close(self._loop.remove_reader)
             self._file_watcher = None
@@ -328,15 +328,8 @@ class CheckRole:
                     "fastalived_check_real_server_weight", float(rs.weight), labels, help="weight asked of IPVS"
                 )
         yield _histogram("fastalived_check_latency_seconds", self.latency, "duration of one check")
-        lag = self.lag
-        yield _histogram("fastalived_check_scheduler_lag_seconds", lag, "how late checks start after they are due")
-        for q in (0.5, 0.99):
-            yield Metric(
-                "fastalived_check_scheduler_lag_quantile_seconds",
-                lag.quantile(q),
-                (("quantile", str(q)),),
-                help="recent scheduler lag quantiles",
-            )
+        # Quantiles come from the histogram (histogram_quantile); /status keeps lag_p50 / lag_p99.
+        yield _histogram("fastalived_check_scheduler_lag_seconds", self.lag, "how late checks start after they are due")
         for result, count in self.runs.items():
             yield Metric("fastalived_check_runs_total", float(count), (("result", result),), "counter", "checks run")
 
@@ -455,12 +448,13 @@ class CheckRole:
             self.heap.push(due, checker)
             if due < self._timer_due:
                 self._arm()
-        if not result.ok and was_up and self._log_all_failures(checker):
-            log.info("%s on %s failed: %s", checker.checker.kind, checker.id, result.reason)
+        if not result.ok:  # log_all_failures: each failure while up, not just the one that takes it down
+            loud = was_up and self._log_all_failures(checker)
+            if loud or not events:
+                level = logging.INFO if loud else logging.DEBUG
+                log.log(level, "%s on %s failed: %s", checker.checker.kind, checker.id, result.reason)
         if events:
             self._emit(events)
-        elif not result.ok:
-            log.debug("%s on %s failed: %s", checker.checker.kind, checker.id, result.reason)
 
     def _log_all_failures(self, checker: CheckerState) -> bool:
         config = self._config
@@ -521,7 +515,7 @@ class CheckRole:
         assert self._loop is not None
         self._ipvs_repair_due = True
         self._push_ipvs()
-        self._ipvs_refresh = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
+        self._ipvs_repair_timer = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
 
     def _push_ipvs(self) -> None:
         """Coalesce changes into one IPVS apply at a time; a burst of changes costs one more pass."""

@@ -39,6 +39,8 @@ def failure_text(exc: BaseException) -> str:
     """A short reason for logs and ``/status``: ``connection refused``, ``timeout`` ..."""
     if isinstance(exc, TimeoutError):
         return "timeout"
+    if isinstance(exc, OSError) and exc.errno and not isinstance(exc, ssl.SSLError):
+        return errno_text(exc.errno)  # uvloop's sock_connect says "Connect call failed (...)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
@@ -75,6 +77,28 @@ def target_of(common: CheckerCommon) -> Target:
         common.connect_timeout,
         common.fwmark or 0,
     )
+
+
+def prepare(sock: _socket.socket, target: Target) -> None:
+    """What every checker socket gets before it connects: ``fwmark``, ``bind_if``, ``bindto``/``bind_port``."""
+    if target.mark:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, target.mark)
+    if target.bind_if is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if)
+    if target.local is not None:
+        sock.bind(target.local)
+
+
+def checker_socket(common: CheckerCommon, kind: int) -> tuple[socket.socket, Target]:
+    """A prepared non-blocking socket for the transport-based checks (SSL_GET, SMTP, DNS)."""
+    target = target_of(common)
+    sock = socket.socket(target.family, kind | socket.SOCK_NONBLOCK)
+    try:
+        prepare(sock, target)
+    except OSError:
+        sock.close()
+        raise
+    return sock, target
 
 
 class SocketPoller:
@@ -151,12 +175,7 @@ class RawConnection:
         self.sock, self.fd = sock, sock.fileno()
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
-            if target.mark:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, target.mark)
-            if target.bind_if is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, target.bind_if)
-            if target.local is not None:
-                sock.bind(target.local)
+            prepare(sock, target)
             code = sock.connect_ex(target.address)
         except OSError as exc:
             self.finish(failure_text(exc))
@@ -276,15 +295,17 @@ async def connect(
     server_hostname: str | None = None,
 ) -> tuple[asyncio.Transport, P]:
     """A transport-based checker connection (SSL_GET, SMTP); the caller bounds the time."""
-    transport, protocol = await asyncio.get_running_loop().create_connection(
-        protocol_factory,
-        str(common.connect_ip),
-        common.connect_port,
-        ssl=ssl_context,
-        server_hostname=server_hostname if ssl_context is not None else None,
-        local_addr=local_address(common),
-    )
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
+    loop = asyncio.get_running_loop()
+    sock, target = checker_socket(common, socket.SOCK_STREAM)
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
-    return transport, protocol
+        await loop.sock_connect(sock, target.address)
+        return await loop.create_connection(
+            protocol_factory,
+            sock=sock,
+            ssl=ssl_context,
+            server_hostname=server_hostname if ssl_context is not None else None,
+        )
+    except BaseException:
+        sock.close()
+        raise

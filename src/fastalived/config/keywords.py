@@ -65,13 +65,14 @@ _FIREWALL = "fastalived does not program iptables/nftables rules"
 _VMAC = "use_vmac options beyond the interface name are not implemented"
 _BFD = "BFD is not implemented"
 _TRACK_PROCESS = "process tracking is not implemented; use a vrrp_script"
-_TRACK_FILE = "file tracking is not implemented; use a vrrp_script"
+_TRACK_FILE = "track_file in VRRP is not implemented (FILE_CHECK reads it); use a vrrp_script"
 _NAMESPACE = "network namespaces are not implemented; run fastalived inside the namespace"
 _LINKBEAT = "link state comes from netlink; MII/ethtool polling is not implemented"
 _RELOAD = "scheduled/conditional reloads are not implemented; send SIGHUP"
 _REGEX = (
-    "Python's re, not PCRE2: matched on the raw body bytes; no possessive quantifiers or atomic groups"
-    " before Python 3.11, no recursion (?R), callouts, \\K, backtracking verbs or \\C"
+    "Python's re, not PCRE2, searched in the raw body bytes (with utf/ucp: the body decoded as UTF-8);"
+    " not available: recursion and subroutines ((?R), (?1)), \\K, callouts, backtracking verbs ((*SKIP) ...),"
+    " \\C; PCRE2's \\z is written \\Z; a pattern re rejects is a config error"
 )
 _REGEX_OPTIONS = (
     "caseless, multiline, dotall, extended map to re flags; compile/optimisation hints are no-ops;"
@@ -104,9 +105,8 @@ _CHECKER_CONNECTION = {
     "bind_port": IMPLEMENTED,
     "bind_if": IMPLEMENTED,
     "connect_timeout": IMPLEMENTED,
-    "fwmark": unsupported("SO_MARK is set by the raw-socket checkers only: HTTP_GET, TCP_CHECK, PING_CHECK, UDP_CHECK"),
+    "fwmark": IMPLEMENTED,
 }
-_FWMARK = {"fwmark": IMPLEMENTED}
 _HTTP_CHECK = {
     **_CHECKER_CONNECTION,
     **_CHECKER_TIMING,
@@ -147,9 +147,9 @@ _REAL_SERVER = block(
         "smtp_alert": IMPLEMENTED,
         "virtualhost": IMPLEMENTED,
         "snmp_name": noop(_SNMP),
-        "HTTP_GET": block({**_HTTP_CHECK, **_FWMARK, "enable_sni": noop("SNI only applies to SSL_GET")}),
+        "HTTP_GET": block({**_HTTP_CHECK, "enable_sni": noop("SNI only applies to SSL_GET")}),
         "SSL_GET": block({**_HTTP_CHECK, "enable_sni": IMPLEMENTED}),
-        "TCP_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING, **_FWMARK}),
+        "TCP_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING}),
         "SMTP_CHECK": block(
             {
                 **_CHECKER_CONNECTION,
@@ -169,17 +169,20 @@ _REAL_SERVER = block(
         ),
         "DNS_CHECK": block({**_CHECKER_CONNECTION, **_CHECKER_TIMING, "type": IMPLEMENTED, "name": IMPLEMENTED}),
         "PING_CHECK": block(
-            {**_CHECKER_CONNECTION, **_CHECKER_TIMING, **_FWMARK},
+            {**_CHECKER_CONNECTION, **_CHECKER_TIMING},
             "datagram ICMP socket where ping_group_range allows it, raw otherwise; connect_port is not used",
         ),
         "UDP_CHECK": block(
             {
                 **_CHECKER_CONNECTION,
                 **_CHECKER_TIMING,
-                **_FWMARK,
                 "payload": IMPLEMENTED,
                 "require_reply": IMPLEMENTED,
-                "min_reply_length": IMPLEMENTED,
+                "min_reply_length": Support(
+                    "implemented",
+                    "with require_reply the length is always checked, as the man page says"
+                    " (keepalived 2.2.7 checks it only when require_reply has a hex string)",
+                ),
                 "max_reply_length": IMPLEMENTED,
             }
         ),

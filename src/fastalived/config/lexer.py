@@ -253,6 +253,7 @@ class Lexer:
         self._file = "<string>"
         self._ignored_depth = 0  # blocks open beyond MAX_BLOCK_DEPTH, whose contents are dropped
         self._generated = 0  # lines added by preprocessing, against MAX_GENERATED_LINES
+        self._used: set[str] = set()  # definitions the last substitution expanded
 
     # ----------------------------------------------------------------------- entry points
 
@@ -407,7 +408,8 @@ class Lexer:
         indent = len(text) - len(stripped)
         return " " * (indent + end) + stripped[end:]
 
-    def _line(self, text: str, file: str, lineno: int, depth: int) -> None:
+    def _line(self, text: str, file: str, lineno: int, depth: int, expanding: frozenset[str] = frozenset()) -> None:
+        """Preprocess one line; ``expanding`` are the definitions whose expansion produced it."""
         stripped = text.lstrip()
         if not stripped:
             return
@@ -426,12 +428,16 @@ class Lexer:
                 self.definitions[match[1]] = match[2].strip()
                 return
         elif first == "~" and _REPLICATOR.match(stripped):
-            self._replicate(text, file, lineno, depth)
+            self._replicate(text, file, lineno, depth, expanding)
             return
         if "$" in stripped:
+            self._used.clear()
             expanded = _REFERENCE.sub(self._lookup, text)
             if expanded != text:
                 where = Where(file, lineno, 1)
+                if recursive := self._used & expanding:
+                    self.report.error(where, None, f"recursive definition: ${min(recursive)} expands to itself")
+                    return
                 if depth >= MAX_SUBSTITUTION_DEPTH:
                     self.report.error(where, None, "parameter substitution nested too deeply (recursive definition?)")
                     return
@@ -443,8 +449,9 @@ class Lexer:
                     return
                 if not self._generate(len(parts) - 1, where):
                     return
+                inner = expanding | self._used
                 for part in parts:
-                    self._line(part, file, lineno, depth + 1)
+                    self._line(part, file, lineno, depth + 1, inner)
                 return
         self._tokens(text, file, lineno)
 
@@ -452,6 +459,7 @@ class Lexer:
         name = match[1] or match[3]
         value = self.definitions.get(name)
         if value is not None:
+            self._used.add(name)
             return value
         if name == "_PWD":
             return os.path.dirname(os.path.abspath(self._file))
@@ -493,7 +501,7 @@ class Lexer:
         )
         return False
 
-    def _replicate(self, text: str, file: str, lineno: int, depth: int) -> None:
+    def _replicate(self, text: str, file: str, lineno: int, depth: int, expanding: frozenset[str]) -> None:
         """``~SEQ(var, start, step, end)`` / ``~SEQx`` / ``~LST(var, v1, ...)``: repeat the rest."""
         stripped = text.lstrip()
         match = _REPLICATOR.match(stripped)
@@ -511,7 +519,7 @@ class Lexer:
         try:
             for binding in bindings:
                 self.definitions.update(binding)
-                self._line(rest, file, lineno, depth + 1)
+                self._line(rest, file, lineno, depth + 1, expanding)
         finally:
             for name, value in saved.items():
                 if value is None:
@@ -542,10 +550,11 @@ class Lexer:
         if step == 0:
             self.report.error(where, "~SEQ", "~SEQ step must not be 0")
             return None
-        values = range(start, end + 1 if step > 0 else end - 1, step)
-        if len(values) > MAX_REPLICATION:
-            self.report.error(where, "~SEQ", f"~SEQ would repeat a line {len(values)} times (limit {MAX_REPLICATION})")
+        count = (end - start) // step + 1 if (end - start) * step >= 0 else 0  # len(range) overflows on huge bounds
+        if count > MAX_REPLICATION:
+            self.report.error(where, "~SEQ", f"~SEQ would repeat a line {count} times (limit {MAX_REPLICATION})")
             return None
+        values = range(start, end + 1 if step > 0 else end - 1, step)
         return [{name: format(v, "x") if hexadecimal else str(v)} for v in values]
 
     def _lst_values(self, spec: str, where: Where) -> list[dict[str, str]] | None:

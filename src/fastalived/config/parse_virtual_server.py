@@ -27,6 +27,7 @@ from fastalived.config.parse_core import (
     deprecated_alias,
     flag,
     integer,
+    last_line,
     number,
     rest,
     run_as,
@@ -178,7 +179,23 @@ def _url(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
     if "path" not in url:
         p.error(st, 0, ctx, "url has no path")
         return
+    if "regex" in url:
+        try:
+            compile_regex(url["regex"], url.get("regex_options", ()))
+        except re.error as exc:
+            p.error(last_line(st, "regex"), 1, ctx, f"regex '{url.pop('regex')}' does not compile: {exc}")
     values.setdefault("urls", []).append(m.UrlSpec(**url, where=st.where()))
+
+
+def compile_regex(pattern: str, options: tuple[str, ...]) -> re.Pattern[bytes] | re.Pattern[str]:
+    """A url's ``regex`` as the HTTP checker searches it: on the raw body bytes, or with ``utf``/``ucp``
+    on the body decoded as UTF-8 (Unicode classes). Raises ``re.error``."""
+    flags = 0
+    for option in options:
+        flags |= REGEX_OPTIONS[option] or 0
+    if "utf" in options or "ucp" in options:
+        return re.compile(pattern, flags)
+    return re.compile(pattern.encode(), flags)
 
 
 def _digest(p: ParseState, st: Stmt, ctx: str) -> Any:
@@ -352,18 +369,6 @@ def _init_file(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> Non
         values["init_value"] = value
 
 
-def _regex(p: ParseState, st: Stmt, ctx: str) -> Any:
-    pattern = rest(p, st, ctx)
-    if pattern is INVALID:
-        return pattern
-    try:
-        re.compile(pattern.encode())
-    except re.error as exc:
-        p.error(st, 1, ctx, f"regex '{pattern}' does not compile: {exc}")
-        return INVALID
-    return pattern
-
-
 def _regex_options(p: ParseState, st: Stmt, ctx: str) -> Any:
     if len(st.words) < 2:
         return p.missing(st, ctx, "an option")
@@ -445,14 +450,13 @@ RS_BLOCKS: Blocks = {kind: _checker for kind in CHECKER_KINDS}
 CHECKER_SETTINGS: Table = {
     **_INHERITABLE,
     "log_all_failures": ("log_all_failures", flag),
+    "fwmark": ("fwmark", integer(1, 4294967295)),
     "connect_ip": ("connect_ip", address),
     "connect_port": ("connect_port", integer(0, 65535)),
     "bindto": ("bindto", address),
     "bind_port": ("bind_port", integer(0, 65535)),
     "bind_if": ("bind_if", word),
 }
-# SO_MARK: only the checkers on raw sockets set it (see check/tcp.py).
-_FWMARK: Table = {"fwmark": ("fwmark", integer(1, 4294967295))}
 _HTTP_SETTINGS: Table = {
     "nb_get_retry": ("retry", deprecated_alias(COUNT, "retry")),
     "http_protocol": ("http_protocol", choice(("1.0", "1.1", "1.0C", "1.0K"))),
@@ -461,9 +465,9 @@ _HTTP_SETTINGS: Table = {
 }
 # checker kind -> (its settings, its blocks)
 CHECKER_TABLES: dict[str, tuple[Table, Blocks]] = {
-    "HTTP_GET": ({**CHECKER_SETTINGS, **_HTTP_SETTINGS, **_FWMARK}, {"url": _url}),
+    "HTTP_GET": ({**CHECKER_SETTINGS, **_HTTP_SETTINGS}, {"url": _url}),
     "SSL_GET": ({**CHECKER_SETTINGS, **_HTTP_SETTINGS, "enable_sni": ("enable_sni", flag)}, {"url": _url}),
-    "TCP_CHECK": ({**CHECKER_SETTINGS, **_FWMARK}, {}),
+    "TCP_CHECK": (CHECKER_SETTINGS, {}),
     "SMTP_CHECK": ({**CHECKER_SETTINGS, "helo_name": ("helo_name", word)}, {"host": _smtp_host}),
     "MISC_CHECK": (
         {
@@ -479,11 +483,10 @@ CHECKER_TABLES: dict[str, tuple[Table, Blocks]] = {
         {**CHECKER_SETTINGS, "type": ("type", choice(sorted(DNS_TYPES), upper=True)), "name": ("name", word)},
         {},
     ),
-    "PING_CHECK": ({**CHECKER_SETTINGS, **_FWMARK}, {}),
+    "PING_CHECK": (CHECKER_SETTINGS, {}),
     "UDP_CHECK": (
         {
             **CHECKER_SETTINGS,
-            **_FWMARK,
             "payload": ("payload", _payload),
             "min_reply_length": ("min_reply_length", integer(0, 65535)),
             "max_reply_length": ("max_reply_length", integer(0, 65535)),
@@ -498,7 +501,7 @@ URL_SETTINGS: Table = {
     "path": ("path", word),
     "digest": ("digest", _digest),
     "virtualhost": ("virtualhost", word),
-    "regex": ("regex", _regex),
+    "regex": ("regex", rest),
     "regex_no_match": ("regex_no_match", flag),
     "regex_options": ("regex_options", _regex_options),
     "regex_min_offset": ("regex_min_offset", integer(0, 2147483647)),

@@ -120,13 +120,13 @@ class VrrpStateReport:
     def configure(self, config: Config, states: dict[str, int]) -> None:
         self._inner.configure(config, states)
         self._states = dict(states)
-        self._send({"op": "vrrp", "states": self._states})
+        self._send({"op": "vrrp", "states": dict(self._states)})
 
     def instance_changed(self, name: str, state: int) -> None:
         self._inner.instance_changed(name, state)
         if self._states.get(name) != state:
             self._states[name] = state
-            self._send({"op": "vrrp", "states": self._states})
+            self._send({"op": "vrrp", "states": dict(self._states)})
 
     async def stop(self) -> None:
         await self._inner.stop()

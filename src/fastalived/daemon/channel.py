@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
 
 # A /status answer from a checker with thousands of real servers is one line; allow it.
@@ -49,3 +50,23 @@ class Channel:
 
     def close(self) -> None:
         self._writer.close()
+
+
+class ParentOutbox:
+    """Messages a child's role wiring sends to the parent unasked; the child runner connects it.
+
+    One per process, in this module rather than ``child`` (which also runs as ``__main__``).
+    """
+
+    def __init__(self) -> None:
+        self._send: Callable[[Message], None] | None = None
+
+    def connect(self, send: Callable[[Message], None]) -> None:
+        self._send = send
+
+    def send(self, message: Message) -> None:
+        if self._send is not None:
+            self._send(message)
+
+
+TO_PARENT = ParentOutbox()

@@ -26,7 +26,7 @@ import uvloop
 
 from fastalived.config.model import Config
 from fastalived.daemon import logsetup
-from fastalived.daemon.channel import Channel, Message
+from fastalived.daemon.channel import TO_PARENT, Channel, Message
 from fastalived.daemon.dumps import DUMP_SIGNALS, DumpKind, write_dump
 from fastalived.daemon.metrics import metric_to_wire
 from fastalived.options import RunOptions
@@ -61,23 +61,6 @@ def encode_options(options: RunOptions) -> str:
 def decode_options(text: str) -> RunOptions:
     known = {f.name for f in dataclasses.fields(RunOptions)}
     return RunOptions(**{key: value for key, value in json.loads(text).items() if key in known})
-
-
-class ParentOutbox:
-    """Messages a role's wiring sends to the parent unasked; the runner connects it to the channel."""
-
-    def __init__(self) -> None:
-        self._send: Callable[[Message], None] | None = None
-
-    def connect(self, send: Callable[[Message], None]) -> None:
-        self._send = send
-
-    def send(self, message: Message) -> None:
-        if self._send is not None:
-            self._send(message)
-
-
-TO_PARENT = ParentOutbox()
 
 
 def vrrp_role(options: RunOptions) -> Role:

@@ -2,7 +2,7 @@
 
 Each process writes its own file (keepalived: ``keepalived.data`` from VRRP, ``keepalived_check.data``
 from the checker, ``keepalived_parent.data`` from the parent); ours carry the ``fastalived`` prefix and
-go to ``options.run_dir`` (falling back to ``/tmp``), mode 0600 because they hold auth passwords.
+go to ``options.run_dir`` (falling back to ``$TMPDIR`` or ``/tmp``), mode 0600 because they hold auth passwords.
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ log = logging.getLogger(__name__)
 
 
 def dump_dir(options: RunOptions) -> Path:
-    """``run_dir`` when it exists or can be created, else ``/tmp``."""
+    """``run_dir`` when it exists or can be created, else ``$TMPDIR`` (``/tmp``), where keepalived writes."""
     run_dir = Path(options.run_dir)
+    fallback = Path(os.environ.get("TMPDIR") or "/tmp")
     try:
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
-        return Path("/tmp")
-    return run_dir if os.access(run_dir, os.W_OK) else Path("/tmp")
+        return fallback
+    return run_dir if os.access(run_dir, os.W_OK) else fallback
 
 
 def dump_path(options: RunOptions, process: str, kind: DumpKind) -> Path:
@@ -88,14 +89,26 @@ def format_dump(kind: DumpKind, process: str, snapshot: dict[str, Any], metrics:
 
 def write_dump(
     options: RunOptions, process: str, kind: DumpKind, snapshot: dict[str, Any], metrics: Iterable[Metric]
-) -> Path:
-    """Write one dump file atomically with mode 0600 and return its path."""
+) -> Path | None:
+    """Write one dump file atomically with mode 0600 and return its path.
+
+    A full or read-only disk is the operator's to fix, not a reason to stop: it is logged, the
+    partial temporary file removed, and None returned.
+    """
     path = dump_path(options, process, kind)
     text = format_dump(kind, process, snapshot, metrics)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # not ours to remove (e.g. a directory in the way)
+            pass
+        log.error("Cannot write the %s dump %s: %s", kind, path, exc.strerror or exc)
+        return None
     return path

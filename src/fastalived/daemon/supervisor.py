@@ -112,6 +112,7 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._exit_code = EXIT_OK
         self._reload_lock = asyncio.Lock()
+        self._reload_queued = False  # a SIGHUP's reload waits for the lock; more SIGHUPs add nothing
         self._request_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloads = {"ok": 0, "invalid": 0, "failed": 0}
@@ -134,6 +135,9 @@ class Supervisor:
             parent_pid_file.acquire()
         except pidfile.AlreadyRunning as exc:
             log.error("%s", exc)
+            return EXIT_FAILURE
+        except OSError as exc:  # e.g. a read-only /run: without its lock the daemon must not run
+            log.error("cannot write pid file %s: %s", parent_pid_file.path, exc.strerror or exc)
             return EXIT_FAILURE
         dump_dir(self.options)  # creates run_dir (0700) for the children's dumps and state
         try:
@@ -178,7 +182,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         for dump_signum, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(dump_signum, self._dump_signal, dump_signum, kind)
 
@@ -242,7 +246,10 @@ class Supervisor:
         slot.started_at = self._clock()
         slot.heartbeat.spawned(self._clock())
         slot.channel = await Channel.open(parent_end)
-        pidfile.write(slot.pid_file, process.pid)
+        try:
+            pidfile.write(slot.pid_file, process.pid)
+        except OSError as exc:  # a full or read-only /run must not cost the child its supervision
+            log.error("cannot write pid file %s: %s", slot.pid_file, exc.strerror or exc)
         log.info("Starting %s child process, pid=%d", slot.title, process.pid)
         self._spawn_task(self._read_channel(slot, slot.channel))
         self._spawn_task(self._watch_exit(slot, process))
@@ -368,9 +375,16 @@ class Supervisor:
 
     # ------------------------------------------------------------------ reload
 
+    def _request_reload(self) -> None:
+        """SIGHUP: queue one reload; a storm collapses into the one already waiting (it reads the newest file)."""
+        if not self._reload_queued:
+            self._reload_queued = True
+            self._spawn_task(self.reload())
+
     async def reload(self) -> bool:
         """Validate the config; only a clean one reaches the children, which apply just the diff."""
         async with self._reload_lock:
+            self._reload_queued = False
             if self._stop.is_set():
                 return False
             sdnotify.reloading()
@@ -383,6 +397,9 @@ class Supervisor:
 
     async def _reload_locked(self) -> bool:
         config = await self._load_config()
+        if self._stop.is_set():  # SIGTERM while the config was loading: the stop wins
+            log.info("Reload abandoned: stopping")
+            return False
         if config is None:
             log.error("Reload aborted: configuration has errors; keeping the running configuration")
             self._reloads["invalid"] += 1
@@ -402,6 +419,8 @@ class Supervisor:
 
     async def _reload_child(self, role: str) -> bool:
         slot = self._slots.get(role)
+        if self._stop.is_set():  # never start children the shutdown has already stopped
+            return False
         if slot is None or not slot.wanted or slot.pid is None:
             await self._spawn(self._slot(role))  # newly configured (or between respawns): start fresh
             return True

@@ -136,6 +136,7 @@ class IpvsDirector:
                 await self._client.set_timeouts(table.timeouts.tcp, table.timeouts.tcpfin, table.timeouts.udp)
                 self._timeouts = table.timeouts
             if refresh or self._known is None:
+                self._known = None  # a dump that fails leaves nothing cached: the next sync dumps again
                 self._known = await self._client.table(self._reconciler.owned | table.services.keys())
                 self._dumped_at = time.monotonic()
             ops = self._reconciler.plan(table.services, self._known)

@@ -30,7 +30,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
-from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec
+from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec, VrrpInstance
 from fastalived.config.parse_static import ROUTE_TYPES
 from fastalived.vrrp import wire
 from fastalived.vrrp.rtnl import ADD_OK, DEL_OK, SCOPES, RtnlRequester, address_requests, is_harmless, keyword_number
@@ -52,6 +52,11 @@ class LinkInfo:
     up: bool
     primary4: ipaddress.IPv4Address | None
     link_local6: ipaddress.IPv6Address | None
+
+
+def vmac_address(vrid: int, family: int) -> bytes:
+    """RFC 5798 virtual router MAC: 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6)."""
+    return bytes((0, 0, 0x5E, 0, 1 if family == 4 else 2, vrid))
 
 
 def link_is_up(flags: int) -> bool:
@@ -199,6 +204,15 @@ class Netlink:
             elif address.version == 6 and address.is_link_local and link_local6 is None:
                 link_local6 = address
         return LinkInfo(index, mac, link_is_up(link["flags"]), primary4, link_local6)
+
+    async def instance_links(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
+        """An instance's interface and, with use_vmac, its VMAC (created when missing)."""
+        info = await self.link_info(cfg.interface)
+        if not cfg.use_vmac or info is None:
+            return info, None
+        if not await self.ensure_vmac(cfg.use_vmac, cfg.interface, vmac_address(cfg.virtual_router_id, cfg.family)):
+            return info, None
+        return info, await self.link_info(cfg.use_vmac)
 
     async def ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
         """Create (or reuse) ``use_vmac``'s macvlan on ``base``: private mode, the VRRP MAC, up."""

@@ -39,7 +39,6 @@ cdef bytes _as_bytes(object data)
 @cython.locals(raw="const unsigned char *", i=Py_ssize_t)
 cdef uint64_t _word_sum(bytes data, Py_ssize_t start, Py_ssize_t end, uint64_t total) noexcept
 
-@cython.locals(residue=uint64_t)
 cdef unsigned int _complement_of_sum(uint64_t total) noexcept
 
 cdef uint64_t _addresses_sum(bytes src, bytes dst) noexcept
@@ -51,33 +50,31 @@ cdef bytes _writable(bytes data, Py_ssize_t size)
 
 cdef bytes _frozen(bytes buffer)
 
-@cython.locals(out="unsigned char *")
-cdef int _put16(bytes buffer, Py_ssize_t at, unsigned int value) except -1
-
 @cython.locals(out="unsigned char *", raw="const unsigned char *", i=Py_ssize_t)
 cdef int _put_bytes(bytes buffer, Py_ssize_t at, bytes data) except -1
 
-cdef int _write_checksum(bytes buffer, Py_ssize_t at, Py_ssize_t start, Py_ssize_t end,
-                         uint64_t initial) except -1
+@cython.locals(checksum="unsigned int", out="unsigned char *")
+cdef bytes _with_checksum(bytes buffer, Py_ssize_t at, Py_ssize_t start, Py_ssize_t end, uint64_t initial)
 
 @cython.locals(length=Py_ssize_t)
-cdef Py_ssize_t _address_length(object addresses, bytes src) except -1
+cdef Py_ssize_t _address_length(object addresses, object src) except -1
 
 @cython.locals(count=Py_ssize_t, address_length=Py_ssize_t, end=Py_ssize_t, size=Py_ssize_t,
-               i=Py_ssize_t, initial=uint64_t, out=bytes)
+               initial=uint64_t, buffer=bytes, out="unsigned char *")
 cdef bytes _build_advert(int version, int vrid, int priority, int interval, object addresses,
-                         int auth_type, bytes auth_data, bytes src, bytes dst, bint pseudo_header)
+                         int auth_type, object auth_data, object src, object dst, bint pseudo_header)
 
 @cython.locals(raw="const unsigned char *", original=bytes, old_word=uint64_t, new_word=uint64_t,
-               old_checksum=uint64_t, out=bytes)
+               old_checksum=uint64_t, checksum="unsigned int", buffer=bytes, out="unsigned char *")
 cpdef bytes advert_with_priority(object advert, int priority)
 
-@cython.locals(src_bytes=bytes, dst_bytes=bytes, out=bytes)
+@cython.locals(src_bytes=bytes, dst_bytes=bytes, total_len=Py_ssize_t, ident16="unsigned int", buffer=bytes,
+               out="unsigned char *")
 cpdef bytes build_ipv4_header(object src, object dst, int payload_len, object ident, int ttl=*,
                               int tos=*)
 
 @cython.locals(raw="const unsigned char *", original=bytes, size=Py_ssize_t, header_len=Py_ssize_t,
-               ident16=uint64_t, total=uint64_t, out=bytes)
+               ident16=uint64_t, total=uint64_t, checksum="unsigned int", buffer=bytes, out="unsigned char *")
 cpdef bytes ipv4_with_id(object packet, object ident)
 
 @cython.locals(src_bytes=bytes, dst_bytes=bytes, address_length=Py_ssize_t)
@@ -92,16 +89,14 @@ cdef object _decode_ip_packet(bytes data, bint ipv6, bint accept_no_pseudo)
 cdef object _decode_vrrp(bytes data, Py_ssize_t start, Py_ssize_t end, bytes src, uint64_t addresses_sum, int ttl,
                          bint accept_no_pseudo)
 
-cdef tuple _fields(object adv)
-
-@cython.locals(adv_version=int, adv_auth_type=int, ttl=int)
+@cython.locals(fields=tuple, adv_version=int, adv_auth_type=int, ttl=int)
 cdef object _check_advert(object adv, int version, int auth_type, bytes auth_pass, bint multicast,
                           bint accept_no_pseudo)
 
 @cython.locals(wire="const unsigned char *", wanted="const unsigned char *", i=Py_ssize_t)
 cdef bint _password_matches(bytes auth_data, bytes password) except -1
 
-@cython.locals(adv_vrid=int, count=Py_ssize_t, adv_interval=int)
+@cython.locals(fields=tuple, adv_vrid=int, count=Py_ssize_t, adv_interval=int)
 cdef object _validate_for_instance(object adv, int version, int vrid, int auth_type, bytes auth_pass,
                                    int interval, bint multicast, object peers, object expected_addr_count,
                                    bint accept_no_pseudo)

@@ -22,7 +22,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 try:
     import cython
@@ -53,7 +53,7 @@ _ICMPV6_PROTO = 58
 _BROADCAST_MAC = b"\xff" * 6
 _ALL_NODES6 = socket.inet_pton(socket.AF_INET6, "ff02::1")
 _ZEROS = bytes(4096)  # room for the largest advert (v3, 255 IPv6 addresses)
-_IPV4_TEMPLATE = bytes((0x45, 0, 0, 0, 0, 0, 0, 0, 0, VRRP_PROTO)) + bytes(10)
+_IPV4_TEMPLATE = bytes((0x45, 0, 0, 0, 0, 0, 0, 0, 0, VRRP_PROTO)) + bytes(10)  # DF clear, no options
 
 
 class Drop(IntEnum):
@@ -125,10 +125,13 @@ def _complement_of_sum(total: int) -> int:
     Folding end-around carries keeps the residue mod 0xFFFF and never turns a non-zero sum
     into 0, so the folded value is the residue, written 0xFFFF when it is 0.
     """
-    if total == 0:
+    if cython.compiled:  # a few shifts and adds beat a 64-bit division
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        return ~total & 0xFFFF
+    if total == 0:  # as plain Python, ``total`` can be a big integer: one modulo folds it all
         return 0xFFFF
-    residue = total % 0xFFFF
-    return 0 if residue == 0 else residue ^ 0xFFFF
+    return (total % 0xFFFF or 0xFFFF) ^ 0xFFFF
 
 
 def _addresses_sum(src: bytes, dst: bytes) -> int:
@@ -146,7 +149,9 @@ def _writable(data: bytes, size: int) -> bytearray:
     """A private copy of ``data[:size]`` to build a packet in; :func:`_frozen` hands it out.
 
     Compiled it is a fresh ``bytes`` object that nothing else has seen yet, written in place through
-    a C pointer, which saves a ``bytearray`` and the final copy; as plain Python, a ``bytearray``.
+    a C pointer (the builders' ``out = buffer``), which saves a ``bytearray`` and the final copy; as
+    plain Python it is a ``bytearray`` and ``out`` the same object. ``size`` is at least 2: CPython
+    shares its empty and one-byte ``bytes`` objects.
     """
     if cython.compiled:
         raw = data
@@ -161,13 +166,8 @@ def _frozen(buffer: bytearray) -> bytes:
     return bytes(buffer)
 
 
-def _put16(buffer: bytearray, at: int, value: int) -> None:
-    out = buffer
-    out[at] = value >> 8
-    out[at + 1] = value & 0xFF
-
-
 def _put_bytes(buffer: bytearray, at: int, data: bytes) -> None:
+    """Copy ``data`` into a :func:`_writable` buffer at ``at``."""
     if cython.compiled:
         out = buffer
         raw = data
@@ -177,9 +177,14 @@ def _put_bytes(buffer: bytearray, at: int, data: bytes) -> None:
         buffer[at : at + len(data)] = data
 
 
-def _write_checksum(buffer: bytearray, at: int, start: int, end: int, initial: int) -> None:
-    """Store at ``at`` the checksum of ``buffer[start:end]`` (checksum field zero) plus ``initial``."""
-    _put16(buffer, at, _complement_of_sum(_word_sum(buffer, start, end, initial)))
+def _with_checksum(buffer: bytearray, at: int, start: int, end: int, initial: int) -> bytes:
+    """The finished packet, with the checksum of ``buffer[start:end]`` (checksum field zero) plus
+    ``initial`` stored at ``at``."""
+    checksum = _complement_of_sum(_word_sum(buffer, start, end, initial))
+    out = buffer
+    out[at] = checksum >> 8
+    out[at + 1] = checksum & 0xFF
+    return _frozen(buffer)
 
 
 def internet_checksum(data: bytes, initial: int = 0) -> int:
@@ -232,8 +237,7 @@ def build_advert(
     is ignored for v3. v3 over IPv4 checksums the IPv4 pseudo-header unless ``pseudo_header`` is
     false (keepalived's ``v3_checksum_as_v2``); v3 over IPv6 always uses the IPv6 pseudo-header.
     """
-    return _build_advert(version, vrid, priority, interval, addresses, auth_type, _as_bytes(auth_data),
-                         _as_bytes(src), _as_bytes(dst), pseudo_header)  # fmt: skip
+    return _build_advert(version, vrid, priority, interval, addresses, auth_type, auth_data, src, dst, pseudo_header)
 
 
 def _build_advert(
@@ -258,30 +262,32 @@ def _build_advert(
     if count > 255:
         raise ValueError("at most 255 addresses fit in an advert")
     address_length = _address_length(addresses, src)
+    if version == 2 and address_length != 4:
+        raise ValueError("VRRPv2 is IPv4 only")
+    if version == 2 and not 0 <= auth_type <= 255:
+        raise ValueError("auth_type must fit in a byte")
     end = _VRRP_HEADER_LEN + count * address_length
     size = end + (_V2_AUTH_LEN if version == 2 else 0)
-    out = _writable(_ZEROS, size)
-    _put16(out, 2, (priority << 8) | count)
-    for i in range(count):
-        _put_bytes(out, _VRRP_HEADER_LEN + i * address_length, _as_bytes(addresses[i]))
     initial = 0
+    if version == 3 and (address_length == 16 or pseudo_header):
+        if len(src) != address_length or len(dst) != address_length:
+            raise ValueError("src and dst must be packed addresses of the advert's family")
+        initial = _pseudo_header_sum(_addresses_sum(_as_bytes(src), _as_bytes(dst)), size, _PROTO)
+    buffer = _writable(_ZEROS, size)
+    out = buffer
+    out[0] = (version << 4) | 1  # type 1: advertisement
+    out[1] = vrid
+    out[2] = priority
+    out[3] = count
     if version == 2:
-        if address_length != 4:
-            raise ValueError("VRRPv2 is IPv4 only")
-        if not 0 <= auth_type <= 255:
-            raise ValueError("auth_type must fit in a byte")
-        _put16(out, 0, 0x2100 | vrid)
-        _put16(out, 4, (auth_type << 8) | interval)
-        _put_bytes(out, end, auth_data[:_V2_AUTH_LEN])
+        out[4] = auth_type
+        out[5] = interval
+        _put_bytes(buffer, end, _as_bytes(auth_data[:_V2_AUTH_LEN]))
     else:
-        _put16(out, 0, 0x3100 | vrid)
-        _put16(out, 4, interval)
-        if address_length == 16 or pseudo_header:
-            if len(src) != address_length or len(dst) != address_length:
-                raise ValueError("src and dst must be packed addresses of the advert's family")
-            initial = _pseudo_header_sum(_addresses_sum(src, dst), size, _PROTO)
-    _write_checksum(out, 6, 0, size, initial)
-    return _frozen(out)
+        out[4] = interval >> 8
+        out[5] = interval & 0xFF
+    _put_bytes(buffer, _VRRP_HEADER_LEN, b"".join(addresses))
+    return _with_checksum(buffer, 6, 0, size, initial)
 
 
 def advert_with_priority(advert: bytes, priority: int) -> bytes:
@@ -298,11 +304,14 @@ def advert_with_priority(advert: bytes, priority: int) -> bytes:
     old_word = (raw[2] << 8) | raw[3]
     new_word = (priority << 8) | raw[3]
     old_checksum = (raw[6] << 8) | raw[7]
-    out = _writable(original, len(original))
-    _put16(out, 2, new_word)
     # HC' = ~(~HC + ~m + m'), RFC 1624 eqn. 3, in one's-complement arithmetic.
-    _put16(out, 6, _complement_of_sum((old_checksum ^ 0xFFFF) + (old_word ^ 0xFFFF) + new_word))
-    return _frozen(out)
+    checksum = _complement_of_sum((old_checksum ^ 0xFFFF) + (old_word ^ 0xFFFF) + new_word)
+    buffer = _writable(original, len(original))
+    out = buffer
+    out[2] = priority
+    out[6] = checksum >> 8
+    out[7] = checksum & 0xFF
+    return _frozen(buffer)
 
 
 def build_ipv4_header(src: bytes, dst: bytes, payload_len: int, ident: int, ttl: int = 255, tos: int = 0xC0) -> bytes:
@@ -317,15 +326,19 @@ def build_ipv4_header(src: bytes, dst: bytes, payload_len: int, ident: int, ttl:
         raise ValueError("payload too long for IPv4")
     if not 0 <= ttl <= 255 or not 0 <= tos <= 255:
         raise ValueError("ttl and tos must fit in a byte")
-    out = _writable(_IPV4_TEMPLATE, _IPV4_HEADER_LEN)
-    _put16(out, 0, 0x4500 | tos)
-    _put16(out, 2, _IPV4_HEADER_LEN + payload_len)
-    _put16(out, 4, ident & 0xFFFF)
-    _put16(out, 8, (ttl << 8) | _PROTO)
-    _put_bytes(out, 12, src_bytes)
-    _put_bytes(out, 16, dst_bytes)
-    _write_checksum(out, 10, 0, _IPV4_HEADER_LEN, 0)
-    return _frozen(out)
+    total_len = _IPV4_HEADER_LEN + payload_len
+    ident16 = ident & 0xFFFF
+    buffer = _writable(_IPV4_TEMPLATE, _IPV4_HEADER_LEN)  # version 4, header length 5, protocol 112
+    out = buffer
+    out[1] = tos
+    out[2] = total_len >> 8
+    out[3] = total_len & 0xFF
+    out[4] = ident16 >> 8
+    out[5] = ident16 & 0xFF
+    out[8] = ttl
+    _put_bytes(buffer, 12, src_bytes)
+    _put_bytes(buffer, 16, dst_bytes)
+    return _with_checksum(buffer, 10, 0, _IPV4_HEADER_LEN, 0)
 
 
 def ipv4_with_id(packet: bytes, ident: int) -> bytes:
@@ -344,10 +357,14 @@ def ipv4_with_id(packet: bytes, ident: int) -> bytes:
     total = _word_sum(original, 0, 4, ident16)
     total = _word_sum(original, 6, 10, total)
     total = _word_sum(original, 12, header_len, total)
-    out = _writable(original, size)
-    _put16(out, 4, ident16)
-    _put16(out, 10, _complement_of_sum(total))
-    return _frozen(out)
+    checksum = _complement_of_sum(total)
+    buffer = _writable(original, size)
+    out = buffer
+    out[4] = ident16 >> 8
+    out[5] = ident16 & 0xFF
+    out[10] = checksum >> 8
+    out[11] = checksum & 0xFF
+    return _frozen(buffer)
 
 
 def build_ipv6_header(
@@ -402,16 +419,10 @@ def build_unsolicited_na(mac: bytes, ip6: bytes) -> bytes:
         raise ValueError("need a 6-byte MAC and a packed IPv6 address")
     # type 136, code 0, checksum, flags (O), target, option 2 (target LL address) of 1x8 bytes.
     icmp = struct.pack("!BBHI16sBB6s", 136, 0, 0, 0x20000000, bytes(ip6), 2, 1, bytes(mac))
-    out = _writable(icmp, len(icmp))
-    _write_checksum(
-        out,
-        2,
-        0,
-        len(icmp),
-        _pseudo_header_sum(_addresses_sum(bytes(ip6), _ALL_NODES6), len(icmp), _ICMPV6_PROTO),
-    )
+    pseudo = _pseudo_header_sum(_addresses_sum(bytes(ip6), _ALL_NODES6), len(icmp), _ICMPV6_PROTO)
+    buffer = _writable(icmp, len(icmp))
     ip_header = build_ipv6_header(ip6, _ALL_NODES6, len(icmp), hop_limit=255, tclass=0, next_header=_ICMPV6_PROTO)
-    frame = ip_header + _frozen(out)
+    frame = ip_header + _with_checksum(buffer, 2, 0, len(icmp), pseudo)
     return build_ethernet(b"\x33\x33\x00\x00\x00\x01", mac, _ETH_P_IPV6, frame)
 
 
@@ -540,15 +551,11 @@ def check_advert(
     return _check_advert(adv, version, auth_type, _as_bytes(auth_pass), multicast, accept_no_pseudo)
 
 
-def _fields(adv: Advert) -> tuple[Any, ...]:
-    """The advert as a plain tuple: unpacking it beats six attribute reads in either build."""
-    return cython.cast(tuple, adv) if cython.compiled else adv  # compiled: unchecked, no copy
-
-
 def _check_advert(
     adv: Advert, version: int, auth_type: int, auth_pass: bytes, multicast: bool, accept_no_pseudo: bool
 ) -> Drop | None:
-    adv_version, _, _, _, _, adv_auth_type, _, form, _, auth_data, _, ttl = _fields(adv)
+    fields = cython.cast(tuple, adv) if cython.compiled else adv  # see _validate_for_instance
+    adv_version, _, _, _, _, adv_auth_type, _, form, _, auth_data, _, ttl = fields
     if multicast and ttl != _TTL and ttl != _NO_HOP_LIMIT:
         return Drop.BAD_TTL
     if adv_version != version:
@@ -612,7 +619,10 @@ def _validate_for_instance(
     expected_addr_count: int | None,
     accept_no_pseudo: bool,
 ) -> Drop | None:
-    _, _, adv_vrid, _, count, _, adv_interval, _, _, _, src, _ = _fields(adv)
+    # Unpacking beats attribute reads in either build; compiled, the unchecked cast to tuple makes
+    # it a few C loads (an Advert is a tuple; Cython's own check would demand an exact tuple).
+    fields = cython.cast(tuple, adv) if cython.compiled else adv
+    _, _, adv_vrid, _, count, _, adv_interval, _, _, _, src, _ = fields
     if adv_vrid != vrid:
         return Drop.BAD_VRID
     reason = _check_advert(adv, version, auth_type, auth_pass, multicast, accept_no_pseudo)

@@ -243,7 +243,7 @@ class VrrpMachine:
         ``next_deadline`` would do nothing but move the Master_Down_Timer to
         ``now + master_down_interval``: a backup hearing its current master again, unchanged.
 
-        The I/O layer may then take the shortcut :meth:`steady_advert` for exact repeats of
+        The role may then take the shortcut :meth:`steady_advert` for exact repeats of
         that advert, until the machine changes in any other way."""
         return (
             self.state == BACKUP
@@ -291,7 +291,7 @@ class VrrpMachine:
         """Move a master's next Adver_Timer expiry up to ``window`` earlier, toward the nearest
         earlier multiple of advert_int on the clock (no-op when on it, or not a master).
 
-        The I/O layer calls it for masters that share an advert_int with other masters: each
+        The router calls it for masters that share an advert_int with other masters: each
         walks toward the same grid, at most ``window`` per advert, until all leave in one
         wakeup. An early advert only restarts the backups' timers early."""
         deadline = self._adver_deadline

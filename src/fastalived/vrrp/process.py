@@ -25,7 +25,6 @@ import socket
 import time
 from collections import Counter, deque
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from fastalived.config.model import Config, IPAddress, VrrpInstance
@@ -34,13 +33,13 @@ from fastalived.runtime.jobs import SerialTasks
 from fastalived.runtime.role import Metric
 from fastalived.vrrp import report, wire
 from fastalived.vrrp.addresses import FrameSender, LinkInfo, LinkMonitor, Netlink, NetlinkThread
-from fastalived.vrrp.io import TIMER_SLACK, AdvertSender, DeadlineScheduler, Packet, SocketPool, VrrpSocket
+from fastalived.vrrp.binding import Binding, advert_sender, needs_restart, source_address
+from fastalived.vrrp.io import TIMER_SLACK, DeadlineScheduler, Packet, SocketPool, VrrpSocket
 from fastalived.vrrp.machine import BACKUP, INIT, STATE_NAMES, AddVips, RemoveVips, SendAdvert, SendGarp
 from fastalived.vrrp.notify import NoSyncDaemon, Notifier, SyncDaemonHook
 from fastalived.vrrp.realtime import RealtimeScheduling
 from fastalived.vrrp.report import Transition
 from fastalived.vrrp.router import (
-    AUTH_TYPES,
     ArmTimer,
     Effect,
     GroupChanged,
@@ -51,7 +50,7 @@ from fastalived.vrrp.router import (
 )
 from fastalived.vrrp.rtnl import RtnlSender
 from fastalived.vrrp.scripts import ScriptRunner
-from fastalived.vrrp.vips import Requests, VipEffects, instance_vips, vip_device
+from fastalived.vrrp.vips import VipEffects, instance_vips, vip_device
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -60,54 +59,9 @@ ALIGN_MAX = 0.001  # but never more than 1 ms (once, while phases merge; steady 
 TRANSITION_LOG_SIZE = 1000  # state changes kept for snapshot() and tests
 
 
-@dataclass
-class Binding:
-    """One instance's I/O side: its sockets, advert sender, pre-built VIP requests, counters."""
-
-    name: str
-    config: VrrpInstance
-    vsock: VrrpSocket | None = None  # receives (and sends, unless use_vmac)
-    tx: VrrpSocket | None = None  # sends: the VMAC's socket with use_vmac, else ``vsock``
-    sender: AdvertSender | None = None
-    link: LinkInfo | None = None
-    vips_set: bool = False  # our VIPs are on the interface (added by us as MASTER)
-    vip_add: Requests | None = None  # pre-built RTM_NEWADDR / RTM_DELADDR (None: the pyroute2 path)
-    vip_del: Requests | None = None
-    steady_key: Heard | None = None  # the advert whose exact repeats take the steady shortcut
-    adverts_sent: int = 0
-    last_transition: float | None = None
-
-    @property
-    def family(self) -> int:
-        return socket.AF_INET6 if self.config.family == 6 else socket.AF_INET
-
-
-def vmac_address(vrid: int, family: int) -> bytes:
-    """RFC 5798 virtual router MAC: 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6)."""
-    return bytes((0, 0, 0x5E, 0, 1 if family == 4 else 2, vrid))
-
-
 def _align_window(advert_int: float) -> float:
     """How early a master's advert may leave to share another master's wakeup."""
     return min(ALIGN_FRACTION * advert_int, ALIGN_MAX)
-
-
-def _needs_restart(old: VrrpInstance, new: VrrpInstance) -> bool:
-    """Identity changes cannot be applied in place: another router on the wire."""
-    return (old.interface, old.virtual_router_id, old.family, old.version, old.use_vmac) != (
-        new.interface, new.virtual_router_id, new.family, new.version, new.use_vmac,
-    )  # fmt: skip
-
-
-def _source_address(cfg: VrrpInstance, info: LinkInfo | None) -> IPAddress | None:
-    """keepalived's choice: unicast_src_ip / mcast_src_ip (one setting with two names), else the
-    interface's primary IPv4 address or its IPv6 link-local one."""
-    configured = cfg.unicast_src_ip or cfg.mcast_src_ip
-    if configured is not None and configured.version == cfg.family:
-        return configured
-    if info is None:
-        return None
-    return info.link_local6 if cfg.family == 6 else info.primary4
 
 
 class VrrpRole:
@@ -179,7 +133,7 @@ class VrrpRole:
             current = self.bindings.get(name)
             if current is None:
                 await self._add_instance(inst_config, clean_leftovers=True)
-            elif _needs_restart(current.config, inst_config):
+            elif needs_restart(current.config, inst_config):
                 self._remove_instance(name, wire.monotonic())
                 await self._add_instance(inst_config, clean_leftovers=False)
             else:
@@ -241,7 +195,7 @@ class VrrpRole:
             removed = await self._netlink.remove_addresses(instance_vips(config), vip_device(config))
             if removed:
                 log.info("(%s) removing VIPs. (%d left over from a previous run)", config.name, removed)
-        self._bind(binding, *await self._links_of(config))
+        self._bind(binding, *await self._netlink.instance_links(config))
         await self._learn_links(binding)
         self._execute(self.router.start(config.name, wire.monotonic()))
 
@@ -252,7 +206,7 @@ class VrrpRole:
             return  # untouched: same machine, same state, same timers
         binding.config = config
         self._align_max = self._masters = None
-        self._bind(binding, *await self._links_of(config))
+        self._bind(binding, *await self._netlink.instance_links(config))
         await self._learn_links(binding)
         self._execute(self.router.reconfigured(config.name, wire.monotonic()))
         if binding.vips_set and self.router.is_master(config.name):
@@ -268,16 +222,6 @@ class VrrpRole:
         self._unbind(binding)
         del self.bindings[name]
         self._align_max = self._masters = None
-
-    async def _links_of(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
-        """The instance's interface and, with use_vmac, its VMAC (created when missing)."""
-        info = await self._netlink.link_info(cfg.interface)
-        if not cfg.use_vmac or info is None:
-            return info, None
-        mac = vmac_address(cfg.virtual_router_id, cfg.family)
-        if not await self._netlink.ensure_vmac(cfg.use_vmac, cfg.interface, mac):
-            return info, None
-        return info, await self._netlink.link_info(cfg.use_vmac)
 
     async def _learn_links(self, binding: Binding) -> None:
         """Tell the router the state of every interface the instance tracks that it does not know."""
@@ -297,7 +241,7 @@ class VrrpRole:
         """
         assert self._pool is not None
         cfg = binding.config
-        src = _source_address(cfg, info)
+        src = source_address(cfg, info)
         sending = vmac if cfg.use_vmac else info
         stale = (binding.vsock is not None and info is not None and binding.vsock.ifindex != info.index) or (
             binding.tx is not None and sending is not None and binding.tx.ifindex != sending.index
@@ -320,18 +264,7 @@ class VrrpRole:
         binding.vip_add, binding.vip_del = self._vips.prebuilt(cfg) or (None, None)
         previous_id = binding.sender.ip_id if binding.sender is not None else 0
         assert binding.tx is not None
-        binding.sender = AdvertSender(
-            binding.tx,
-            version=cfg.version,
-            vrid=cfg.virtual_router_id,
-            advert_int=cfg.advert_int,
-            addresses=[s.address.ip.packed for s in cfg.virtual_ipaddresses if s.family == cfg.family],
-            src=src.packed,
-            destinations=[str(p) for p in cfg.unicast_peers] or [group],
-            auth_type=AUTH_TYPES[cfg.auth_type] if cfg.version == 2 else 0,
-            auth_data=cfg.auth_pass or b"",
-            pseudo_header=not cfg.v3_checksum_as_v2,
-        )
+        binding.sender = advert_sender(cfg, binding.tx, src.packed, group)
         binding.sender.ip_id = previous_id
         self._execute(self.router.bind(cfg.name, cfg.interface, family, src.packed, wire.monotonic()))
 
@@ -399,7 +332,7 @@ class VrrpRole:
         if up:
             for binding in list(self.bindings.values()):
                 if binding.config.interface == ifname:
-                    self._bind(binding, *await self._links_of(binding.config))
+                    self._bind(binding, *await self._netlink.instance_links(binding.config))
         self._execute(self.router.link_changed(ifname, up, wire.monotonic()))
         self._end_tick()
 

@@ -15,7 +15,7 @@ from fastalived.vrrp.vips import instance_vips
 
 if TYPE_CHECKING:
     from fastalived.vrrp.io import VrrpSocket
-    from fastalived.vrrp.process import Binding
+    from fastalived.vrrp.binding import Binding
 
 
 @dataclass(frozen=True, slots=True)

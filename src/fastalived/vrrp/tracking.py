@@ -1,10 +1,10 @@
 """Tracking for VRRP instances, pure: script hysteresis, effective priority, sync groups.
 
-The I/O layer runs the scripts and watches links; these classes turn the raw results into what
-the state machines need: :class:`ScriptTracker` applies ``rise``/``fall``,
-:class:`PriorityCalculator` folds tracked items into an effective priority and a fault flag
-(``VrrpMachine.set_priority`` / ``set_fault``), and :class:`SyncGroup` keeps the members of a
-``vrrp_sync_group`` moving together.
+The role runs the scripts and watches links, and the router (:mod:`fastalived.vrrp.router`)
+feeds the results here; these classes turn them into what the state machines need:
+:class:`ScriptTracker` applies ``rise``/``fall``, :class:`PriorityCalculator` folds tracked items
+into an effective priority and a fault flag (``VrrpMachine.set_priority`` / ``set_fault``), and
+:class:`SyncGroup` keeps the members of a ``vrrp_sync_group`` moving together.
 
 Weights follow ``man keepalived.conf``: a positive weight is added while the item is up, a
 negative one subtracted while it is down, ``reverse`` flips the direction, and weight 0 (or an
@@ -155,7 +155,7 @@ class PriorityCalculator:
 class SyncGroup:
     """A ``vrrp_sync_group``: its members are all MASTER, or all BACKUP/FAULT.
 
-    Faults are shared: the I/O layer reports each member's own fault with
+    Faults are shared: the router reports each member's own fault with
     :meth:`set_member_fault` and applies ``faulted`` to every member (keepalived puts the whole
     group in FAULT). Elections are shared through :meth:`member_changed`, which answers with the
     members to force via ``VrrpMachine.sync_to``.

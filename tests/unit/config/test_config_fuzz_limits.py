@@ -69,9 +69,7 @@ def test_ten_thousand_bare_braces_give_bounded_errors() -> None:
 def test_doubling_definitions_are_refused_at_the_line_length_bound() -> None:
     text = "$A0=xxxxxxxx\n" + "".join(f"$A{i}=$A{i - 1} $A{i - 1}\n" for i in range(1, 20)) + "$A19\n" + INSTANCE
     result = parse_string(text, "k.conf")
-    assert messages(result) == [
-        "k.conf:21:1: error: parameter substitution makes a line longer than 65536 characters"
-    ]
+    assert messages(result) == ["k.conf:21:1: error: parameter substitution makes a line longer than 65536 characters"]
     assert loads_instance(result)
 
 
@@ -124,3 +122,24 @@ def test_only_newlines_end_lines_so_positions_match_an_editor(separator: str) ->
 def test_crlf_lines_keep_their_numbers_and_columns() -> None:
     result = parse_string("global_defs {\r\n router_id a\r\n  bogus_keyword 1\r\n}\r\n", "k.conf")
     assert [str(d.where) for d in result.diagnostics] == ["k.conf:3:3"]
+
+
+def test_seq_with_enormous_bounds_is_refused_not_overflowed() -> None:
+    result = parse_string("~SEQ(i, 0, 18446744073709551616) x $i\n" + INSTANCE, "k.conf")
+    assert messages(result) == [
+        "k.conf:1:1: error: ~SEQ would repeat a line 18446744073709551617 times (limit 1000000)"
+    ]
+    assert loads_instance(result)
+
+
+def test_recursive_multiline_definition_is_refused_at_once() -> None:
+    """A definition reaching itself through a multi-line one would branch at every level."""
+    text = "$A=x\\\n$B\\\n$B\n$B=$A\n$A\n" + INSTANCE
+    started = time.monotonic()
+    result = parse_string(text, "k.conf")
+    assert time.monotonic() - started < 2
+    assert set(messages(result)) == {
+        "k.conf:5:1: error: recursive definition: $A expands to itself",
+        "k.conf:5:1: warning: unknown keyword 'x'",  # the first line of $A, at the top level
+    }
+    assert loads_instance(result)

@@ -322,10 +322,8 @@ vrrp_instance VI_1 {
 }
 virtual_server 198.51.100.1 80 {
     real_server 203.0.113.1 80 {
-        PING_CHECK {
-        }
-        UDP_CHECK {
-            payload 0102
+        BFD_CHECK {
+            name bfd1
         }
     }
     protocol TCP
@@ -339,8 +337,7 @@ virtual_server 198.51.100.1 80 {
         "vrrp_track_process",
         "strict_mode",
         "track_process",
-        "PING_CHECK",
-        "UDP_CHECK",
+        "BFD_CHECK",
     ]
     assert str(result.warnings[2]) == (
         "<string>:6:1: warning: 'bfd_instance' is not supported by fastalived; ignored (BFD is not implemented)"

@@ -125,3 +125,28 @@ def test_apply_reads_the_checker_state():
     director = IpvsDirector(kernel)  # type: ignore[arg-type]
     run(director.apply(Config(virtual_servers=(vs,)), state))
     assert kernel.services[SVC].dests == {DestKey("203.0.113.1", 80): DestSpec(AF_INET, 0, 8)}
+
+
+def test_a_repair_pass_dumps_the_kernel_and_logs_each_fix(caplog):
+    """The checker's periodic repair pass: no new verdicts, yet an ``ipvsadm -d`` is undone and logged."""
+    rs = RealServer(ip_address("203.0.113.1"), 80, weight=3)
+    vs = VirtualServer(address=ip_address("198.51.100.1"), port=80, protocol="TCP", lvs_sched="rr", real_servers=(rs,))
+    state = SimpleNamespace(virtual_servers={vs.key: SimpleNamespace(
+        quorum_up=True, servers={rs.key: SimpleNamespace(up=True, weight=3)})})  # fmt: skip
+    config = Config(virtual_servers=(vs,))
+    kernel = MemoryKernel()
+    director = IpvsDirector(kernel)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        await director.apply(config, state)
+        assert (await director.apply(config, state, repair=True)).total == 0  # cheap when nothing differs
+        del kernel.services[SVC].dests[DestKey("203.0.113.1", 80)]  # ipvsadm -d
+        assert (await director.apply(config, state)).total == 0  # events alone plan against the cache
+        assert (await director.apply(config, state, repair=True)).applied == {OpKind.ADD_DEST: 1}
+
+    run(scenario())
+    assert kernel.dumps == 3
+    assert kernel.services[SVC].dests == {DestKey("203.0.113.1", 80): DestSpec(AF_INET, 0, 3)}
+    repairs = [r.getMessage() for r in caplog.records if "repairing" in r.getMessage()]
+    fix = f"add_dest 203.0.113.1:80 weight 3 in {SVC}"
+    assert repairs == [f"IPVS: repairing a change made outside fastalived: {fix}"]

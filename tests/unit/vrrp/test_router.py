@@ -301,3 +301,43 @@ def test_master_fast_path_matches_the_timer_and_declines_when_unbound() -> None:
     router.unbind("VI_1")
     assert router.advert_due("VI_1", down + 2.0, 0.0) is None
     assert actions(router.timer("VI_1", down + 2.0)) == [SendAdvert(100)]
+
+
+def test_unicast_hears_only_its_peers_and_skips_the_ttl_check() -> None:
+    peers = "    unicast_peer {\n        192.0.2.20\n    }"
+    router, _ = router_for(config(instance(extra=peers)))
+    assert router.receive(ETH0, packet(src=LOW_PEER), b"", -1, 1.0).instance is None
+    assert router.instances["VI_1"].drops == {"NOT_A_PEER": 1}
+    assert router.receive(ETH0, packet(ttl=64), b"", -1, 1.0).instance == "VI_1"  # routed unicast: any TTL
+
+
+def test_v3_checksum_without_pseudo_header_needs_v3_checksum_as_v2() -> None:
+    def rfc9568(vrid: int) -> bytes:
+        payload = wire.build_advert(3, vrid, 150, 100, [VIP], src=PEER, dst=GROUP, pseudo_header=False)
+        return wire.build_ipv4_header(PEER, GROUP, len(payload), 1) + payload
+
+    cfg = config(instance("VI_1", 51, version=3), instance("VI_2", 52, version=3, extra="    v3_checksum_as_v2"))
+    router, _ = router_for(cfg)
+    assert router.receive(ETH0, rfc9568(51), b"", -1, 1.0).instance is None
+    assert router.instances["VI_1"].drops == {"BAD_CHECKSUM": 1}
+    assert router.receive(ETH0, rfc9568(52), b"", -1, 1.0).instance == "VI_2"
+
+
+def test_ipv6_unicast_advert_is_checked_against_our_own_source_address() -> None:
+    ours, theirs = socket.inet_pton(socket.AF_INET6, "2001:db8::1"), socket.inet_pton(socket.AF_INET6, "2001:db8::2")
+    vip6 = socket.inet_pton(socket.AF_INET6, "2001:db8::100")
+    block = vrrp_instance_config("VI_6", 61, 100, ["2001:db8::100/64"], version=3,
+                                 extra="    unicast_peer {\n        2001:db8::2\n    }")  # fmt: skip
+    cfg = config(block)
+    router = VrrpRouter()
+    router.configure(cfg)
+    router.add(cfg.vrrp_instances[0])
+    router.bind("VI_6", "eth0", socket.AF_INET6, ours, 0.0)
+    router.learn_link("eth0", True)
+    router.start("VI_6", 0.0)
+    listener = Socket(family=socket.AF_INET6, group_packed=socket.inet_pton(socket.AF_INET6, "ff02::12"))
+    payload = wire.build_advert(3, 61, 150, 100, [vip6], src=theirs, dst=ours)
+    assert router.receive(listener, payload, theirs, 255, 1.0).instance == "VI_6"
+    stranger = wire.build_advert(3, 61, 150, 100, [vip6], src=theirs, dst=theirs)
+    assert router.receive(listener, stranger, theirs, 255, 1.0).instance is None
+    assert router.interface_drops[("eth0", socket.AF_INET6)] == {"BAD_CHECKSUM": 1}

@@ -1,0 +1,66 @@
+"""Real IPVS in the vmrun guest: the checker role alone repairs an ``ipvsadm -d`` of a static
+destination (no checker, so no event ever comes) within its repair interval, and logs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+import uvloop
+
+from fastalived.check import process
+from fastalived.check.process import CheckRole
+from fastalived.ipvs.director import IpvsDirector
+
+from .helpers import IN_GUEST, ipvsadm_rules, sh
+
+pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
+
+STATIC_POOL = """
+virtual_server 198.51.100.1 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 203.0.113.1 8080 {
+        weight 2
+    }
+    real_server 203.0.113.2 8080 {
+        weight 3
+    }
+}
+"""
+INTERVAL = 1.0
+
+
+def test_ipvsadm_delete_of_a_static_destination_is_repaired(config_file, monkeypatch, caplog) -> None:
+    _, config = config_file(STATIC_POOL)
+    monkeypatch.setattr(process, "IPVS_REPAIR_INTERVAL", INTERVAL)
+
+    async def open_director(cfg: object) -> IpvsDirector | None:
+        return await IpvsDirector.open()
+
+    async def main() -> float:
+        role = CheckRole(open_ipvs=open_director)
+        await role.start(config)
+        deadline = time.monotonic() + 30
+        while "-a -t 198.51.100.1:80 -r 203.0.113.2:8080 -m -w 3" not in ipvsadm_rules():
+            assert time.monotonic() < deadline, ipvsadm_rules()
+            await asyncio.sleep(0.05)
+        sh("ipvsadm", "-d", "-t", "198.51.100.1:80", "-r", "203.0.113.2:8080")
+        deleted = time.monotonic()
+        while "-a -t 198.51.100.1:80 -r 203.0.113.2:8080 -m -w 3" not in ipvsadm_rules():
+            assert time.monotonic() - deleted < 30, ipvsadm_rules()
+            await asyncio.sleep(0.05)
+        repaired_after = time.monotonic() - deleted
+        await role.stop()
+        return repaired_after
+
+    with caplog.at_level(logging.INFO, logger="fastalived.ipvs"):
+        repaired_after = uvloop.run(main())
+    # one interval, plus the guest's TCG slowness for the dump and the ipvsadm polling
+    assert repaired_after < INTERVAL + 5
+    assert any("repairing a change made outside fastalived: add_dest 203.0.113.2:8080" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    assert ipvsadm_rules() == []  # released at stop
