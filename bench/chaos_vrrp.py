@@ -1,6 +1,6 @@
 """kill -9 of the VRRP child on the master, repeatedly, while both nodes are sampled for the VIP.
 
-    .venv/bin/python bench/chaos_vrrp.py [--kills 10] [--advert-ints 0.1 1] [--period 0.002]
+    .venv/bin/python bench/chaos_vrrp.py [--kills 10] [--gap 0] [--advert-ints 0.1 1] [--period 0.002]
 
 Two nodes in throw-away namespaces run the full daemon (``tests/support/full_daemon.py``): node 1
 prio 150 (VRRPv3), node 2 prio 100 (``-P``). For each advert interval, each kill waits until node 1
@@ -9,6 +9,9 @@ VRRP child and waits until that state is back. A thread samples which nodes hold
 ``--period`` seconds throughout. Printed per interval: transitions logged by the peer (goal 0),
 samples with the VIP on no node / on both (with the longest such run), the respawn time (kill ->
 the new child reports ready to the parent) and kill -> node 1 master again.
+
+More than 5 deaths in 60 s make the parent back off (1, 2, 4 ... s before a respawn); ``--gap 12``
+spaces the kills so that every respawn is immediate.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def child_ready(daemon: FullDaemon, old_pid: int) -> bool:
     return bool(child.get("pid") not in (None, old_pid) and child.get("ready"))
 
 
-def one_interval(advert_int: float, kills: int, period: float, workdir: Path) -> dict[str, object]:
+def one_interval(advert_int: float, kills: int, gap: float, period: float, workdir: Path) -> dict[str, object]:
     with Testbed(2, prefix="cv") as bed:
         master = FullDaemon(bed.node(1), workdir / f"n1-{advert_int:g}", node_config("n1", 150, advert_int))
         backup = FullDaemon(bed.node(2), workdir / f"n2-{advert_int:g}", node_config("n2", 100, advert_int), "-P")
@@ -76,7 +79,7 @@ def one_interval(advert_int: float, kills: int, period: float, workdir: Path) ->
             with VipPresence([bed.node(1), bed.node(2)], VIP, period) as presence:
                 first_kill = time.time()
                 for _ in range(kills):
-                    wait_steady(master, backup, 3 * advert_int)
+                    wait_steady(master, backup, max(3 * advert_int, gap))
                     old = master.child_pids()["vrrp"]
                     assert old is not None
                     killed = time.time()
@@ -117,10 +120,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=10, help="kills per advert interval")
     parser.add_argument("--advert-ints", type=float, nargs="+", default=[0.1, 1.0])
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds of steady state between kills")
     parser.add_argument("--period", type=float, default=0.002, help="VIP sampling period, s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fastalived-chaos-") as scratch:
-        rows = [one_interval(a, args.kills, args.period, Path(scratch)) for a in args.advert_ints]
+        rows = [one_interval(a, args.kills, args.gap, args.period, Path(scratch)) for a in args.advert_ints]
     print("(in the 'VIP on' columns: samples, then the longest run)")
     print_table(rows)
     return 0

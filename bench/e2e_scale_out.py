@@ -12,9 +12,15 @@ Three directors (``fastalived -C``, HTTP_GET every 0.2 s against their own real 
   hop is gone from the router's FIB (ms; ``--runs`` samples);
 * graceful SIGTERM -> failed client requests: a client on the router opens a new connection per
   request to the VIP while one director gets SIGTERM; the director stops serving the moment its
-  checker child (which removes the IPVS services) exits. With the drain (1.5 s) and without (0 s);
+  checker child (which removes the IPVS services) exits. With the drain (1.5 s) and without (0 s).
+  A refused connection is one routed to a director that no longer serves (what the drain is for);
+  a reset is a connection moved to another director when the router's ECMP set shrank, which
+  here (no IPVS, so neither ``mh`` nor connection sync) nobody can take over;
 * crash -> next hop gone: a director's link goes silent and everything on it is SIGKILLed; BFD
-  100 ms x 3 takes its next hop out of the router's FIB.
+  100 ms x 3 takes its next hop out of the router's FIB;
+* the classic glue for comparison: keepalived 2.2.7 with a ``vrrp_script`` (curl, every 1 s, the
+  shortest keepalived allows, fall 1) and notify scripts running ``vtysh ... network VIP/32`` on
+  each VRRP transition; health failure -> route withdrawn, measured the same way.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the testbed is not installed
 
-from tests.support.ecmp import TABLE, VIP, EcmpBed, wait_bgp_established
+from tests.support.ecmp import FAILED, ROUTER_AS, TABLE, VIP, EcmpBed, wait_bgp_established
 from tests.support.frr import frr_unavailable
-from tests.support.testbed import unavailable_reason, wait_for
+from tests.support.testbed import VrrpDaemon, unavailable_reason, wait_for
 
 DRAIN = 1.5
 DIRECTORS = 3
@@ -89,16 +96,16 @@ def health_failure(bed: EcmpBed, runs: int) -> list[float | None]:
     return samples
 
 
-def sigterm_failures(bed: EcmpBed) -> tuple[int, int]:
-    """(failed, total) client requests around a SIGTERM of director 1, serving stopping at its exit."""
+def sigterm_failures(bed: EcmpBed) -> str:
+    """Client requests around a SIGTERM of director 1 that failed, by error, of all sent."""
     if bed.wait_next_hops(_all_but(bed, None), 15) is None:
         raise RuntimeError(f"ECMP set incomplete: {bed.next_hops()}")
-    results: list[bool] = []
+    results: list[str] = []
     stop = threading.Event()
 
     def client() -> None:
         while not stop.is_set():
-            results.append(bed.get(timeout=2.0) is not None)
+            results.append(bed.get(timeout=2.0))
 
     thread = threading.Thread(target=client)
     thread.start()
@@ -114,7 +121,9 @@ def sigterm_failures(bed: EcmpBed) -> tuple[int, int]:
     time.sleep(1.0)
     stop.set()
     thread.join()
-    return results.count(False), len(results)
+    failures = Counter(result.removeprefix(FAILED) for result in results if result.startswith(FAILED))
+    kinds = ", ".join(f"{count} {kind}" for kind, count in failures.most_common())
+    return f"{sum(failures.values())} of {len(results)}" + (f" ({kinds})" if kinds else "")
 
 
 def crash(bed: EcmpBed) -> float | None:
@@ -125,6 +134,58 @@ def crash(bed: EcmpBed) -> float | None:
     crashed = bed.crash(1)
     gone = bed.wait_next_hops(_all_but(bed, 1), 5)
     return None if gone is None else gone - crashed
+
+
+GLUE_CONFIG = """global_defs {{
+    router_id {name}
+    script_user root
+}}
+vrrp_script real_server {{
+    script "/usr/bin/curl -sf -m 1 -o /dev/null http://{real}/"
+    interval 1
+    timeout 1
+    fall 1
+    rise 1
+}}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id {vrid}
+    priority 100
+    advert_int 1
+    track_script {{
+        real_server
+    }}
+    notify_master "{script} announce"
+    notify_backup "{script} withdraw"
+    notify_fault "{script} withdraw"
+    notify_stop "{script} withdraw"
+}}
+"""
+GLUE_SCRIPT = """#!/bin/sh
+# The classic glue: a VRRP transition edits bgpd's configuration through vtysh.
+[ "$1" = announce ] && verb= || verb=no
+exec vtysh --vty_socket {vty} -c "configure terminal" -c "router bgp {asn}" -c "no bgp network import-check" \\
+    -c "address-family ipv4 unicast" -c "$verb network {vip}/32"
+"""
+
+
+def classic_glue(runs: int) -> list[float | None]:
+    """Health failure -> withdrawn with keepalived + vrrp_script + a notify script calling vtysh."""
+    with EcmpBed(directors=DIRECTORS) as bed:
+        daemons: list[VrrpDaemon] = []
+        try:
+            for i, director in enumerate(bed.fleet):
+                script = director.run_dir / "glue.sh"
+                script.write_text(GLUE_SCRIPT.format(vty=director.frr.directory, asn=ROUTER_AS + 1 + i, vip=VIP))
+                script.chmod(0o755)
+                config = GLUE_CONFIG.format(name=f"glue{i + 1}", real=director.real_server, vrid=60 + i, script=script)
+                daemon = VrrpDaemon(director.node, config, flavour="keepalived", run_dir=director.run_dir / "glue")
+                daemons.append(daemon.start())
+            return health_failure(bed, runs)
+        finally:
+            for daemon in daemons:
+                daemon.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,15 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         for director in bed.fleet[1:]:
             director.start()
         rows.append(("health failure -> route withdrawn on the router (ms)", _summary(health_failure(bed, args.runs))))
-        failed, total = sigterm_failures(bed)
-        rows.append((f"graceful SIGTERM, drain {DRAIN:g} s -> failed requests", f"{failed} of {total}"))
+        rows.append((f"graceful SIGTERM, drain {DRAIN:g} s -> failed requests", sigterm_failures(bed)))
     with EcmpBed(directors=DIRECTORS, drain=0, bfd=True) as bed:
         for director in bed.fleet:
             director.start()
-        failed, total = sigterm_failures(bed)
-        rows.append(("graceful SIGTERM, drain 0 s -> failed requests", f"{failed} of {total}"))
+        rows.append(("graceful SIGTERM, drain 0 s -> failed requests", sigterm_failures(bed)))
         bed.fleet[0].start()  # back to two next hops for the crash
         rows.append(("crash -> next hop gone, BFD 100 ms x 3 (ms)", _ms(crash(bed))))
+    rows.append(("classic glue: health failure -> withdrawn (ms)", _summary(classic_glue(args.runs))))
     width = max(len(name) for name, _ in rows)
     print(f"\nscale-out behind ECMP (FRR {_frr_version()}), {DIRECTORS} directors")
     for name, value in rows:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import shutil
 import signal
 import sys
 import tempfile
@@ -167,8 +168,9 @@ def main() -> int:
     parser.add_argument("--reload-every", type=float, default=10)
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after a flip a VIP move may take")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fastalived-soak-") as scratch:
-        run(args.minutes, args.servers, args.flap, args.reload_every, args.settle, Path(scratch))
+    workdir = Path(tempfile.mkdtemp(prefix="fastalived-soak-"))
+    run(args.minutes, args.servers, args.flap, args.reload_every, args.settle, workdir)
+    shutil.rmtree(workdir)  # kept (configs, logs, notify lines) when the run fails
     return 0
 
 

@@ -40,6 +40,7 @@ TABLE = 201
 STATUS_PORT = 9657
 REAL_NET = "203.0.113"
 ROUTER_AS = 65000
+FAILED = "failed: "  # what EcmpBed.get answers for a request that failed
 
 
 def director_config(real_server: str, *, drain: float, delay_loop: float, announce: bool = True) -> str:
@@ -261,8 +262,9 @@ class EcmpBed:
             time.sleep(0.002)
         return None
 
-    def get(self, timeout: float = 1.0) -> str | None:
-        """One HTTP request from the router (the client) to the VIP on a new connection; None on failure."""
+    def get(self, timeout: float = 1.0) -> str:
+        """One HTTP request from the router (the client) to the VIP on a new connection: the body
+        (the director's name), or ``failed: <error>``."""
         with in_netns(self.router.netns):
             try:
                 connection = http.client.HTTPConnection(VIP, 80, timeout=timeout)
@@ -270,8 +272,8 @@ class EcmpBed:
                 body = connection.getresponse().read().decode()
                 connection.close()
                 return body
-            except OSError:
-                return None
+            except (OSError, http.client.HTTPException) as exc:
+                return f"{FAILED}{type(exc).__name__}"
 
     def close(self) -> None:
         for director in self.fleet:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -179,11 +180,17 @@ def checked_virtual_server(vip: str, ports: range, delay_loop: float = 1, check:
 
 def listeners(node: Node, ports: range, http: bool = False) -> subprocess.Popen[bytes]:
     """A process in ``node`` accepting on ``127.0.0.1`` at every port in ``ports``; with ``http``,
-    each connection gets ``200 OK`` once its request head has arrived, else it is closed at once."""
+    each connection gets ``200 OK`` once its request head has arrived, else it is closed at once.
+
+    It notes when each port last had a connection; :func:`last_connections` reads that from the
+    control port ``ports.stop``.
+    """
     script = (
-        "import asyncio, sys\n"
+        "import asyncio, json, time\n"
         f"HTTP = {http}\n"
+        "seen = {}\n"
         "async def serve(reader, writer):\n"
+        "    seen[writer.get_extra_info('sockname')[1]] = time.time()\n"
         "    try:\n"
         "        if HTTP:\n"
         "            await reader.readuntil(b'\\r\\n\\r\\n')\n"
@@ -192,9 +199,14 @@ def listeners(node: Node, ports: range, http: bool = False) -> subprocess.Popen[
         "    except Exception:\n"
         "        pass\n"
         "    writer.close()\n"
+        "async def report(reader, writer):\n"
+        "    writer.write(json.dumps(seen).encode())\n"
+        "    await writer.drain()\n"
+        "    writer.close()\n"
         "async def main():\n"
         f"    for port in range({ports.start}, {ports.stop}):\n"
         "        await asyncio.start_server(serve, '127.0.0.1', port, backlog=128)\n"
+        f"    await asyncio.start_server(report, '127.0.0.1', {ports.stop})\n"
         "    print('ready', flush=True)\n"
         "    await asyncio.Event().wait()\n"
         "asyncio.run(main())\n"
@@ -202,6 +214,15 @@ def listeners(node: Node, ports: range, http: bool = False) -> subprocess.Popen[
     proc = node.run(["python3", "-c", script], stdout=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     return proc
+
+
+def last_connections(node: Node, ports: range) -> dict[int, float]:
+    """Port -> ``time.time()`` of its latest connection, from a :func:`listeners` process."""
+    with in_netns(node.netns):
+        sock = socket.create_connection(("127.0.0.1", ports.stop), timeout=10)
+    with sock:
+        data = b"".join(iter(lambda: sock.recv(1 << 16), b""))
+    return {int(port): when for port, when in json.loads(data).items()}
 
 
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:

@@ -14,7 +14,7 @@ order (a changed metric adds the new route before deleting the old one). The rul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fastalived.config.model import Announce, Config, IPNetwork
@@ -131,7 +131,7 @@ class AnnounceCore:
             entry.reason = reason or "healthy"
         return changes
 
-    def _blocker(self, services: list[tuple[str, Announce]] | tuple[()]) -> str | None:
+    def _blocker(self, services: Sequence[tuple[str, Announce]]) -> str | None:
         """Why the prefix must not be announced, or None when every service behind it is fine."""
         if self._stopping:
             return "stopping"

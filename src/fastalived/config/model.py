@@ -412,6 +412,15 @@ class FileCheck:
 Checker = HttpCheck | TcpCheck | SmtpCheck | MiscCheck | DnsCheck | PingCheck | UdpCheck | FileCheck
 
 
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """``lvs_method TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]`` (kernel >= 5.2; gre 5.3)."""
+
+    type: Literal["ipip", "gue", "gre"] = "ipip"
+    port: int = 0  # the GUE destination port (required for gue, refused otherwise)
+    checksum: Literal["nocsum", "csum", "remcsum"] = "nocsum"
+
+
 RealServerKey = tuple[IPAddress, int | None]  # ``RealServer.key``: (address, port or None for fwmark)
 
 
@@ -426,6 +435,7 @@ class RealServer:
     uthreshold: int | None = None
     lthreshold: int | None = None
     lvs_method: LvsMethod | None = None  # None = the virtual server's
+    tunnel: Tunnel | None = None  # TUN options with its own lvs_method (else the virtual server's)
     alpha: bool = False
     smtp_alert: bool = False
     checkers: tuple[Checker, ...] = ()
@@ -441,6 +451,7 @@ class SorryServer:
     address: IPAddress
     port: int | None
     lvs_method: LvsMethod | None = None
+    tunnel: Tunnel | None = None
     where: Where = _where()
 
 
@@ -499,8 +510,10 @@ class VirtualServer:
     lvs_sched: Scheduler = "wlc"
     sched_flags: tuple[str, ...] = ()  # flag-1/2/3, sh-port, sh-fallback, mh-port, mh-fallback
     lvs_method: LvsMethod = "NAT"
+    tunnel: Tunnel | None = None  # TUN options (None: plain ipip)
     persistence_timeout: int | None = None
     persistence_granularity: IPAddress | None = None  # netmask
+    persistence_engine: str | None = None  # IPVS persistence engine module (``sip``)
     ha_suspend: bool = False
     ops: bool = False
     virtualhost: str | None = None

@@ -24,6 +24,10 @@ from fastalived.config.lexer import Stmt
 
 INVALID: Any = object()  # a converter's "already reported" result: keep the default
 
+# Unknown keywords per load that get a "did you mean": each costs a fuzzy match against the whole
+# keyword table, which would make a file of junk lines take seconds per 10,000 lines.
+SUGGESTION_LIMIT = 1000
+
 BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
 
@@ -46,6 +50,7 @@ class ParseState:
         self.vs_groups: dict[str, m.VirtualServerGroup] = {}
         self.track_files: dict[str, m.TrackFile] = {}
         self.virtual_servers: list[tuple[Stmt, dict[str, Any]]] = []
+        self.suggestions_left = SUGGESTION_LIMIT
 
     # ----------------------------------------------------------------------- reporting
 
@@ -169,8 +174,11 @@ class ParseState:
             return
         if keyword == "{":
             return  # already reported by the lexer
-        candidates = [k for group in known for k in group] + list(ignored)
-        self.warning(st, 0, ctx, f"unknown keyword '{keyword}'" + suggest(keyword, candidates))
+        hint = ""
+        if self.suggestions_left > 0:
+            self.suggestions_left -= 1
+            hint = suggest(keyword, [k for group in known for k in group] + list(ignored))
+        self.warning(st, 0, ctx, f"unknown keyword '{keyword}'" + hint)
 
     def block_lines(self, st: Stmt, ctx: str, header_words: int = 1) -> list[Stmt]:
         """The statements of a list block (``virtual_ipaddress { ... }``); [] if it has none."""

@@ -102,9 +102,66 @@ def _lvs_method(p: ParseState, st: Stmt, ctx: str) -> Any:
     if method not in m.LVS_METHODS:
         p.error(st, 1, ctx, f"{st.words[0]} '{st.words[1]}' is not one of NAT|DR|TUN" + suggest(method, m.LVS_METHODS))
         return INVALID
-    if len(st.words) > 2:
-        p.info(st, ctx, "tunnel options are not supported by fastalived; ipip is used")
     return method
+
+
+TUNNEL_TYPES = ("ipip", "gue", "gre")
+TUNNEL_CHECKSUMS = ("nocsum", "csum", "remcsum")
+
+
+def _tunnel(p: ParseState, st: Stmt, ctx: str) -> Any:
+    """The options after ``TUN``: ``[type ipip|gue|gre] [port N] [nocsum|csum|remcsum]``, with keepalived's
+    checks (gue needs a port and only gue has one; ipip has no checksum option; gre no remcsum)."""
+    values: dict[str, Any] = {}
+    index = 2
+    while index < len(st.words):
+        option = st.words[index]
+        if option in ("type", "port") and index + 1 == len(st.words):
+            p.error(st, index, ctx, f"tunnel {option} needs a value")
+            return INVALID
+        if option == "type":
+            if st.words[index + 1] not in TUNNEL_TYPES:
+                p.error(st, index + 1, ctx, f"unknown tunnel type '{st.words[index + 1]}' (ipip|gue|gre)")
+                return INVALID
+            values["type"] = st.words[index + 1]
+            index += 2
+        elif option == "port":
+            port = p.parse_int(st, ctx, index + 1, 1, 65535, name="tunnel port")
+            if port is INVALID:
+                return INVALID
+            values["port"] = port
+            index += 2
+        elif option in TUNNEL_CHECKSUMS:
+            values["checksum"] = option
+            index += 1
+        else:
+            p.error(st, index, ctx, f"invalid tunnel option '{option}'")
+            return INVALID
+    tunnel = m.Tunnel(**values)
+    problem = None
+    if (tunnel.type == "gue") != (tunnel.port != 0):
+        problem = "gue tunnels require port, otherwise cannot have port"
+    elif tunnel.type == "ipip" and tunnel.checksum != "nocsum":
+        problem = "ipip tunnels do not support checksum option"
+    elif tunnel.type == "gre" and tunnel.checksum == "remcsum":
+        problem = "gre tunnels do not support remote checksum option"
+    if problem is not None:
+        p.error(st, 2, ctx, problem)
+        return INVALID
+    return tunnel
+
+
+def _forwarding(method_field: str, tunnel_field: str) -> Handler:
+    """``lvs_method``/``lb_kind NAT|DR|TUN [tunnel options]``: the method and, for TUN, its tunnel."""
+
+    def handle(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
+        method = _lvs_method(p, st, ctx)
+        tunnel = _tunnel(p, st, ctx) if method is not INVALID else INVALID
+        if tunnel is not INVALID:
+            values[method_field] = method
+            values[tunnel_field] = tunnel if method == "TUN" else None
+
+    return handle
 
 
 def _ip_family(p: ParseState, st: Stmt, ctx: str) -> Any:
@@ -148,11 +205,6 @@ def _sorry_server(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> 
     if target is not None:
         values["sorry_server"] = m.SorryServer(target[0], target[1], where=st.where())
 
-
-def _sorry_server_lvs_method(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
-    method = _lvs_method(p, st, ctx)
-    if method is not INVALID:
-        values["_sorry_method"] = method
 
 
 def _real_server(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
@@ -402,9 +454,8 @@ VS_SETTINGS: Table = {
     **_INHERITABLE,
     "lvs_sched": ("lvs_sched", choice(m.SCHEDULERS)),
     "lb_algo": ("lvs_sched", choice(m.SCHEDULERS)),
-    "lvs_method": ("lvs_method", _lvs_method),
-    "lb_kind": ("lvs_method", _lvs_method),
     "persistence_granularity": ("persistence_granularity", address),
+    "persistence_engine": ("persistence_engine", word),
     "protocol": ("protocol", choice(("TCP", "UDP", "SCTP"), upper=True)),
     "ha_suspend": ("ha_suspend", flag),
     "ops": ("ops", flag),
@@ -418,11 +469,14 @@ VS_SETTINGS: Table = {
     "inhibit_on_failure": ("inhibit_on_failure", flag),
     "smtp_alert": ("smtp_alert", flag),
     "ip_family": ("family", _ip_family),
+    "weight": ("_rs_weight", integer(1, 2147483647)),  # the default weight of its real servers
 }
 VS_BLOCKS: Blocks = {
     "real_server": _real_server,
     "sorry_server": _sorry_server,
-    "sorry_server_lvs_method": _sorry_server_lvs_method,
+    "sorry_server_lvs_method": _forwarding("_sorry_method", "_sorry_tunnel"),
+    "lvs_method": _forwarding("lvs_method", "tunnel"),
+    "lb_kind": _forwarding("lvs_method", "tunnel"),
     "persistence_timeout": _persistence_timeout,
     **{sched_flag: _sched_flag for sched_flag in (*SCHED_FLAGS, *SCHED_FLAG_ALIASES)},
     "fastalived_announce": _announce,
@@ -436,7 +490,6 @@ ANNOUNCE_BLOCKS: Blocks = {"prefix": _announce_prefix}
 RS_SETTINGS: Table = {
     **_INHERITABLE,
     "weight": ("weight", integer(0, 2147483647)),
-    "lvs_method": ("lvs_method", _lvs_method),
     "notify_up": ("notify_up", script),
     "notify_down": ("notify_down", script),
     "uthreshold": ("uthreshold", integer(0, 2147483647)),
@@ -445,7 +498,7 @@ RS_SETTINGS: Table = {
     "virtualhost": ("virtualhost", word),
     "inhibit_on_failure": ("inhibit_on_failure", flag),
 }
-RS_BLOCKS: Blocks = {kind: _checker for kind in CHECKER_KINDS}
+RS_BLOCKS: Blocks = {"lvs_method": _forwarding("lvs_method", "tunnel"), **{kind: _checker for kind in CHECKER_KINDS}}
 # Every checker but MISC_CHECK: where to connect from and to.
 CHECKER_SETTINGS: Table = {
     **_INHERITABLE,
@@ -636,11 +689,13 @@ def finish_virtual_server(p: ParseState, st: Stmt, values: dict[str, Any]) -> m.
     real_servers = tuple(
         _finish_real_server(p, rs_st, rs, values, inherited, ctx) for rs_st, rs in values.pop("_real_servers")
     )
+    values.pop("_rs_weight", None)
     sorry, sorry_method = values.get("sorry_server"), values.pop("_sorry_method", None)
+    sorry_tunnel = values.pop("_sorry_tunnel", None)
     if sorry is not None:
         method = sorry_method or values.get("lvs_method", "NAT")
         port = _forwarded_port(p, st, ctx, "sorry_server", sorry.port, method, values)
-        values["sorry_server"] = dataclasses.replace(sorry, port=port, lvs_method=sorry_method)
+        values["sorry_server"] = dataclasses.replace(sorry, port=port, lvs_method=sorry_method, tunnel=sorry_tunnel)
     if real_servers:
         _check_quorum(p, st, ctx, values, sum(rs.weight for rs in real_servers))
     _finish_announce(p, ctx, values)
@@ -690,6 +745,7 @@ def _finish_real_server(
     inherited = {**vs_inherited, **{key: rs.pop(key) for key in INHERITED if key in rs}}
     virtualhost = rs.pop("virtualhost", None) or vs.get("virtualhost")
     rs.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))
+    rs.setdefault("weight", vs.get("_rs_weight", 1))
     rs.setdefault("smtp_alert", p.smtp_alert_default("smtp_alert_checker", True))
     checkers = tuple(
         checker

@@ -46,6 +46,7 @@ class HealthReportingCheckRole(CheckRole):
         super().__init__(options, open_ipvs=open_ipvs, on_events=self._changed)
         self._send = send
         self._reported: dict[str, bool] | None = None
+        self._settled: set[str] = set()  # services whose first round of checks is done
         self._settling: asyncio.Task[None] | None = None
 
     async def start(self, config: Config) -> None:
@@ -54,6 +55,8 @@ class HealthReportingCheckRole(CheckRole):
 
     async def reload(self, config: Config) -> None:
         await super().reload(config)
+        # A kept service stays announced through a reload; a new one waits for its first round.
+        self._settled &= set(self.state.virtual_servers)
         self._report()
 
     async def stop(self) -> None:
@@ -78,10 +81,12 @@ class HealthReportingCheckRole(CheckRole):
         for vs in self.state.virtual_servers.values():
             if vs.config.announce is None:
                 continue
-            verdict = settled_health(vs)
-            if verdict is None:
+            if vs.key in self._settled:
+                health[vs.key] = vs.quorum_up
+            elif (verdict := settled_health(vs)) is None:
                 pending = True
             else:
+                self._settled.add(vs.key)
                 health[vs.key] = verdict
         if health != self._reported:
             self._reported = health

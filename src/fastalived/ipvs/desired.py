@@ -74,6 +74,7 @@ class ServiceSpec(NamedTuple):
     flags: int
     timeout: int  # persistence, seconds
     netmask: int  # persistence granularity: IPv4 mask as an int, IPv6 prefix length
+    pe_name: str = ""  # persistence_engine (``sip``); "" = none
 
 
 class DestKey(NamedTuple):
@@ -167,7 +168,7 @@ def service_spec(vs: VirtualServer) -> ServiceSpec:
         flags |= SVC_F_ONEPACKET
     for name in vs.sched_flags:
         flags |= SCHED_FLAG_BITS.get(name, 0)
-    return ServiceSpec(vs.lvs_sched, flags, vs.persistence_timeout or 0, _netmask(vs))
+    return ServiceSpec(vs.lvs_sched, flags, vs.persistence_timeout or 0, _netmask(vs), vs.persistence_engine or "")
 
 
 def _netmask(vs: VirtualServer) -> int:

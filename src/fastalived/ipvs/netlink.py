@@ -74,6 +74,7 @@ CMD_ATTR_SERVICE, CMD_ATTR_DEST, CMD_ATTR_DAEMON = 1, 2, 3
 CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP = 4, 5, 6
 SVC_ATTR_AF, SVC_ATTR_PROTOCOL, SVC_ATTR_ADDR, SVC_ATTR_PORT, SVC_ATTR_FWMARK = 1, 2, 3, 4, 5
 SVC_ATTR_SCHED_NAME, SVC_ATTR_FLAGS, SVC_ATTR_TIMEOUT, SVC_ATTR_NETMASK = 6, 7, 8, 9
+SVC_ATTR_PE_NAME = 11
 DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT = 1, 2, 3, 4
 DEST_ATTR_U_THRESH, DEST_ATTR_L_THRESH, DEST_ATTR_ADDR_FAMILY = 5, 6, 11
 DAEMON_ATTR_STATE, DAEMON_ATTR_MCAST_IFN, DAEMON_ATTR_SYNC_ID, DAEMON_ATTR_SYNC_MAXLEN = 1, 2, 3, 4
@@ -154,7 +155,8 @@ def _service_nest(key: ServiceKey, spec: ServiceSpec) -> bytes:
         + _attr(SVC_ATTR_SCHED_NAME, spec.scheduler.encode() + b"\0")
         + _attr(SVC_ATTR_FLAGS, struct.pack("=II", spec.flags, 0xFFFFFFFF))
         + _attr(SVC_ATTR_TIMEOUT, _U32.pack(spec.timeout))
-        + _attr(SVC_ATTR_NETMASK, netmask),
+        + _attr(SVC_ATTR_NETMASK, netmask)
+        + (_attr(SVC_ATTR_PE_NAME, spec.pe_name.encode() + b"\0") if spec.pe_name else b""),  # none: unset
     )
 
 
@@ -219,6 +221,7 @@ def decode_service(data: bytes | bytearray, start: int, end: int) -> tuple[Servi
         _U32.unpack_from(svc[SVC_ATTR_FLAGS])[0] & ~SVC_F_HASHED,
         _U32.unpack(svc[SVC_ATTR_TIMEOUT])[0],
         netmask,
+        svc[SVC_ATTR_PE_NAME].rstrip(b"\0").decode() if SVC_ATTR_PE_NAME in svc else "",
     )
     return key, spec
 

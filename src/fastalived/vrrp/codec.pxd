@@ -1,14 +1,27 @@
 # C types for the pure-mode compile of codec.py (see setup.py): the per-packet helpers become C
 # functions, byte reads and writes go through C pointers, the public functions stay Python-callable.
 import cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_INCREF
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint64_t
 
 
 cdef extern from "Python.h":
     object PyType_GenericAlloc(PyTypeObject *subtype, Py_ssize_t items)
+
+
+cdef inline tuple _sliced_tuple(const unsigned char *raw, Py_ssize_t first, Py_ssize_t count,
+                                Py_ssize_t length):
+    """The ``count`` slices of ``length`` bytes from ``raw + first`` as a tuple, built in place."""
+    cdef tuple result = PyTuple_New(count)
+    cdef Py_ssize_t i
+    for i in range(count):
+        item = PyBytes_FromStringAndSize(<const char *>raw + first + i * length, length)
+        Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+        PyTuple_SET_ITEM(result, i, item)
+    return result
 
 
 cdef inline object _new_tuple_subclass(type cls, tuple items):

@@ -524,7 +524,10 @@ def _decode_vrrp(
     first = start + _VRRP_HEADER_LEN
     if size != _VRRP_HEADER_LEN + count * address_length + (_V2_AUTH_LEN if version == 2 else 0):
         return Drop.BAD_ADDR_COUNT
-    addresses = tuple([raw[first + i * address_length : first + (i + 1) * address_length] for i in range(count)])
+    if cython.compiled:  # straight into the tuple (codec.pxd): the list in between costs a fifth of a decode
+        addresses = _sliced_tuple(raw, first, count, address_length)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        addresses = tuple([raw[first + i * address_length : first + (i + 1) * address_length] for i in range(count)])
     if version == 2:
         auth_type, interval, auth_data = raw[start + 4], raw[start + 5], raw[end - _V2_AUTH_LEN : end]
     else:

@@ -13,6 +13,7 @@ import pytest
 
 from fastalived.config import LoadResult, load_config, parse_string
 from fastalived.config import lexer as lexer_module
+from fastalived.config.parse_core import SUGGESTION_LIMIT
 
 INSTANCE = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 100\n}\n"
 
@@ -142,4 +143,13 @@ def test_recursive_multiline_definition_is_refused_at_once() -> None:
         "k.conf:5:1: error: recursive definition: $A expands to itself",
         "k.conf:5:1: warning: unknown keyword 'x'",  # the first line of $A, at the top level
     }
+    assert loads_instance(result)
+
+
+def test_keyword_hints_stop_after_a_bound_so_junk_stays_cheap() -> None:
+    junk = "global_def x\n" * (SUGGESTION_LIMIT + 5)
+    result = parse_string(junk + INSTANCE, "k.conf")
+    hints = [d for d in result.warnings if "did you mean 'global_defs'" in d.message]
+    assert len(hints) == SUGGESTION_LIMIT
+    assert len(result.warnings) == SUGGESTION_LIMIT + 5
     assert loads_instance(result)

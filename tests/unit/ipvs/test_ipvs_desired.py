@@ -2,6 +2,7 @@
 
 from ipaddress import ip_address
 
+from fastalived.config import parse_string
 from fastalived.config.model import (
     Config,
     GlobalDefs,
@@ -106,11 +107,12 @@ def test_service_flags_persistence_and_granularity():
         sched_flags=("sh-fallback", "sh-port"),
         persistence_timeout=300,
         persistence_granularity=ip_address("255.255.255.0"),
+        persistence_engine="sip",
         ops=True,
     )
     spec = build_desired(Config(virtual_servers=(vs,)), {}, {}).services[TCP_KEY._replace(protocol=17)].spec
     assert spec.flags == SVC_F_PERSISTENT | SVC_F_ONEPACKET | SVC_F_SCHED1 | SVC_F_SCHED2
-    assert (spec.timeout, spec.netmask) == (300, 0xFFFFFF00)
+    assert (spec.timeout, spec.netmask, spec.pe_name) == (300, 0xFFFFFF00, "sip")
 
 
 def test_ipv6_service_netmask_is_a_prefix_length():
@@ -153,3 +155,27 @@ def test_group_expands_ranges_and_fwmarks_and_shares_the_pool():
 def test_timeouts_come_from_global_defs():
     config = Config(global_defs=GlobalDefs(lvs_timeouts=LvsTimeouts(tcp=900, udp=30)))
     assert build_desired(config, {}, {}).timeouts == LvsTimeouts(tcp=900, udp=30)
+
+
+def test_persistence_engine_and_default_weight_from_the_config_file():
+    result = parse_string(
+        "virtual_server 198.51.100.1 5060 {\n protocol UDP\n persistence_timeout 60\n persistence_engine sip\n"
+        " weight 5\n real_server 203.0.113.1 5060 {\n }\n real_server 203.0.113.2 5060 {\n weight 2\n }\n}\n"
+    )
+    assert result.ok and not result.warnings, [str(d) for d in result.diagnostics]
+    (entry,) = build_desired(result.config, {}, {}).services.values()
+    assert (entry.spec.timeout, entry.spec.pe_name) == (60, "sip")
+    assert {dest.address: spec.weight for dest, spec in entry.dests.items()} == {"203.0.113.1": 5, "203.0.113.2": 2}
+
+
+def test_tunnel_options_other_than_plain_ipip_are_refused_loudly():
+    def warnings(method: str) -> list[str]:
+        text = (
+            f"virtual_server 198.51.100.1 80 {{\n protocol TCP\n lvs_method {method}\n"
+            " real_server 203.0.113.1 80 {\n }\n}\n"
+        )
+        return [str(d) for d in parse_string(text).warnings]
+
+    assert warnings("TUN") == warnings("TUN tun_type ipip") == []
+    (warning,) = warnings("TUN tun_type gue tun_port 6080")
+    assert "tunnel options 'tun_type gue tun_port 6080' are not supported" in warning

@@ -98,3 +98,11 @@ def test_ipv6_destination_from_the_kernel_layout():
     address = bytes.fromhex("20010db8000000000000000000000007")
     data = bytearray(kernel_dest_reply(address, AF_INET6))
     assert decode_dest(AF_INET6, data, 20, len(data))[0] == DestKey("2001:db8::7", 8080)
+
+
+def test_persistence_engine_is_sent_and_read_back():
+    spec = ServiceSpec("rr", SVC_F_PERSISTENT, 360, 0xFFFFFFFF, "sip")
+    op = Op(OpKind.ADD_SERVICE, TCP4, spec)
+    assert decoded(op).get_attr("IPVS_CMD_ATTR_SERVICE").get_attr("IPVS_SVC_ATTR_PE_NAME") == "sip"
+    data = bytearray(encode_op(op, FAMILY_ID, 1))
+    assert decode_service(data, 20, len(data)) == (TCP4, spec)

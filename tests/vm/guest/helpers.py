@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import subprocess
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastalived.ipvs.desired import (
@@ -30,6 +34,29 @@ def sh(*args: str, check: bool = True) -> str:
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+@contextmanager
+def keepalived_programming(config: Path, run_dir: Path, lines: int) -> Iterator[Path]:
+    """keepalived 2.2.7's checker child on ``config`` until ``ipvsadm -Sn`` shows ``lines`` rules;
+    yields its log and stops it on exit."""
+    log = run_dir / "keepalived.log"
+    with log.open("w") as out:
+        keepalived = subprocess.Popen(
+            ["keepalived", "-n", "-l", "-C", "-f", str(config), "-p", str(run_dir / "ka.pid"),
+             "-c", str(run_dir / "ka-check.pid")],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while len(ipvsadm_rules()) < lines:
+                assert keepalived.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            yield log
+        finally:
+            keepalived.send_signal(signal.SIGTERM)
+            keepalived.wait(60)
 
 
 def ipvsadm_rules() -> list[str]:

@@ -1,20 +1,23 @@
 """Real IPVS in the vmrun guest: the checker role alone repairs an ``ipvsadm -d`` of a static
-destination (no checker, so no event ever comes) within its repair interval, and logs it."""
+destination (no checker, so no event ever comes) within its repair interval, and logs it; and
+``persistence_engine sip`` is programmed as keepalived programs it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import pytest
 import uvloop
 
 from fastalived.check import process
 from fastalived.check.process import CheckRole
+from fastalived.ipvs.desired import build_desired
 from fastalived.ipvs.director import IpvsDirector
 
-from .helpers import IN_GUEST, ipvsadm_rules, sh
+from .helpers import IN_GUEST, ipvsadm_rules, keepalived_programming, run, sh
 
 pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
 
@@ -64,3 +67,38 @@ def test_ipvsadm_delete_of_a_static_destination_is_repaired(config_file, monkeyp
     assert any("repairing a change made outside fastalived: add_dest 203.0.113.2:8080" in r.getMessage()
                for r in caplog.records)  # fmt: skip
     assert ipvsadm_rules() == []  # released at stop
+
+
+SIP_POOL = """
+virtual_server 198.51.100.5 5060 {
+    lb_algo rr
+    lb_kind DR
+    protocol UDP
+    persistence_timeout 120
+    persistence_engine sip
+    real_server 203.0.113.1 5060 {
+        weight 1
+    }
+}
+"""
+
+
+def test_persistence_engine_sip_matches_keepalived(config_file, tmp_path: Path) -> None:
+    path, config = config_file(SIP_POOL)
+    with keepalived_programming(path, tmp_path, 2):
+        theirs = ipvsadm_rules()
+    sh("ipvsadm", "-C")
+
+    async def program() -> int:
+        director = await IpvsDirector.open()
+        assert director is not None
+        table = build_desired(config, {}, {})
+        assert (await director.sync(table)).ok
+        adopted = await director.sync(table)  # read back through our own dump: nothing to change
+        await director.close(remove=False)
+        return adopted.total
+
+    assert run(program()) == 0
+    ours = ipvsadm_rules()
+    assert any("--pe sip" in rule for rule in ours), ours
+    assert ours == theirs

@@ -7,9 +7,7 @@ config warning) when it is missing, so the parity test would otherwise compare t
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,13 +28,13 @@ from fastalived.ipvs.desired import (
     build_desired,
 )
 from fastalived.ipvs.director import IpvsDirector, ReconcileReport
+from fastalived.ipvs.lvs_sync import MASTER_STATE, wanted_daemon
 from fastalived.ipvs.netlink import IpvsClient
 from fastalived.ipvs.reconciler import OpKind
-from fastalived.ipvs.lvs_sync import MASTER_STATE, wanted_daemon
 from fastalived.ipvs.syncd import start_daemon, stop_daemon
 from tests.support.testbed import in_netns
 
-from .helpers import IN_GUEST, expected_view, ipvsadm_rules, ipvsadm_view, run, sh
+from .helpers import IN_GUEST, expected_view, ipvsadm_rules, ipvsadm_view, keepalived_programming, run, sh
 
 pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
 
@@ -218,25 +216,10 @@ def test_keepalived_programs_the_identical_table(every_kind, tmp_path: Path):
     path, config = every_kind
     table = build_desired(config, {}, {})
     lines = len(table.services) + sum(len(entry.dests) for entry in table.services.values())
-    log = tmp_path / "keepalived.log"
-    with log.open("w") as out:
-        keepalived = subprocess.Popen(
-            ["keepalived", "-n", "-l", "-C", "-f", str(path), "-p", str(tmp_path / "ka.pid"),
-             "-c", str(tmp_path / "ka-check.pid")],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while len(ipvsadm_rules()) < lines:
-                assert keepalived.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
-            time.sleep(1.0)  # let a late change land
-            keepalived_rules = ipvsadm_rules()
-            keepalived_timeouts = sh("ipvsadm", "-L", "--timeout")
-        finally:
-            keepalived.send_signal(signal.SIGTERM)
-            keepalived.wait(60)
+    with keepalived_programming(path, tmp_path, lines) as log:
+        time.sleep(1.0)  # let a late change land
+        keepalived_rules = ipvsadm_rules()
+        keepalived_timeouts = sh("ipvsadm", "-L", "--timeout")
     sh("ipvsadm", "-C")
     assert run(sync_once(table)).ok
     ours = ipvsadm_rules()
