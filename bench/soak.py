@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import shutil
 import signal
 import sys
 import tempfile
@@ -72,12 +71,15 @@ def notify_lines(path: Path) -> int:
 
 
 def snapshot(daemons: list[FullDaemon]) -> dict[str, tuple[int, int]]:
-    """(RSS KiB, open fds) of every process of every daemon, keyed node/process."""
-    return {
-        f"n{d.node.index}/{name}": (rss_kib(pid), fd_count(pid))
-        for d in daemons
-        for name, pid in d.process_pids().items()
-    }
+    """(RSS KiB, open fds) of every process of every daemon, keyed node/process (-1: it just died)."""
+    found = {}
+    for daemon in daemons:
+        for name, pid in daemon.process_pids().items():
+            try:
+                found[f"n{daemon.node.index}/{name}"] = (rss_kib(pid), fd_count(pid))
+            except FileNotFoundError:
+                found[f"n{daemon.node.index}/{name}"] = (-1, -1)
+    return found
 
 
 def unexpected(presence: VipPresence, flips: list[float], settle: float, wanted: Callable[[int], bool]) -> int:
@@ -150,6 +152,7 @@ def run(minutes: float, servers: int, flap: float, reload_every: float, settle: 
         f"(anywhere: both {presence.count(on_several)}, neither {presence.count(on_none)})"
     )
     print(f"reloads: n1 {reloads[0]}  n2 {reloads[1]}")
+    print(f"children respawned: {[d.log_text().count('Respawning') for d in daemons]}")
     lost = [a - b for a, b in zip(logged, notified, strict=True)]
     print(f"state changes logged {logged}, notify lines written {notified}, lost {lost}")
     rows = [
@@ -170,7 +173,7 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fastalived-soak-"))
     run(args.minutes, args.servers, args.flap, args.reload_every, args.settle, workdir)
-    shutil.rmtree(workdir)  # kept (configs, logs, notify lines) when the run fails
+    print(f"configs, daemon logs and notify lines: {workdir}")
     return 0
 
 

@@ -47,14 +47,13 @@ def test_encode_v3_with_ip_header(benchmark, codec: ModuleType) -> None:
 
 @pytest.mark.parametrize("codec", IMPLEMENTATIONS)
 def test_decode_and_validate_v2(benchmark, codec: ModuleType) -> None:
-    benchmark.group = "decode_advert + validate_for_instance (v2 PASS, IPv4)"
+    benchmark.group = "decode_advert + check_advert (v2 PASS, IPv4)"
 
     def receive() -> object:
         advert = codec.decode_advert(V2_PACKET, socket.AF_INET, has_ip_header=True)
-        return codec.validate_for_instance(
-            advert, version=2, vrid=51, auth_type=1, auth_pass=b"fastaliv", interval=1,
-            multicast=True, peers=None, expected_addr_count=1,
-        )  # fmt: skip
+        return codec.check_advert(
+            advert, version=2, auth_type=1, auth_pass=b"fastaliv", multicast=True, accept_no_pseudo=False
+        )
 
     assert benchmark(receive) is None
 

@@ -118,7 +118,7 @@ def test_vrrp_state_priority_transitions_and_adverts(scraped: Scraped) -> None:
     assert scraped.value('fastalived_vrrp_transitions_total{vrid="1"} > 0') >= 2  # INIT -> BACKUP -> MASTER
     assert scraped.value('rate(fastalived_vrrp_adverts_sent_total{vrid="1"}[5s]) > 0') > 0
     assert scraped.value('rate(fastalived_vrrp_adverts_received_total{vrid="2"}[5s]) > 0') > 0
-    assert scraped.value('fastalived_vrrp_drops_total{vrid="3", reason="BAD_ADDR_COUNT"} > 0') > 0
+    assert scraped.value('fastalived_vrrp_adverts_dropped_total{vrid="3", reason="BAD_ADDR_COUNT"} > 0') > 0
 
 
 def test_checkers_up_down_and_latency_histograms(scraped: Scraped) -> None:

@@ -178,6 +178,71 @@ def checked_virtual_server(vip: str, ports: range, delay_loop: float = 1, check:
     return f"virtual_server {vip} 80 {{\n    protocol TCP\n    delay_loop {delay_loop:g}\n    lb_kind NAT\n{reals}}}\n"
 
 
+_LISTENER = """
+import asyncio, json, resource, selectors, socket, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per port, plus connections
+FIRST, STOP, HTTP = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "http"
+seen = {}
+
+
+def listen(port):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(reader, writer):
+    seen[writer.get_extra_info("sockname")[1]] = time.time()
+    try:
+        await reader.readuntil(b"\\r\\n\\r\\n")
+        writer.write(b"HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+        await writer.drain()
+    except Exception:
+        pass
+    writer.close()
+
+
+async def report(reader, writer):
+    writer.write(json.dumps(seen).encode())
+    await writer.drain()
+    writer.close()
+
+
+async def serve_http():
+    for port in range(FIRST, STOP):
+        await asyncio.start_server(serve, sock=listen(port))
+    await asyncio.start_server(report, sock=listen(STOP))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+def serve_tcp():  # accept and close in a plain loop: several times cheaper than asyncio streams
+    selector = selectors.DefaultSelector()
+    for port in range(FIRST, STOP + 1):
+        selector.register(listen(port), selectors.EVENT_READ, port)
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            try:
+                conn = key.fileobj.accept()[0]
+            except OSError:
+                continue
+            if key.data == STOP:
+                conn.setblocking(True)
+                conn.sendall(json.dumps(seen).encode())
+            else:
+                seen[key.data] = time.time()
+            conn.close()
+
+
+asyncio.run(serve_http()) if HTTP else serve_tcp()
+"""
+
+
 def listeners(node: Node, ports: range, http: bool = False) -> subprocess.Popen[bytes]:
     """A process in ``node`` accepting on ``127.0.0.1`` at every port in ``ports``; with ``http``,
     each connection gets ``200 OK`` once its request head has arrived, else it is closed at once.
@@ -185,33 +250,8 @@ def listeners(node: Node, ports: range, http: bool = False) -> subprocess.Popen[
     It notes when each port last had a connection; :func:`last_connections` reads that from the
     control port ``ports.stop``.
     """
-    script = (
-        "import asyncio, json, time\n"
-        f"HTTP = {http}\n"
-        "seen = {}\n"
-        "async def serve(reader, writer):\n"
-        "    seen[writer.get_extra_info('sockname')[1]] = time.time()\n"
-        "    try:\n"
-        "        if HTTP:\n"
-        "            await reader.readuntil(b'\\r\\n\\r\\n')\n"
-        "            writer.write(b'HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')\n"
-        "            await writer.drain()\n"
-        "    except Exception:\n"
-        "        pass\n"
-        "    writer.close()\n"
-        "async def report(reader, writer):\n"
-        "    writer.write(json.dumps(seen).encode())\n"
-        "    await writer.drain()\n"
-        "    writer.close()\n"
-        "async def main():\n"
-        f"    for port in range({ports.start}, {ports.stop}):\n"
-        "        await asyncio.start_server(serve, '127.0.0.1', port, backlog=128)\n"
-        f"    await asyncio.start_server(report, '127.0.0.1', {ports.stop})\n"
-        "    print('ready', flush=True)\n"
-        "    await asyncio.Event().wait()\n"
-        "asyncio.run(main())\n"
-    )
-    proc = node.run(["python3", "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    argv = ["python3", "-c", _LISTENER, str(ports.start), str(ports.stop), "http" if http else "tcp"]
+    proc = node.run(argv, stdout=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     return proc
 

@@ -94,7 +94,7 @@ def test_dashboard_and_alerts_cover_vrrp_checks_and_the_daemon() -> None:
     for family in (
         "fastalived_vrrp_state",
         "fastalived_vrrp_transitions_total",
-        "fastalived_vrrp_drops_total",
+        "fastalived_vrrp_adverts_dropped_total",
         "fastalived_check_real_server_up",
         "fastalived_check_latency_seconds",
         "fastalived_process_restarts_total",

@@ -69,6 +69,9 @@ _TRACK_FILE = "track_file in VRRP is not implemented (FILE_CHECK reads it); use 
 _NAMESPACE = "network namespaces are not implemented; run fastalived inside the namespace"
 _LINKBEAT = "link state comes from netlink; MII/ethtool polling is not implemented"
 _RELOAD = "scheduled/conditional reloads are not implemented; send SIGHUP"
+_FORWARDING = Support(
+    "implemented", "TUN options: type ipip, gue or gre; port N (gue); nocsum, csum or remcsum (Linux >= 5.2; gre 5.3)"
+)
 _REGEX = (
     "Python's re, not PCRE2, searched in the raw body bytes (with utf/ucp: the body decoded as UTF-8);"
     " not available: recursion and subroutines ((?R), (?1)), \\K, callouts, backtracking verbs ((*SKIP) ...),"
@@ -132,7 +135,7 @@ _HTTP_CHECK = {
 _REAL_SERVER = block(
     {
         "weight": IMPLEMENTED,
-        "lvs_method": IMPLEMENTED,
+        "lvs_method": _FORWARDING,
         "uthreshold": IMPLEMENTED,
         "lthreshold": IMPLEMENTED,
         "inhibit_on_failure": IMPLEMENTED,
@@ -210,8 +213,8 @@ _VIRTUAL_SERVER = block(
         "sh-fallback": IMPLEMENTED,
         "mh-port": IMPLEMENTED,
         "mh-fallback": IMPLEMENTED,
-        "lb_kind": IMPLEMENTED,
-        "lvs_method": IMPLEMENTED,
+        "lb_kind": _FORWARDING,
+        "lvs_method": _FORWARDING,
         "persistence_engine": IMPLEMENTED,
         "persistence_timeout": IMPLEMENTED,
         "persistence_granularity": IMPLEMENTED,
@@ -229,7 +232,7 @@ _VIRTUAL_SERVER = block(
         "weight": Support("implemented", "the weight of its real servers that set none"),
         "sorry_server": IMPLEMENTED,
         "sorry_server_inhibit": IMPLEMENTED,
-        "sorry_server_lvs_method": IMPLEMENTED,
+        "sorry_server_lvs_method": _FORWARDING,
         "real_server": _REAL_SERVER,
     }
 )

@@ -43,7 +43,7 @@ class Channel:
             line = await self._reader.readline()
         except (ConnectionError, asyncio.LimitOverrunError, ValueError):
             return None
-        if not line:
+        if not line.endswith(b"\n"):  # EOF; a tail without its newline is from a peer killed mid-write
             return None
         message: dict[str, Any] = json.loads(line)
         return message

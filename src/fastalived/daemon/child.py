@@ -60,12 +60,11 @@ def encode_options(options: RunOptions) -> str:
 
 def decode_options(text: str) -> RunOptions:
     known = {f.name for f in dataclasses.fields(RunOptions)}
-    # JSON has no tuples: give back the frozen options the way they went in.
-    return RunOptions(**{
-        key: tuple(value) if isinstance(value, list) else value
-        for key, value in json.loads(text).items()
-        if key in known
-    })
+    values: dict[str, Any] = {}
+    for key, value in json.loads(text).items():
+        if key in known:  # JSON has no tuples: give back the frozen options the way they went in
+            values[key] = tuple(value) if isinstance(value, list) else value
+    return RunOptions(**values)
 
 
 def vrrp_role(options: RunOptions) -> Role:

@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from fastalived.config.model import Config, IPAddress, LvsTimeouts, RealServer, RealServerKey, VirtualServer
+from fastalived.config.model import (
+    Config,
+    IPAddress,
+    LvsTimeouts,
+    RealServer,
+    RealServerKey,
+    Tunnel,
+    VirtualServer,
+)
 
 AF_INET = 2
 AF_INET6 = 10
@@ -48,6 +56,8 @@ FORWARD_MASQ = 0
 FORWARD_TUNNEL = 2
 FORWARD_ROUTE = 3
 FORWARD_METHODS = {"NAT": FORWARD_MASQ, "TUN": FORWARD_TUNNEL, "DR": FORWARD_ROUTE}
+TUNNEL_TYPES = {"ipip": 0, "gue": 1, "gre": 2}
+TUNNEL_FLAGS = {"nocsum": 0, "csum": 1, "remcsum": 2}
 SORRY_SERVER_WEIGHT = 1  # keepalived gives the sorry server weight 1
 
 
@@ -90,6 +100,9 @@ class DestSpec(NamedTuple):
     weight: int
     upper_threshold: int = 0
     lower_threshold: int = 0
+    tunnel_type: int = 0  # IP_VS_CONN_F_TUNNEL_TYPE_*: ipip, gue, gre
+    tunnel_port: int = 0  # gue
+    tunnel_flags: int = 0  # IP_VS_TUNNEL_ENCAP_FLAG_*: nocsum, csum, remcsum
 
 
 @dataclass(slots=True)
@@ -209,7 +222,12 @@ def _destinations(
         return dests
     sorry_key = (str(sorry.address), sorry.port)
     sorry_dest = DestSpec(
-        _family(sorry.address), FORWARD_METHODS[sorry.lvs_method or vs.lvs_method], SORRY_SERVER_WEIGHT
+        _family(sorry.address),
+        FORWARD_METHODS[sorry.lvs_method or vs.lvs_method],
+        SORRY_SERVER_WEIGHT,
+        0,
+        0,
+        *_tunnel(sorry.tunnel if sorry.lvs_method else vs.tunnel),
     )
     if quorum:
         if vs.sorry_server_inhibit and sorry_key not in dests:
@@ -232,7 +250,15 @@ def _dest(rs: RealServer, vs: VirtualServer, weight: int) -> DestSpec:
         weight,
         rs.uthreshold or 0,
         rs.lthreshold or 0,
+        *_tunnel(rs.tunnel if rs.lvs_method else vs.tunnel),
     )
+
+
+def _tunnel(tunnel: Tunnel | None) -> tuple[int, int, int]:
+    """A TUN destination's (type, port, flags); zeros (plain ipip) for no options and other methods."""
+    if tunnel is None:
+        return (0, 0, 0)
+    return (TUNNEL_TYPES[tunnel.type], tunnel.port, TUNNEL_FLAGS[tunnel.checksum])
 
 
 def _family(address: IPAddress) -> int:

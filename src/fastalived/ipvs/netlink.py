@@ -38,6 +38,7 @@ from fastalived.ipvs.desired import (
 )
 from fastalived.ipvs.reconciler import Op, OpKind
 from fastalived.runtime.netlink import (  # generic framing, shared with the VRRP rtnetlink path
+    DECODE_ERRORS,
     NETLINK_CAP_ACK,
     NLM_F_ACK,
     NLM_F_DUMP,
@@ -46,7 +47,6 @@ from fastalived.runtime.netlink import (  # generic framing, shared with the VRR
     NLMSG_ERROR,
     SO_RCVBUFFORCE,
     SOL_NETLINK,
-    DECODE_ERRORS,
     MalformedReply,
     NetlinkError,
     error_code,
@@ -77,6 +77,7 @@ SVC_ATTR_SCHED_NAME, SVC_ATTR_FLAGS, SVC_ATTR_TIMEOUT, SVC_ATTR_NETMASK = 6, 7, 
 SVC_ATTR_PE_NAME = 11
 DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT = 1, 2, 3, 4
 DEST_ATTR_U_THRESH, DEST_ATTR_L_THRESH, DEST_ATTR_ADDR_FAMILY = 5, 6, 11
+DEST_ATTR_TUN_TYPE, DEST_ATTR_TUN_PORT, DEST_ATTR_TUN_FLAGS = 13, 14, 15  # Linux 5.2 / 5.3
 DAEMON_ATTR_STATE, DAEMON_ATTR_MCAST_IFN, DAEMON_ATTR_SYNC_ID, DAEMON_ATTR_SYNC_MAXLEN = 1, 2, 3, 4
 DAEMON_ATTR_MCAST_GROUP, DAEMON_ATTR_MCAST_GROUP6, DAEMON_ATTR_MCAST_PORT, DAEMON_ATTR_MCAST_TTL = 5, 6, 7, 8
 INFO_ATTR_VERSION, INFO_ATTR_CONN_TAB_SIZE = 1, 2
@@ -96,8 +97,9 @@ _U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
 _BE16 = struct.Struct(">H")
 _BE32 = struct.Struct(">I")
-# A whole destination nest: ADDR, PORT, FWD_METHOD, WEIGHT, U_THRESH, L_THRESH, ADDR_FAMILY.
-_DEST_FULL = struct.Struct("=HH HH16s HHH2x HHI HHI HHI HHI HHH2x")
+# A whole destination nest: ADDR, PORT, FWD_METHOD, WEIGHT, U_THRESH, L_THRESH, ADDR_FAMILY, and the
+# tunnel's TUN_TYPE, TUN_PORT, TUN_FLAGS (older kernels ignore attributes they do not know).
+_DEST_FULL = struct.Struct("=HH HH16s HHH2x HHI HHI HHI HHI HHH2x HHB3x HHH2x HHH2x")
 _DEST_KEY = struct.Struct("=HH HH16s HHH2x HHH2x")  # ADDR, PORT, ADDR_FAMILY
 _ZERO12 = bytes(12)
 T = TypeVar("T")
@@ -167,10 +169,11 @@ def _dest_nest(dest: DestKey, spec: DestSpec | None) -> bytes:
         return _DEST_KEY.pack(40, CMD_ATTR_DEST, 20, DEST_ATTR_ADDR, address, 6, DEST_ATTR_PORT, port,
                               6, DEST_ATTR_ADDR_FAMILY, family)  # fmt: skip
     return _DEST_FULL.pack(
-        72, CMD_ATTR_DEST, 20, DEST_ATTR_ADDR, address, 6, DEST_ATTR_PORT, port,
+        96, CMD_ATTR_DEST, 20, DEST_ATTR_ADDR, address, 6, DEST_ATTR_PORT, port,
         8, DEST_ATTR_FWD_METHOD, spec.forward, 8, DEST_ATTR_WEIGHT, spec.weight,
         8, DEST_ATTR_U_THRESH, spec.upper_threshold, 8, DEST_ATTR_L_THRESH, spec.lower_threshold,
-        6, DEST_ATTR_ADDR_FAMILY, family,
+        6, DEST_ATTR_ADDR_FAMILY, family, 5, DEST_ATTR_TUN_TYPE, spec.tunnel_type,
+        6, DEST_ATTR_TUN_PORT, socket.htons(spec.tunnel_port), 6, DEST_ATTR_TUN_FLAGS, spec.tunnel_flags,
     )  # fmt: skip
 
 
@@ -229,12 +232,14 @@ def decode_service(data: bytes | bytearray, start: int, end: int) -> tuple[Servi
 # What ip_vs_genl_fill_dest() emits, in this order, since Linux 5.3 (tunnel attributes). One unpack
 # reads the attribute types (to verify the layout) and the values we keep, skipping lengths and
 # counters: that is what makes a 10,000-destination dump cheap. Anything else takes the slow path.
-_DEST_DUMP = struct.Struct("=2xH 2xH16s 2xHH2x 2xHI 2xHI 2xH4x 2xH4x 2xH4x 2xHI 2xHI 2xH4x 2xH4x 2xH4x 2xHH2x")
-_DEST_DUMP_TYPES = operator.itemgetter(0, 1, 3, 5, 7, 9, 10, 11, 12, 14, 16, 17, 18, 19)
-_KERNEL_DEST_ORDER = (CMD_ATTR_DEST, DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT, 13, 14, 15,
+_DEST_DUMP = struct.Struct("=2xH 2xH16s 2xHH2x 2xHI 2xHI 2xHB3x 2xHH2x 2xHH2x 2xHI 2xHI 2xH4x 2xH4x 2xH4x 2xHH2x")
+_DEST_DUMP_TYPES = operator.itemgetter(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22)
+_KERNEL_DEST_ORDER = (CMD_ATTR_DEST, DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT,
+                      DEST_ATTR_TUN_TYPE, DEST_ATTR_TUN_PORT, DEST_ATTR_TUN_FLAGS,
                       DEST_ATTR_U_THRESH, DEST_ATTR_L_THRESH, 7, 8, 9, DEST_ATTR_ADDR_FAMILY)  # fmt: skip
-_DEST_DUMP_KEY = operator.itemgetter(2, 4, 20)  # packed address, port (network order), family
-_DEST_DUMP_SPEC = operator.itemgetter(20, 6, 8, 13, 15)  # family, forward, weight, thresholds
+_DEST_DUMP_KEY = operator.itemgetter(2, 4, 23)  # packed address, port (network order), family
+# family, forward, weight, thresholds, tunnel type, port (network order), flags
+_DEST_DUMP_SPEC = operator.itemgetter(23, 6, 8, 16, 18, 10, 12, 14)
 # Interned decoded values: the same destinations come back dump after dump, and building a NamedTuple
 # and an address string costs more than the unpack itself. Cleared when it grows past a bound.
 _interned_keys: dict[tuple[bytes, int, int], DestKey] = {}
@@ -252,13 +257,16 @@ def decode_dest(service_family: int, data: bytes | bytearray, start: int, end: i
             if key is None:
                 if len(_interned_keys) >= _INTERN_LIMIT:
                     _interned_keys.clear()
-                key = _interned_keys[raw_key] = DestKey(_address_text(fields[20], fields[2]), socket.ntohs(fields[4]))
+                key = _interned_keys[raw_key] = DestKey(_address_text(fields[23], fields[2]), socket.ntohs(fields[4]))
             raw_spec = _DEST_DUMP_SPEC(fields)
             spec = _interned_specs.get(raw_spec)
             if spec is None:
                 if len(_interned_specs) >= _INTERN_LIMIT:
                     _interned_specs.clear()
-                spec = _interned_specs[raw_spec] = DestSpec(*raw_spec)
+                family, forward, weight, upper, lower, tunnel_type, tunnel_port, tunnel_flags = raw_spec
+                spec = _interned_specs[raw_spec] = DestSpec(
+                    family, forward, weight, upper, lower, tunnel_type, socket.ntohs(tunnel_port), tunnel_flags
+                )
             return key, spec
     dest = parse_attrs(parse_attrs(data, start, end)[CMD_ATTR_DEST])
     family_attr = dest.get(DEST_ATTR_ADDR_FAMILY)
@@ -270,6 +278,9 @@ def decode_dest(service_family: int, data: bytes | bytearray, start: int, end: i
         u32(dest[DEST_ATTR_WEIGHT])[0],
         u32(dest[DEST_ATTR_U_THRESH])[0],
         u32(dest[DEST_ATTR_L_THRESH])[0],
+        dest[DEST_ATTR_TUN_TYPE][0] if DEST_ATTR_TUN_TYPE in dest else 0,
+        _BE16.unpack(dest[DEST_ATTR_TUN_PORT])[0] if DEST_ATTR_TUN_PORT in dest else 0,
+        _U16.unpack(dest[DEST_ATTR_TUN_FLAGS])[0] if DEST_ATTR_TUN_FLAGS in dest else 0,
     )
 
 

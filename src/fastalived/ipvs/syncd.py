@@ -15,7 +15,7 @@ import errno
 import logging
 from collections import deque
 
-from fastalived.config.model import Config, LvsSyncDaemon
+from fastalived.config.model import Config
 from fastalived.ipvs.lvs_sync import Command, DaemonState, StartDaemon, SyncDaemonPolicy, resolve_target
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError, SyncDaemonInfo
 

@@ -108,8 +108,3 @@ cdef object _check_advert(object adv, int version, int auth_type, bytes auth_pas
 
 @cython.locals(wire="const unsigned char *", wanted="const unsigned char *", i=Py_ssize_t)
 cdef bint _password_matches(bytes auth_data, bytes password) except -1
-
-@cython.locals(fields=tuple, adv_vrid=int, count=Py_ssize_t, adv_interval=int)
-cdef object _validate_for_instance(object adv, int version, int vrid, int auth_type, bytes auth_pass,
-                                   int interval, bint multicast, object peers, object expected_addr_count,
-                                   bint accept_no_pseudo)

@@ -549,7 +549,8 @@ def check_advert(
     checked, as in keepalived), version, the checksum form (RFC 9568's v3 checksum without the
     pseudo-header only with ``accept_no_pseudo``), then for v2 the auth type and the password
     (compared zero-padded to 8 bytes, like on the wire). :func:`decode_advert` made the others;
-    VRID, interval, addresses and peers are the router's. Returns None when the advert passes.
+    VRID, interval, addresses and peers are the router's (``vrrp/router.py``). Returns None when
+    the advert passes.
     """
     return _check_advert(adv, version, auth_type, _as_bytes(auth_pass), multicast, accept_no_pseudo)
 
@@ -557,7 +558,9 @@ def check_advert(
 def _check_advert(
     adv: Advert, version: int, auth_type: int, auth_pass: bytes, multicast: bool, accept_no_pseudo: bool
 ) -> Drop | None:
-    fields = cython.cast(tuple, adv) if cython.compiled else adv  # see _validate_for_instance
+    # Unpacking beats attribute reads in either build; compiled, the unchecked cast to tuple makes
+    # it a few C loads (an Advert is a tuple; Cython's own check would demand an exact tuple).
+    fields = cython.cast(tuple, adv) if cython.compiled else adv
     adv_version, _, _, _, _, adv_auth_type, _, form, _, auth_data, _, ttl = fields
     if multicast and ttl != _TTL and ttl != _NO_HOP_LIMIT:
         return Drop.BAD_TTL
@@ -585,56 +588,3 @@ def _password_matches(auth_data: bytes, password: bytes) -> bool:
                 return False
         return True
     return auth_data == password[:_V2_AUTH_LEN].ljust(_V2_AUTH_LEN, b"\x00")
-
-
-def validate_for_instance(
-    adv: Advert,
-    *,
-    version: int,
-    vrid: int,
-    auth_type: int,
-    auth_pass: bytes,
-    interval: int,
-    multicast: bool,
-    peers: frozenset[bytes] | None,
-    expected_addr_count: int | None = None,
-    accept_no_pseudo: bool = True,
-) -> Drop | None:
-    """Every check for one instance: VRID, then :func:`check_advert`, then the v2 interval, the
-    address count (None when ``vrrp_skip_check_adv_addr`` is on) and the unicast peers.
-
-    ``accept_no_pseudo`` defaults to True, leaving the checksum form to the caller as before.
-    Returns None if the advert is for this instance and acceptable.
-    """
-    return _validate_for_instance(adv, version, vrid, auth_type, _as_bytes(auth_pass), interval, multicast, peers,
-                                  expected_addr_count, accept_no_pseudo)  # fmt: skip
-
-
-def _validate_for_instance(
-    adv: Advert,
-    version: int,
-    vrid: int,
-    auth_type: int,
-    auth_pass: bytes,
-    interval: int,
-    multicast: bool,
-    peers: frozenset[bytes] | None,
-    expected_addr_count: int | None,
-    accept_no_pseudo: bool,
-) -> Drop | None:
-    # Unpacking beats attribute reads in either build; compiled, the unchecked cast to tuple makes
-    # it a few C loads (an Advert is a tuple; Cython's own check would demand an exact tuple).
-    fields = cython.cast(tuple, adv) if cython.compiled else adv
-    _, _, adv_vrid, _, count, _, adv_interval, _, _, _, src, _ = fields
-    if adv_vrid != vrid:
-        return Drop.BAD_VRID
-    reason = _check_advert(adv, version, auth_type, auth_pass, multicast, accept_no_pseudo)
-    if reason is not None:
-        return reason
-    if version == 2 and adv_interval != interval:
-        return Drop.BAD_INTERVAL
-    if expected_addr_count is not None and count != expected_addr_count:
-        return Drop.BAD_ADDR_COUNT
-    if peers and src not in peers:
-        return Drop.NOT_A_PEER
-    return None

@@ -117,7 +117,7 @@ class VrrpRole:
         self._lvs_sync.configure(config, {})  # lvs_sync_daemon: backup daemon until MASTER
         for inst_config in config.vrrp_instances:
             await self._add_instance(inst_config, clean_leftovers=True)
-        self._scripts.update(self.router.tracked_scripts())
+        self._scripts.update(self.router.tracked_scripts(), config.global_defs)
         self._end_tick()
 
     async def reload(self, config: Config) -> None:
@@ -138,7 +138,7 @@ class VrrpRole:
                 await self._add_instance(inst_config, clean_leftovers=False)
             else:
                 await self._update_instance(current, inst_config)
-        self._scripts.update(self.router.tracked_scripts())
+        self._scripts.update(self.router.tracked_scripts(), config.global_defs)
         states = {name: self.router.state(name) for name in self.router.instances}
         self._lvs_sync.configure(config, states)  # lvs_sync_daemon
         self._end_tick()

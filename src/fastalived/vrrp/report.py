@@ -14,8 +14,8 @@ from fastalived.vrrp.router import VrrpRouter
 from fastalived.vrrp.vips import instance_vips
 
 if TYPE_CHECKING:
-    from fastalived.vrrp.io import VrrpSocket
     from fastalived.vrrp.binding import Binding
+    from fastalived.vrrp.io import VrrpSocket
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _instance(router: VrrpRouter, binding: Binding) -> dict[str, Any]:
 def metrics(router: VrrpRouter, bindings: Mapping[str, Binding]) -> Iterator[Metric]:
     """Prometheus samples per instance."""
     for name, core in router.instances.items():
-        labels = (("instance", name), ("vrid", str(core.config.virtual_router_id)))
+        labels = (("vrrp_instance", name), ("vrid", str(core.config.virtual_router_id)))  # Prometheus owns "instance"
         m = core.machine
         sent = bindings[name].adverts_sent if name in bindings else 0
         yield Metric("fastalived_vrrp_state", m.state, labels, help="0=INIT 1=BACKUP 2=MASTER 3=FAULT 4=STOP")
@@ -90,5 +90,5 @@ def metrics(router: VrrpRouter, bindings: Mapping[str, Binding]) -> Iterator[Met
         yield Metric("fastalived_vrrp_adverts_received_total", core.adverts_received, labels, "counter",
                      "Valid adverts received")  # fmt: skip
         for reason, count in sorted(core.drops.items()):
-            yield Metric("fastalived_vrrp_drops_total", count, labels + (("reason", reason),), "counter",
+            yield Metric("fastalived_vrrp_adverts_dropped_total", count, labels + (("reason", reason),), "counter",
                          "Received packets dropped, by reason")  # fmt: skip

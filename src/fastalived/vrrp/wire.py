@@ -41,7 +41,6 @@ build_garp = codec.build_garp
 build_unsolicited_na = codec.build_unsolicited_na
 decode_advert = codec.decode_advert
 check_advert = codec.check_advert
-validate_for_instance = codec.validate_for_instance
 send_many = _io.send_many
 recv_many = _io.recv_many
 monotonic = _io.monotonic
@@ -70,7 +69,6 @@ __all__ = [
     "build_unsolicited_na",
     "decode_advert",
     "check_advert",
-    "validate_for_instance",
     "send_many",
     "recv_many",
     "monotonic",

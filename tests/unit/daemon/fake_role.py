@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fastalived.config.model import Config
-from fastalived.runtime.role import Metric
 from fastalived.options import RunOptions
+from fastalived.runtime.role import Metric
 
 JOURNAL = "fake_role.journal"
 

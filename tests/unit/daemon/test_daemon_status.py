@@ -8,7 +8,6 @@ import urllib.request
 
 import pytest
 
-from fastalived.runtime.role import Metric
 from fastalived.daemon.status import (
     StatusServer,
     format_status,
@@ -16,6 +15,7 @@ from fastalived.daemon.status import (
     require_loopback,
     status_main,
 )
+from fastalived.runtime.role import Metric
 from tests.support.host import free_port
 
 STATUS = {

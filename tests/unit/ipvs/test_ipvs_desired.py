@@ -2,7 +2,7 @@
 
 from ipaddress import ip_address
 
-from fastalived.config import parse_string
+from fastalived.config import LoadResult, parse_string
 from fastalived.config.model import (
     Config,
     GlobalDefs,
@@ -168,14 +168,21 @@ def test_persistence_engine_and_default_weight_from_the_config_file():
     assert {dest.address: spec.weight for dest, spec in entry.dests.items()} == {"203.0.113.1": 5, "203.0.113.2": 2}
 
 
-def test_tunnel_options_other_than_plain_ipip_are_refused_loudly():
-    def warnings(method: str) -> list[str]:
+def test_tunnel_options_reach_the_destinations_and_bad_ones_are_errors():
+    def parsed(method: str, rs_method: str = "") -> LoadResult:
         text = (
             f"virtual_server 198.51.100.1 80 {{\n protocol TCP\n lvs_method {method}\n"
-            " real_server 203.0.113.1 80 {\n }\n}\n"
+            " real_server 203.0.113.1 80 {\n }\n"
+            f" real_server 203.0.113.2 80 {{\n {rs_method}\n }}\n}}\n"
         )
-        return [str(d) for d in parse_string(text).warnings]
+        return parse_string(text)
 
-    assert warnings("TUN") == warnings("TUN tun_type ipip") == []
-    (warning,) = warnings("TUN tun_type gue tun_port 6080")
-    assert "tunnel options 'tun_type gue tun_port 6080' are not supported" in warning
+    result = parsed("TUN type gue port 6080 csum", "lvs_method TUN type gre csum")
+    assert result.ok and not result.warnings, [str(d) for d in result.diagnostics]
+    (entry,) = build_desired(result.config, {}, {}).services.values()
+    tunnels = {dest.address: spec[5:] for dest, spec in entry.dests.items()}
+    assert tunnels == {"203.0.113.1": (1, 6080, 1), "203.0.113.2": (2, 0, 1)}  # inherited gue; its own gre
+    (entry,) = build_desired(parsed("TUN type gue port 6080", "lvs_method DR").config, {}, {}).services.values()
+    assert {dest.address: spec[5:] for dest, spec in entry.dests.items()}["203.0.113.2"] == (0, 0, 0)
+    for bad in ("TUN type gue", "TUN port 80", "TUN type ipip csum", "TUN type gre remcsum", "TUN tun_type gue"):
+        assert not parsed(bad).ok, bad

@@ -69,11 +69,15 @@ def test_destination_round_trip(address, family):
     assert decode_dest(AF_INET, data, 20, len(data)) == (dest, spec)
 
 
-def kernel_dest_reply(address: bytes, family: int, *, kernel_order: bool = True) -> bytes:
+def kernel_dest_reply(
+    address: bytes, family: int, *, kernel_order: bool = True, tunnel: tuple[int, int, int] = (0, 0, 0)
+) -> bytes:
     """A GET_DEST dump reply laid out the way ip_vs_genl_fill_dest() writes it (stats included)."""
+    tun_type, tun_port, tun_flags = tunnel
     attrs = [
         _attr(1, address), _attr(2, (8080).to_bytes(2, "big")), _attr(3, u32(2)), _attr(4, u32(7)),
-        _attr(13, b"\0"), _attr(14, b"\0\0"), _attr(15, b"\0\0"), _attr(5, u32(50)), _attr(6, u32(5)),
+        _attr(13, bytes([tun_type])), _attr(14, tun_port.to_bytes(2, "big")),
+        _attr(15, tun_flags.to_bytes(2, "little")), _attr(5, u32(50)), _attr(6, u32(5)),
         _attr(7, u32(1)), _attr(8, u32(2)), _attr(9, u32(3)), _attr(11, family.to_bytes(2, "little")),
         _attr(10, _attr(1, u32(0)) * 4), _attr(12, _attr(1, bytes(8)) * 4),
     ]  # fmt: skip
@@ -106,3 +110,17 @@ def test_persistence_engine_is_sent_and_read_back():
     assert decoded(op).get_attr("IPVS_CMD_ATTR_SERVICE").get_attr("IPVS_SVC_ATTR_PE_NAME") == "sip"
     data = bytearray(encode_op(op, FAMILY_ID, 1))
     assert decode_service(data, 20, len(data)) == (TCP4, spec)
+
+
+@pytest.mark.parametrize("kernel_order", [True, False])
+def test_tunnel_attributes_on_fast_and_slow_paths(kernel_order):
+    gue = (1, 6080, 1)  # gue, port 6080, csum
+    data = bytearray(kernel_dest_reply(bytes([203, 0, 113, 9]) + bytes(12), AF_INET, kernel_order=kernel_order,
+                                       tunnel=gue))  # fmt: skip
+    assert decode_dest(AF_INET, data, 20, len(data))[1] == DestSpec(AF_INET, 2, 7, 50, 5, *gue)
+
+
+def test_tunnel_destination_round_trip():
+    dest, spec = DestKey("203.0.113.7", 80), DestSpec(AF_INET, 2, 1, 0, 0, 2, 0, 1)  # gre, csum
+    data = bytearray(encode_op(Op(OpKind.ADD_DEST, TCP4, None, dest, spec), FAMILY_ID, 1))
+    assert decode_dest(AF_INET, data, 20, len(data)) == (dest, spec)

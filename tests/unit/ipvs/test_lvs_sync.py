@@ -14,8 +14,6 @@ import uvloop
 from fastalived.config import parse_string
 from fastalived.config.model import Config, LvsSyncDaemon
 from fastalived.ipvs import syncd
-from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError
-from fastalived.options import RunOptions
 from fastalived.ipvs.lvs_sync import (
     StartDaemon,
     StopDaemon,
@@ -24,6 +22,8 @@ from fastalived.ipvs.lvs_sync import (
     resolve_target,
     wanted_daemon,
 )
+from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable, NetlinkError
+from fastalived.options import RunOptions
 from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STOP
 from fastalived.vrrp.process import VrrpRole
 from tests.support.aio import until

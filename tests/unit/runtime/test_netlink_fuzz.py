@@ -24,9 +24,10 @@ from fastalived.runtime.netlink import DECODE_ERRORS, NLMSG_DONE, NLMSGHDR, Malf
 
 FAMILY_ID = 0x1F
 SERVICE = ServiceKey(AF_INET, 6, "198.51.100.1", 80, 0)
+DEST = (DestKey("203.0.113.7", 80), DestSpec(AF_INET, 3, 1, 0, 0))
 SEEDS = [
     encode_op(Op(OpKind.ADD_SERVICE, SERVICE, ServiceSpec("wrr", 0, 0, 0xFFFFFFFF)), FAMILY_ID, 1),
-    encode_op(Op(OpKind.ADD_DEST, SERVICE, None, DestKey("203.0.113.7", 80), DestSpec(AF_INET, 3, 1, 0, 0)), FAMILY_ID, 2),
+    encode_op(Op(OpKind.ADD_DEST, SERVICE, None, *DEST), FAMILY_ID, 2),
 ]
 
 

@@ -10,7 +10,6 @@ from types import ModuleType
 import pytest
 
 SRC4 = socket.inet_pton(socket.AF_INET, "198.51.100.1")
-PEER4 = socket.inet_pton(socket.AF_INET, "198.51.100.2")
 GROUP4 = socket.inet_pton(socket.AF_INET, "224.0.0.18")
 VIP4 = socket.inet_pton(socket.AF_INET, "203.0.113.10")
 VIP4_B = socket.inet_pton(socket.AF_INET, "203.0.113.11")
@@ -18,14 +17,11 @@ SRC6 = socket.inet_pton(socket.AF_INET6, "fe80::1")
 GROUP6 = socket.inet_pton(socket.AF_INET6, "ff02::12")
 VIP6 = socket.inet_pton(socket.AF_INET6, "2001:db8::10")
 
-INSTANCE_V2 = dict(
-    version=2, vrid=7, auth_type=1, auth_pass=b"secret", interval=1, multicast=True, peers=None,
-    expected_addr_count=2,
-)  # fmt: skip
+CHECKS_V2 = dict(version=2, auth_type=1, auth_pass=b"secret", multicast=True, accept_no_pseudo=False)
 
 
 def v2_packet(codec: ModuleType, *, ttl: int = 255, **overrides: object) -> bytes:
-    """IPv4 header + a VRRPv2 PASS advert matching INSTANCE_V2 unless overridden."""
+    """IPv4 header + a VRRPv2 PASS advert that passes CHECKS_V2 unless overridden."""
     fields = dict(version=2, vrid=7, priority=100, interval=1, addresses=[VIP4, VIP4_B])
     fields.update((key, overrides.pop(key)) for key in list(overrides) if key in fields)
     options = dict(auth_type=1, auth_data=b"secret", src=SRC4, dst=GROUP4)
@@ -66,7 +62,7 @@ def test_drop_reasons_follow_keepalived_order(codec_impl: ModuleType) -> None:
 def test_valid_v2_advert_passes_every_check(codec_impl: ModuleType) -> None:
     advert = decode4(codec_impl, v2_packet(codec_impl))
     assert advert == codec_impl.Advert(2, 1, 7, 100, 2, 1, 1, "v2", (VIP4, VIP4_B), b"secret\0\0", SRC4, 255)
-    assert codec_impl.validate_for_instance(advert, **INSTANCE_V2) is None
+    assert codec_impl.check_advert(advert, **CHECKS_V2) is None
 
 
 def test_ethernet_padding_after_ip_total_length_is_ignored(codec_impl: ModuleType) -> None:
@@ -134,75 +130,19 @@ def test_v3_ipv6_always_needs_the_pseudo_header(codec_impl: ModuleType) -> None:
 
 
 @pytest.mark.parametrize(
-    ("packet_options", "instance_changes", "reason"),
+    ("packet_options", "check_changes", "reason"),
     [
         (dict(ttl=254), {}, "BAD_TTL"),
         ({}, dict(version=3), "BAD_VERSION"),
-        (dict(vrid=8), {}, "BAD_VRID"),
         (dict(auth_type=0), {}, "BAD_AUTH_TYPE"),
         (dict(auth_data=b"secreT"), {}, "BAD_AUTH_PASS"),
         ({}, dict(auth_pass=b"secret1"), "BAD_AUTH_PASS"),
-        (dict(interval=2), {}, "BAD_INTERVAL"),
-        ({}, dict(expected_addr_count=1), "BAD_ADDR_COUNT"),
-        ({}, dict(multicast=False, peers=frozenset({PEER4})), "NOT_A_PEER"),
-    ],
-)
-def test_instance_drops(codec_impl: ModuleType, packet_options: dict, instance_changes: dict, reason: str) -> None:
-    advert = decode4(codec_impl, v2_packet(codec_impl, **packet_options))
-    instance = {**INSTANCE_V2, **instance_changes}
-    assert codec_impl.validate_for_instance(advert, **instance) is codec_impl.Drop[reason]
-
-
-def test_instance_checks_that_pass(codec_impl: ModuleType) -> None:
-    low_ttl = decode4(codec_impl, v2_packet(codec_impl, ttl=64))
-    unicast = {**INSTANCE_V2, "multicast": False, "peers": frozenset({SRC4, PEER4})}
-    assert codec_impl.validate_for_instance(low_ttl, **unicast) is None
-    skip_addr_check = {**INSTANCE_V2, "expected_addr_count": None}
-    assert codec_impl.validate_for_instance(low_ttl, **skip_addr_check) is codec_impl.Drop.BAD_TTL
-    advert = decode4(codec_impl, v2_packet(codec_impl, addresses=[VIP4]))
-    assert codec_impl.validate_for_instance(advert, **skip_addr_check) is None
-
-
-def test_password_is_zero_padded_and_cut_to_eight_bytes(codec_impl: ModuleType) -> None:
-    long_password = b"longpassword"
-    advert = decode4(codec_impl, v2_packet(codec_impl, auth_data=long_password))
-    assert advert.auth_data == b"longpass"
-    instance = {**INSTANCE_V2, "auth_pass": long_password}
-    assert codec_impl.validate_for_instance(advert, **instance) is None
-    no_auth = decode4(codec_impl, v2_packet(codec_impl, auth_type=0, auth_data=b""))
-    assert no_auth.auth_data == b"\0" * 8
-    instance = {**INSTANCE_V2, "auth_type": 0, "auth_pass": b""}
-    assert codec_impl.validate_for_instance(no_auth, **instance) is None
-
-
-def test_v3_instance_ignores_auth_and_interval(codec_impl: ModuleType) -> None:
-    advert = decode4(codec_impl, v3_packet4(codec_impl))
-    instance = {**INSTANCE_V2, "version": 3, "interval": 50, "expected_addr_count": 1}
-    assert codec_impl.validate_for_instance(advert, **instance) is None
-
-
-def test_ipv6_hop_limit_is_checked_for_multicast_when_known(codec_impl: ModuleType) -> None:
-    payload = codec_impl.build_advert(3, 7, 100, 100, [VIP6], src=SRC6, dst=GROUP6)
-    advert = decode6(codec_impl, payload, hop_limit=1)
-    assert advert.ttl == 1 and advert.src == SRC6 and advert.interval == 100
-    instance = {**INSTANCE_V2, "version": 3, "expected_addr_count": 1}
-    assert codec_impl.validate_for_instance(advert, **instance) is codec_impl.Drop.BAD_TTL
-    unknown = decode6(codec_impl, payload, hop_limit=-1)
-    assert codec_impl.validate_for_instance(unknown, **instance) is None
-
-
-CHECKS_V2 = dict(version=2, auth_type=1, auth_pass=b"secret", multicast=True, accept_no_pseudo=False)
-
-
-@pytest.mark.parametrize(
-    ("packet_options", "check_changes", "reason"),
-    [
         # Two faults at once: the reason is the one RFC 5798/3768 section 7.1 checks first.
         (dict(ttl=254, auth_type=0), dict(version=3), "BAD_TTL"),
         (dict(auth_type=0), dict(version=3), "BAD_VERSION"),
         (dict(auth_type=0, auth_data=b"other"), {}, "BAD_AUTH_TYPE"),
-        (dict(auth_data=b"other"), {}, "BAD_AUTH_PASS"),
-        (dict(ttl=254), dict(multicast=False), None),
+        # Passes: no TTL check for unicast; the password is cut to the 8 bytes on the wire.
+        (dict(ttl=64), dict(multicast=False), None),
         ({}, dict(auth_pass=b"secret\0\0ignored"), None),
     ],
 )
@@ -214,20 +154,36 @@ def test_check_advert_follows_the_rfc_order(
     assert codec_impl.check_advert(advert, **{**CHECKS_V2, **check_changes}) is expected
 
 
+def test_password_is_zero_padded_and_cut_to_eight_bytes(codec_impl: ModuleType) -> None:
+    long_password = b"longpassword"
+    advert = decode4(codec_impl, v2_packet(codec_impl, auth_data=long_password))
+    assert advert.auth_data == b"longpass"
+    assert codec_impl.check_advert(advert, **{**CHECKS_V2, "auth_pass": long_password}) is None
+    no_auth = decode4(codec_impl, v2_packet(codec_impl, auth_type=0, auth_data=b""))
+    assert no_auth.auth_data == b"\0" * 8
+    assert codec_impl.check_advert(no_auth, **{**CHECKS_V2, "auth_type": 0, "auth_pass": b""}) is None
+
+
+def test_v3_ignores_auth(codec_impl: ModuleType) -> None:
+    advert = decode4(codec_impl, v3_packet4(codec_impl))
+    assert codec_impl.check_advert(advert, **{**CHECKS_V2, "version": 3}) is None
+
+
+def test_ipv6_hop_limit_is_checked_for_multicast_when_known(codec_impl: ModuleType) -> None:
+    payload = codec_impl.build_advert(3, 7, 100, 100, [VIP6], src=SRC6, dst=GROUP6)
+    advert = decode6(codec_impl, payload, hop_limit=1)
+    assert advert.ttl == 1 and advert.src == SRC6 and advert.interval == 100
+    checks = {**CHECKS_V2, "version": 3}
+    assert codec_impl.check_advert(advert, **checks) is codec_impl.Drop.BAD_TTL
+    unknown = decode6(codec_impl, payload, hop_limit=-1)
+    assert codec_impl.check_advert(unknown, **checks) is None
+
+
 def test_check_advert_takes_the_no_pseudo_checksum_only_when_configured(codec_impl: ModuleType) -> None:
     advert = decode4(codec_impl, v3_packet4(codec_impl, pseudo_header=False), accept_no_pseudo=True)
     checks = {**CHECKS_V2, "version": 3}
     assert codec_impl.check_advert(advert, **checks) is codec_impl.Drop.BAD_CHECKSUM
     assert codec_impl.check_advert(advert, **{**checks, "accept_no_pseudo": True}) is None
-    instance = {**INSTANCE_V2, "version": 3, "expected_addr_count": 1}
-    assert codec_impl.validate_for_instance(advert, **instance) is None  # the old default: accepted
-    strict = {**instance, "accept_no_pseudo": False}
-    assert codec_impl.validate_for_instance(advert, **strict) is codec_impl.Drop.BAD_CHECKSUM
-
-
-def test_other_vrid_is_reported_before_the_instance_checks(codec_impl: ModuleType) -> None:
-    advert = decode4(codec_impl, v2_packet(codec_impl, vrid=8, ttl=1, auth_type=0))
-    assert codec_impl.validate_for_instance(advert, **INSTANCE_V2) is codec_impl.Drop.BAD_VRID
 
 
 def test_checksum_known_values(codec_impl: ModuleType) -> None:
