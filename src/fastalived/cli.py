@@ -144,10 +144,11 @@ def config_test(options: RunOptions, out: TextIO, dump_json: bool = False) -> in
     """``-t``: print every problem once; 0 when clean, keepalived's 5 when anything is wrong."""
     from fastalived.config import dump_json as render_json
     from fastalived.config import load_config
+    from fastalived.runtime import ipvs_kernel
     from fastalived.runtime.scripts import audit
 
     result = load_config(options.config_file, options.config_id)
-    diagnostics = result.diagnostics + (audit(result.config) if result.ok else [])
+    diagnostics = result.diagnostics + (audit(result.config) + ipvs_kernel.audit(result.config) if result.ok else [])
     for diagnostic in diagnostics:
         print(diagnostic, file=out)
     if dump_json and result.ok:

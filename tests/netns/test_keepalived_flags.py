@@ -8,11 +8,17 @@ namespace the way keepalived's does, and ``-g`` writes keepalived's per-process 
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from fastalived.daemon.dumps import SIGJSON
 from tests.support.netns import wait_for
 from tests.support.testbed import fastalived_executable, global_defs_config, stop_process_group, vrrp_instance_config
 
@@ -25,7 +31,8 @@ def test_a_keepalived_unit_file_command_line_starts_fastalived(testbed, tmp_path
     bed = testbed(1)
     node = bed.node(1)
     config = tmp_path / "keepalived.conf"
-    config.write_text(global_defs_config("lb1") + vrrp_instance_config("VI_1", 51, 150, [f"{VIP}/24"], version=3,
+    instance = f"VI_flags_{secrets.token_hex(3)}"  # /tmp/keepalived.* is one path for every daemon
+    config.write_text(global_defs_config("lb1") + vrrp_instance_config(instance, 51, 150, [f"{VIP}/24"], version=3,
                                                                        advert_int=0.1))
     log_file = tmp_path / "keepalived.log"
     argv = [fastalived_executable(), "-D", "-d", "-S", "0", "-x", "-n", "-l", "-P", "-s", node.netns,
@@ -42,6 +49,18 @@ def test_a_keepalived_unit_file_command_line_starts_fastalived(testbed, tmp_path
         assert '"virtual_router_id": 51' in text  # -d: the resolved configuration in the log
         assert wait_for(lambda: "Entering MASTER STATE" in (tmp_path / "keepalived_vrrp.log").read_text(), 5)
         assert "Starting fastalived" in log_file.read_text()
+
+        # keepalived's dump signals, forwarded by the parent, write keepalived's files and layouts.
+        started = time.time()
+        for signum in (SIGJSON, signal.SIGUSR2):
+            os.kill(proc.pid, signum)
+        json_dump, stats_dump = Path("/tmp/keepalived.json"), Path("/tmp/keepalived.stats")
+        assert wait_for(lambda: all(p.exists() and p.stat().st_mtime >= started for p in (json_dump, stats_dump)), 5)
+        [entry] = [e for e in json.loads(json_dump.read_text()) if e["data"]["iname"] == instance]
+        assert entry["data"]["state"] == 2 and entry["data"]["vrid"] == 51
+        assert entry["data"]["vips"] == [f"{VIP}/24 dev eth0 scope global"]  # keepalived's format_ipaddress
+        assert entry["stats"]["become_master"] == 1 and entry["stats"]["advert_sent"] > 0
+        assert f"VRRP Instance: {instance}\n  Advertisements:\n" in stats_dump.read_text()
     finally:
         stop_process_group(proc)
     assert proc.returncode is not None

@@ -49,7 +49,7 @@ from fastalived.config.model import (
     UdpCheck,
 )
 from fastalived.options import RunOptions
-from fastalived.runtime.role import Metric
+from fastalived.runtime.role import DumpKind, Metric
 
 log = logging.getLogger("fastalived.check")
 
@@ -312,6 +312,10 @@ class CheckRole:
             "runs": dict(self.runs),
             "ipvs": "unavailable" if isinstance(self._ipvs, NoIpvs) else "kernel",
         }
+
+    def keepalived_dump(self, kind: DumpKind) -> str | None:
+        """keepalived's checker writes no dump its tools read; ours stays in run_dir."""
+        return None
 
     def metrics(self) -> Iterable[Metric]:
         for vs in self.state.virtual_servers.values():

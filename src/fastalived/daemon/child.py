@@ -27,10 +27,10 @@ import uvloop
 from fastalived.config.model import Config
 from fastalived.daemon import logsetup
 from fastalived.daemon.channel import TO_PARENT, Channel, Message
-from fastalived.daemon.dumps import DUMP_SIGNALS, DumpKind, write_dump
+from fastalived.daemon.dumps import DUMP_SIGNALS, write_dump, write_keepalived_dump
 from fastalived.daemon.metrics import metric_to_wire
 from fastalived.options import RunOptions
-from fastalived.runtime.role import Role
+from fastalived.runtime.role import DumpKind, Role
 
 RoleName = Literal["vrrp", "check"]
 RoleFactory = Callable[[RunOptions], Role]  # a Role class, or a function wiring one up
@@ -239,6 +239,9 @@ class RoleRunner:
         log.info("Printing %s %s for process(%d) on signal", self.title, kind, os.getpid())
         try:
             write_dump(self.options, self.role_name, kind, self._role.snapshot(), self._role.metrics())
+            keepalived_layout = self._role.keepalived_dump(kind)
+            if keepalived_layout is not None:
+                write_keepalived_dump(kind, keepalived_layout)
         except Exception:
             log.exception("%s child: %s dump failed", self.title, kind)
 

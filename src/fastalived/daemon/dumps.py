@@ -13,13 +13,11 @@ import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastalived.daemon.metrics import render
 from fastalived.options import RunOptions
-from fastalived.runtime.role import Metric
-
-DumpKind = Literal["data", "stats", "json"]
+from fastalived.runtime.role import DumpKind, Metric
 
 # keepalived's JSON and STATS_CLEAR signals; SIGUSR1/SIGUSR2 are the data and stats dumps.
 SIGJSON = signal.SIGRTMIN + 2
@@ -95,8 +93,18 @@ def write_dump(
     A full or read-only disk is the operator's to fix, not a reason to stop: it is logged, the
     partial temporary file removed, and None returned.
     """
-    path = dump_path(options, process, kind)
-    text = format_dump(kind, process, snapshot, metrics)
+    return _write_atomically(dump_path(options, process, kind), format_dump(kind, process, snapshot, metrics), kind)
+
+
+KEEPALIVED_DUMP_DIR = Path("/tmp")  # keepalived's KA_TMP_DIR: where its exporters and scripts look
+
+
+def write_keepalived_dump(kind: DumpKind, text: str) -> Path | None:
+    """The VRRP process's dump where, and as, keepalived writes it (``/tmp/keepalived.json`` ...)."""
+    return _write_atomically(KEEPALIVED_DUMP_DIR / f"keepalived.{kind}", text, kind)
+
+
+def _write_atomically(path: Path, text: str, kind: DumpKind) -> Path | None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from fastalived.config.model import Config
 
 MetricType = Literal["gauge", "counter", "histogram"]
+DumpKind = Literal["data", "stats", "json"]  # SIGUSR1, SIGUSR2, SIGRTMIN+2
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,6 @@ class Role(Protocol):
 
     def metrics(self) -> Iterable[Metric]:
         """Samples for ``/metrics``."""
+
+    def keepalived_dump(self, kind: DumpKind) -> str | None:
+        """The dump in keepalived's own layout (its exporters read those files), or None."""

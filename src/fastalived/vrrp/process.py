@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import socket
 import time
@@ -30,7 +31,7 @@ from typing import Any
 from fastalived.config.model import Config, IPAddress, VrrpInstance
 from fastalived.options import RunOptions
 from fastalived.runtime.jobs import SerialTasks
-from fastalived.runtime.role import Metric
+from fastalived.runtime.role import DumpKind, Metric
 from fastalived.vrrp import report, wire
 from fastalived.vrrp.addresses import FrameSender, LinkInfo, LinkMonitor, Netlink, NetlinkThread
 from fastalived.vrrp.binding import Binding, advert_sender, needs_restart, source_address
@@ -177,6 +178,13 @@ class VrrpRole:
 
     def metrics(self) -> Iterable[Metric]:
         return report.metrics(self.router, self.bindings)
+
+    def keepalived_dump(self, kind: DumpKind) -> str | None:
+        if kind == "json":
+            return json.dumps(report.keepalived_json(self.router, self.bindings), indent=2) + "\n"
+        if kind == "stats":
+            return report.keepalived_stats_text(self.router, self.bindings)
+        return None  # the data dump stays fastalived's own tree (in run_dir)
 
     # ------------------------------------------------------------------ instances
 

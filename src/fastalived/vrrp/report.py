@@ -1,4 +1,5 @@
-"""What the VRRP role shows the outside: the ``/status`` snapshot, ``/metrics`` samples, the transition log."""
+"""What the VRRP role shows the outside: the ``/status`` snapshot, ``/metrics`` samples, the transition log,
+and keepalived's own JSON and stats dump layouts (its exporters and scripts read those files)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fastalived.config.model import IPAddressSpec, VrrpInstance
 from fastalived.runtime.role import Metric
-from fastalived.vrrp.machine import STATE_NAMES
-from fastalived.vrrp.router import VrrpRouter
-from fastalived.vrrp.vips import instance_vips
+from fastalived.vrrp.machine import MASTER, STATE_NAMES
+from fastalived.vrrp.router import InstanceCore, VrrpRouter
+from fastalived.vrrp.vips import instance_vips, vip_device
 
 if TYPE_CHECKING:
     from fastalived.vrrp.binding import Binding
@@ -92,3 +94,127 @@ def metrics(router: VrrpRouter, bindings: Mapping[str, Binding]) -> Iterator[Met
         for reason, count in sorted(core.drops.items()):
             yield Metric("fastalived_vrrp_adverts_dropped_total", count, labels + (("reason", reason),), "counter",
                          "Received packets dropped, by reason")  # fmt: skip
+
+
+def keepalived_json(router: VrrpRouter, bindings: Mapping[str, Binding]) -> list[dict[str, Any]]:
+    """keepalived 2.2.7's SIGRTMIN+2 dump (``/tmp/keepalived.json``): one ``data``/``stats`` pair per
+    instance, keyed and numbered as keepalived's ``vrrp_json.c`` writes them."""
+    out = []
+    for name, core in router.instances.items():
+        cfg, m = core.config, core.machine
+        binding = bindings.get(name)
+        notify = cfg.notify
+        data = {
+            "iname": name,
+            "dont_track_primary": 0,
+            "skip_check_adv_addr": 0,
+            "strict_mode": 0,
+            "vmac_ifname": cfg.use_vmac or "",
+            "ifp_ifname": cfg.interface,
+            "master_priority": m.effective_priority if m.state == MASTER else 0,
+            "last_transition": (binding.last_transition or 0.0) if binding is not None else 0.0,
+            "garp_delay": cfg.garp_master_delay,
+            "garp_refresh": int(cfg.garp_master_refresh),
+            "garp_rep": cfg.garp_master_repeat,
+            "garp_refresh_rep": cfg.garp_master_refresh_repeat,
+            "garp_lower_prio_delay": 0,
+            "garp_lower_prio_rep": 0,
+            "lower_prio_no_advert": 0,
+            "higher_prio_send_advert": 0,
+            "vrid": cfg.virtual_router_id,
+            "base_priority": cfg.priority,
+            "effective_priority": m.effective_priority,
+            "vipset": m.state == MASTER,
+            "promote_secondaries": False,
+            "adver_int": cfg.advert_int,
+            "master_adver_int": m.master_adver_int,
+            "accept": int(cfg.accept),
+            "nopreempt": cfg.nopreempt,
+            "preempt_delay": int(cfg.preempt_delay),
+            "state": m.state,
+            "wantstate": MASTER if m.state == MASTER or m.wants_master else m.state,
+            "version": cfg.version,
+            "smtp_alert": notify.smtp_alert,
+            "notify_deleted": False,
+            "script_backup": notify.notify_backup,
+            "script_master": notify.notify_master,
+            "script_fault": notify.notify_fault,
+            "script_stop": notify.notify_stop,
+            "script": notify.notify,
+            "vips": [_keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses],
+            "evips": [_keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses_excluded],
+            "vroutes": [str(route.dst) if route.dst is not None else "default" for route in cfg.virtual_routes],
+            "vrules": [],
+            "track_ifp": [track.name for track in cfg.track_interface],
+            "track_script": [track.name for track in cfg.track_script],
+            "auth_type": {"PASS": 1, "AH": 2}.get(cfg.auth_type or "", 0),
+            "auth_data": (cfg.auth_pass or b"").decode("latin-1"),
+        }
+        present = {key: value for key, value in data.items() if value is not None}  # keepalived omits unset scripts
+        out.append({"data": present, "stats": _keepalived_stats(core, binding)})
+    return out
+
+
+def _keepalived_address(spec: IPAddressSpec, cfg: VrrpInstance) -> str:
+    """``format_ipaddress`` in keepalived: ``ADDR[/LEN] [brd B] dev DEV scope SCOPE [label L]``."""
+    address = spec.address
+    text = str(address.ip) if address.network.prefixlen == address.max_prefixlen else str(address)
+    if spec.brd is not None:
+        text += f" brd {spec.brd}"
+    text += f" dev {vip_device(cfg) if spec.dev is None else spec.dev} scope {spec.scope or 'global'}"
+    return text + (f" label {spec.label}" if spec.label else "")
+
+
+_KEEPALIVED_STAT_DROPS = {  # keepalived's stats fields, from our drop reasons
+    "packet_len_err": ("TOO_SHORT", "TRUNCATED"),
+    "advert_interval_err": ("BAD_INTERVAL",),
+    "ip_ttl_err": ("BAD_TTL",),
+    "invalid_type_rcvd": ("BAD_TYPE",),
+    "addr_list_err": ("BAD_ADDR_COUNT",),
+    "invalid_authtype": ("BAD_AUTH_TYPE",),
+    "authtype_mismatch": (),
+    "auth_failure": ("BAD_AUTH_PASS",),
+}
+
+
+def _keepalived_stats(core: InstanceCore, binding: Binding | None) -> dict[str, int]:
+    stats = {
+        "advert_rcvd": core.adverts_received,
+        "advert_sent": binding.adverts_sent if binding is not None else 0,
+        "become_master": core.became_master,
+        "release_master": core.released_master,
+    }
+    for field, reasons in _KEEPALIVED_STAT_DROPS.items():
+        stats[field] = sum(core.drops.get(reason, 0) for reason in reasons)
+    stats["pri_zero_rcvd"] = core.priority_zero_received
+    stats["pri_zero_sent"] = core.priority_zero_sent
+    return stats
+
+
+def keepalived_stats_text(router: VrrpRouter, bindings: Mapping[str, Binding]) -> str:
+    """keepalived 2.2.7's SIGUSR2 dump (``/tmp/keepalived.stats``), line for line."""
+    lines = []
+    for name, core in router.instances.items():
+        s = _keepalived_stats(core, bindings.get(name))
+        lines += [
+            f"VRRP Instance: {name}",
+            "  Advertisements:",
+            f"    Received: {s['advert_rcvd']}",
+            f"    Sent: {s['advert_sent']}",
+            f"  Became master: {s['become_master']}",
+            f"  Released master: {s['release_master']}",
+            "  Packet Errors:",
+            f"    Length: {s['packet_len_err']}",
+            f"    TTL: {s['ip_ttl_err']}",
+            f"    Invalid Type: {s['invalid_type_rcvd']}",
+            f"    Advertisement Interval: {s['advert_interval_err']}",
+            f"    Address List: {s['addr_list_err']}",
+            "  Authentication Errors:",
+            f"    Invalid Type: {s['invalid_authtype']}",
+            f"    Type Mismatch: {s['authtype_mismatch']}",
+            f"    Failure: {s['auth_failure']}",
+            "  Priority Zero:",
+            f"    Received: {s['pri_zero_rcvd']}",
+            f"    Sent: {s['pri_zero_sent']}",
+        ]
+    return "\n".join(lines) + "\n"

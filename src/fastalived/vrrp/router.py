@@ -171,6 +171,11 @@ class InstanceCore:
     last_state: int = INIT  # the state the last StateChanged reported
     adverts_received: int = 0
     drops: Counter[str] = field(default_factory=Counter)
+    # keepalived's own counters (its SIGUSR2 / JSON stats), so its exporters read the same numbers
+    became_master: int = 0
+    released_master: int = 0
+    priority_zero_received: int = 0
+    priority_zero_sent: int = 0
 
     @property
     def name(self) -> str:
@@ -377,6 +382,8 @@ class VrrpRouter:
         inst.adverts_received += 1
         machine = inst.machine
         src, priority, _ = heard
+        if priority == 0:
+            inst.priority_zero_received += 1
         if machine.state == BACKUP and 0 < priority < machine.effective_priority and machine.params.preempts:
             if now - self._lower_logged.get(name, -LOG_EVERY) >= LOG_EVERY:  # keepalived: every advert
                 self._lower_logged[name] = now
@@ -510,11 +517,15 @@ class VrrpRouter:
             elif isinstance(action, WantMaster):
                 self._group_wants(inst, action.wants, now, out, depth)
             else:
+                if isinstance(action, SendAdvert) and action.priority == 0:
+                    inst.priority_zero_sent += 1
                 out.append(InstanceAction(name, action))
         out.append(ArmTimer(name, inst.machine.next_deadline))
 
     def _entered(self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int) -> None:
         old, inst.last_state = inst.last_state, state
+        inst.became_master += state == MASTER
+        inst.released_master += old == MASTER
         out.append(StateChanged(inst.name, old, state, inst.machine.effective_priority))
         if state != STOP:
             self._sync(inst, state, now, out, depth)

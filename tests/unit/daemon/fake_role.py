@@ -72,6 +72,9 @@ class FakeVrrpRole:
             "items": [{"name": name, "state": "MASTER"} for name in sorted(self._items)],
         }
 
+    def keepalived_dump(self, kind: str) -> str | None:
+        return None
+
     def metrics(self) -> Iterable[Metric]:
         yield Metric("fastalived_fake_items", len(self._items), (("role", self.name),), help="Configured items.")
         yield Metric(
