@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite."""
 
 import os
+import resource
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -35,6 +37,18 @@ def compiled_codec() -> ModuleType:
 def codec_impl(request: pytest.FixtureRequest) -> ModuleType:
     """Each build of the VRRP codec and socket edge in turn: pure Python, then Cython."""
     return request.getfixturevalue("pure_codec" if request.param == "python" else "compiled_codec")
+
+
+@pytest.fixture(autouse=True)
+def _normal_scheduling_after_each_test() -> Iterator[None]:
+    """A VRRP role run in-process puts this process on SCHED_RR with an RLIMIT_RTTIME; should its
+    test fail before the role stops, the next CPU-bound test would be killed with SIGXCPU."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    rttime = resource.getrlimit(resource.RLIMIT_RTTIME)
+    yield
+    if (os.sched_getscheduler(0), resource.getrlimit(resource.RLIMIT_RTTIME)) != (policy, rttime):
+        os.sched_setscheduler(0, policy, param)
+        resource.setrlimit(resource.RLIMIT_RTTIME, rttime)
 
 
 pytest_plugins = ["tests.support.fixtures"]

@@ -77,7 +77,7 @@ def test_role_lifecycle_snapshot_metrics_and_reload(testbed, tmp_path: Path) -> 
         snap = {i["name"]: i for i in role.snapshot()["instances"]}
         assert snap["VI_1"]["vrid"] == 11 and snap["VI_1"]["master_ip"] == node.ipv4
         assert snap["VI_1"]["adverts_sent"] > 0 and snap["VI_1"]["transitions"] == 2
-        metrics = {(m.name, dict(m.labels).get("instance")): m.value for m in role.metrics()}
+        metrics = {(m.name, dict(m.labels).get("vrrp_instance")): m.value for m in role.metrics()}
         assert metrics[("fastalived_vrrp_state", "VI_1")] == 2
         assert metrics[("fastalived_vrrp_effective_priority", "VI_1")] == 150
         assert metrics[("fastalived_vrrp_adverts_sent_total", "VI_2")] > 0

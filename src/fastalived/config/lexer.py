@@ -552,7 +552,8 @@ class Lexer:
             return None
         count = (end - start) // step + 1 if (end - start) * step >= 0 else 0  # len(range) overflows on huge bounds
         if count > MAX_REPLICATION:
-            self.report.error(where, "~SEQ", f"~SEQ would repeat a line {count} times (limit {MAX_REPLICATION})")
+            shown = count if count < 10**18 else "over 10^18"  # hex bounds may have any number of digits
+            self.report.error(where, "~SEQ", f"~SEQ would repeat a line {shown} times (limit {MAX_REPLICATION})")
             return None
         values = range(start, end + 1 if step > 0 else end - 1, step)
         return [{name: format(v, "x") if hexadecimal else str(v)} for v in values]

@@ -125,11 +125,14 @@ def test_crlf_lines_keep_their_numbers_and_columns() -> None:
     assert [str(d.where) for d in result.diagnostics] == ["k.conf:3:3"]
 
 
-def test_seq_with_enormous_bounds_is_refused_not_overflowed() -> None:
-    result = parse_string("~SEQ(i, 0, 18446744073709551616) x $i\n" + INSTANCE, "k.conf")
-    assert messages(result) == [
-        "k.conf:1:1: error: ~SEQ would repeat a line 18446744073709551617 times (limit 1000000)"
-    ]
+@pytest.mark.parametrize(
+    ("bound", "shown"),
+    [("18446744073709551616", "over 10^18"), ("0x" + "f" * 5000, "over 10^18"), ("2000000", "2000001")],
+    ids=["2^64", "5000-hex-digits", "2e6"],
+)
+def test_seq_with_enormous_bounds_is_refused_not_overflowed(bound: str, shown: str) -> None:
+    result = parse_string(f"~SEQ(i, 0, {bound}) x $i\n" + INSTANCE, "k.conf")
+    assert messages(result) == [f"k.conf:1:1: error: ~SEQ would repeat a line {shown} times (limit 1000000)"]
     assert loads_instance(result)
 
 

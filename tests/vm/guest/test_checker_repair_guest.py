@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
+from fastalived import cli
 from fastalived.check import process
 from fastalived.check.process import CheckRole
 from fastalived.ipvs.desired import build_desired
@@ -164,3 +165,9 @@ def test_gue_gre_and_mixed_family_tunnels_match_keepalived(config_file, tmp_path
     only_ours, only_theirs = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
     assert ours == theirs, f"only fastalived: {only_ours}\nonly keepalived: {only_theirs}"
     assert any("--tun-type gue" in rule for rule in ours) and any("--tun-type gre" in rule for rule in ours), ours
+
+
+def test_config_test_finds_every_module_on_a_stock_kernel(config_file, capsys) -> None:
+    """``-t`` reads the guest's real module list: sip, mh and GUE/GRE tunnels are all there."""
+    path, _ = config_file(TUNNELS + SIP_POOL.replace("lb_algo rr", "lb_algo mh"))
+    assert cli.main(["-t", "-f", str(path)]) == 0, capsys.readouterr().err
