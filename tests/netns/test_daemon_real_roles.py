@@ -276,7 +276,7 @@ def test_sighup_applies_the_diff_without_touching_other_instances(pair) -> None:
     servers = [rs["address"] for vs in status["roles"]["check"]["virtual_servers"] for rs in vs["real_servers"]]
     assert sorted(servers) == ["203.0.113.1", "203.0.113.2"]
     metrics = node1.metrics()
-    vi1 = (("vrrp_instance", "VI_1"), ("vrid", "1"))
+    vi1 = (("vrid", "1"), ("vrrp_instance", "VI_1"))  # labels sorted by name
     assert metrics[("fastalived_vrrp_priority", vi1)] == 160
     assert metrics[("fastalived_reloads_total", (("result", "ok"),))] == 1
 

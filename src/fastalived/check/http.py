@@ -30,7 +30,7 @@ from fastalived.check.probe import CoroutineProbe, Done
 from fastalived.check.state import CheckResult
 from fastalived.check.tcp import RawConnection, Target, connect, failure_text, target_of
 from fastalived.config.model import HttpCheck, SslDefs, StatusCodeRange, UrlSpec
-from fastalived.config.parse_virtual_server import compile_regex
+from fastalived.config.parse_checkers import compile_regex
 
 READ_SIZE = 65536
 REGEX_BODY_LIMIT = 4 * 1024 * 1024  # body bytes kept for the regex; the rest is not searched

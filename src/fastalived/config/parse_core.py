@@ -1,12 +1,13 @@
 """The parser's shared machinery: the parse state, value converters and the block walker.
 
-Each section module (``parse_global``, ``parse_static``, ``parse_vrrp``, ``parse_virtual_server``)
-describes its keywords as data: a :data:`Table` row ``keyword -> (model field, converter)`` for a
-plain ``keyword value`` setting, a :data:`Blocks` row ``keyword -> handler`` for anything with its
-own grammar. Converters and handlers are plain functions taking the :class:`ParseState` first, so
-the tables can be module-level constants. The converter decides the keyword's arity (``flag``: 0 or
-1 word, ``word``: exactly 1, ``rest``: 1 or more). A converter returns :data:`INVALID` when it has
-already reported a problem, and the default is kept. Nothing here raises on bad input.
+Each section module (``parse_global``, ``parse_static``, ``parse_vrrp``, ``parse_virtual_server``,
+with its ``parse_checkers`` and ``parse_announce``) describes its keywords as data: a :data:`Table`
+row ``keyword -> (model field, converter)`` for a plain ``keyword value`` setting, a :data:`Blocks`
+row ``keyword -> handler`` for anything with its own grammar. Converters and handlers are plain
+functions taking the :class:`ParseState` first, so the tables can be module-level constants. The
+converter decides the keyword's arity (``flag``: 0 or 1 word, ``word``: exactly 1, ``rest``: 1 or
+more). A converter returns :data:`INVALID` when it has already reported a problem, and the default
+is kept. Nothing here raises on bad input.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from fastalived.config import model as m
-from fastalived.config import parse_global, parse_static, parse_virtual_server, parse_vrrp
+from fastalived.config import parse_checkers, parse_global, parse_static, parse_virtual_server, parse_vrrp
 from fastalived.config.diagnostics import Reporter
 from fastalived.config.keywords import ignored_at
 from fastalived.config.lexer import Stmt
@@ -31,7 +31,7 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "virtual_server_group": parse_virtual_server.virtual_server_group,
     "virtual_server": parse_virtual_server.virtual_server,
     "SSL": parse_global.ssl,
-    "track_file": parse_virtual_server.track_file,
+    "track_file": parse_checkers.track_file,
 }
 
 

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 def dump_dir(options: RunOptions) -> Path:
     """``run_dir`` when it exists or can be created, else ``$TMPDIR`` (``/tmp``), where keepalived writes."""
     run_dir = Path(options.run_dir)
-    fallback = Path(os.environ.get("TMPDIR") or "/tmp")
+    fallback = keepalived_tmp_dir()
     try:
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
@@ -96,12 +96,14 @@ def write_dump(
     return _write_atomically(dump_path(options, process, kind), format_dump(kind, process, snapshot, metrics), kind)
 
 
-KEEPALIVED_DUMP_DIR = Path("/tmp")  # keepalived's KA_TMP_DIR: where its exporters and scripts look
+def keepalived_tmp_dir() -> Path:
+    """keepalived's tmp dir, where its exporters and scripts look: ``$TMPDIR``, else ``/tmp``."""
+    return Path(os.environ.get("TMPDIR") or "/tmp")
 
 
 def write_keepalived_dump(kind: DumpKind, text: str) -> Path | None:
     """The VRRP process's dump where, and as, keepalived writes it (``/tmp/keepalived.json`` ...)."""
-    return _write_atomically(KEEPALIVED_DUMP_DIR / f"keepalived.{kind}", text, kind)
+    return _write_atomically(keepalived_tmp_dir() / f"keepalived.{kind}", text, kind)
 
 
 def _write_atomically(path: Path, text: str, kind: DumpKind) -> Path | None:

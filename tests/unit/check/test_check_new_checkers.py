@@ -16,7 +16,7 @@ from fastalived.check.state import CheckResult
 from fastalived.check.tcp import checker_socket
 from fastalived.config import parse_string
 from fastalived.config.model import FileCheck, PingCheck, UdpCheck
-from fastalived.config.parse_virtual_server import parse_hex
+from fastalived.config.parse_checkers import parse_hex
 from tests.check.builders import common
 
 

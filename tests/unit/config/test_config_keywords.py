@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from fastalived import cli
-from fastalived.config import compat_doc, keywords, parse_global, parse_virtual_server, parse_vrrp, parser
+from fastalived.config import (
+    compat_doc,
+    keywords,
+    parse_checkers,
+    parse_global,
+    parse_virtual_server,
+    parse_vrrp,
+    parser,
+)
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
@@ -30,11 +38,11 @@ PARSER_TABLES: dict[str, set[str]] = {
     "virtual_server/real_server": {*parse_virtual_server.RS_SETTINGS, *parse_virtual_server.RS_BLOCKS},
     **{
         f"virtual_server/real_server/{kind}": {*settings, *blocks}
-        for kind, (settings, blocks) in parse_virtual_server.CHECKER_TABLES.items()
+        for kind, (settings, blocks) in parse_checkers.CHECKER_TABLES.items()
     },
-    f"{_HTTP}/url": {*parse_virtual_server.URL_SETTINGS, *parse_virtual_server.URL_BLOCKS},
-    "virtual_server/real_server/SSL_GET/url": {*parse_virtual_server.URL_SETTINGS, *parse_virtual_server.URL_BLOCKS},
-    "virtual_server/real_server/SMTP_CHECK/host": set(parse_virtual_server.CHECKER_SETTINGS),
+    f"{_HTTP}/url": {*parse_checkers.URL_SETTINGS, *parse_checkers.URL_BLOCKS},
+    "virtual_server/real_server/SSL_GET/url": {*parse_checkers.URL_SETTINGS, *parse_checkers.URL_BLOCKS},
+    "virtual_server/real_server/SMTP_CHECK/host": set(parse_checkers.CHECKER_SETTINGS),
 }
 
 
