@@ -9,7 +9,8 @@ import pytest
 
 from fastalived.config import load_config, parse_string
 from fastalived.config.diagnostics import Reporter
-from fastalived.config.lexer import Lexer, Stmt, default_config_id, expand_braces, split_words, strip_comment
+from fastalived.config.lexer import Lexer, Stmt, default_config_id
+from fastalived.config.words import expand_braces, split_words, strip_comment
 
 
 def lex(text: str, config_id: str = "main", filename: str = "k.conf") -> tuple[list[Stmt], Reporter]:
