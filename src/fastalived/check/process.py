@@ -19,7 +19,8 @@ import resource
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
@@ -76,10 +77,23 @@ class _Starting:
 STARTING = _Starting()
 
 
+class SyncReport(Protocol):
+    """What one IPVS pass did (``ipvs.director.ReconcileReport`` has this shape), for metrics."""
+
+    @property
+    def applied(self) -> Mapping[Any, int]: ...  # operation kind (an enum) -> count
+
+    @property
+    def failed(self) -> Sequence[tuple[Any, int]]: ...  # (operation, errno)
+
+    @property
+    def seconds(self) -> float: ...
+
+
 class IpvsSink(Protocol):
     """Where the checker's state goes; the daemon hands in :class:`fastalived.ipvs.director.IpvsDirector`."""
 
-    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> object:
+    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> SyncReport | None:
         """Program what ``check_state`` asks for; ``repair`` re-reads the kernel first and logs each fix."""
         ...
 
@@ -96,10 +110,11 @@ class NoIpvs:
     def __init__(self) -> None:
         self._told = False
 
-    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> None:
+    async def apply(self, config: Config, check_state: CheckState, *, repair: bool = False) -> SyncReport | None:
         if not self._told:
             self._told = True
             log.warning("IPVS: kernel has no IPVS support; health checks continue without programming LVS")
+        return None  # nothing was programmed, so nothing to report
 
     async def close(self, remove: bool, *, flush: bool = False) -> None:
         """Nothing was programmed, so nothing to release."""
@@ -185,6 +200,8 @@ class CheckRole:
         self.state = CheckState()
         self.heap: TimerHeap[CheckerState] = TimerHeap(lambda checker: checker.live)
         self.latency = DurationStats()
+        self.ipvs_seconds = DurationStats()  # one reconcile pass: dump (when due), plan, apply
+        self.ipvs_ops: Counter[tuple[str, str]] = Counter()  # (operation, ok | failed | error)
         self.lag = DurationStats()  # how late each check really started compared with its due time
         self.runs = {"success": 0, "failure": 0}
         self._ipvs = ipvs
@@ -332,6 +349,12 @@ class CheckRole:
                     "fastalived_check_real_server_weight", float(rs.weight), labels, help="weight asked of IPVS"
                 )
         yield _histogram("fastalived_check_latency_seconds", self.latency, "duration of one check")
+        yield Metric("fastalived_ipvs_available", float(not isinstance(self._ipvs, NoIpvs | None)),
+                     help="1 when the kernel's IPVS table is being programmed")  # fmt: skip
+        yield _histogram("fastalived_ipvs_reconcile_duration_seconds", self.ipvs_seconds, "one IPVS reconcile pass")
+        for (operation, result), count in sorted(self.ipvs_ops.items()):
+            yield Metric("fastalived_ipvs_operations_total", float(count), (("op", operation), ("result", result)),
+                         "counter", "IPVS netlink operations by kind and result")  # fmt: skip
         # Quantiles come from the histogram (histogram_quantile); /status keeps lag_p50 / lag_p99.
         yield _histogram("fastalived_check_scheduler_lag_seconds", self.lag, "how late checks start after they are due")
         for result, count in self.runs.items():
@@ -533,9 +556,17 @@ class CheckRole:
                 self._ipvs_dirty = False
                 repair, self._ipvs_repair_due = self._ipvs_repair_due, False
                 try:
-                    await self._ipvs.apply(self._config, self.state, repair=repair)
+                    report = await self._ipvs.apply(self._config, self.state, repair=repair)
                 except Exception:
                     log.exception("IPVS update failed")
+                    self.ipvs_ops[("sync", "error")] += 1
+                    continue
+                if report is not None:
+                    self.ipvs_seconds.record(report.seconds)
+                    for kind, count in report.applied.items():
+                        self.ipvs_ops[(kind.name.lower(), "ok")] += count
+                    for op, _errno in report.failed:
+                        self.ipvs_ops[(op.kind.name.lower(), "failed")] += 1
         finally:
             self._ipvs_task = None
 
