@@ -134,7 +134,7 @@ def test_vectors_present() -> None:
     assert len(GOLDEN) >= 10, f"expected the keepalived captures in {VECTORS}"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     frame=st.one_of(mutated_frames(), scratch_frames()),
     hop_limit=st.sampled_from((255, 254, 0, -1, 64)),
