@@ -29,20 +29,11 @@ from types import ModuleType
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support is not installed
 
 from tests.support.codec_builds import compiled_build, pure_build
+from tests.support.codec_fuzz import CHECKS, ETHERNET, EXTREMES, VECTORS, golden_frames
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-ETHERNET = 14
-CHECKS = [
-    (version, auth_type, auth_pass, multicast, no_pseudo)
-    for version in (2, 3)
-    for auth_type, auth_pass in ((0, b""), (1, b"fastaliv"), (1, b"fastalivXX"), (1, b""), (2, b"x"))
-    for multicast in (True, False)
-    for no_pseudo in (True, False)
-]
 V4_OFFSETS = (0, 2, 3, 8, 9, 10)  # version/IHL, total length, TTL, protocol, header checksum
 V6_OFFSETS = (0, 4, 5, 6, 7)  # version, payload length, next header, hop limit
 VRRP_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7)  # version/type, vrid, priority, count, auth/int, checksum
-EXTREMES = (0, 1, 0x0F, 0x10, 0x21, 0x31, 0x7F, 0x80, 0xFE, 0xFF)
 HOP_LIMITS = (255, 254, 0, -1, 64)
 
 
@@ -142,7 +133,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=0.0, help="stop early after this long (0: no limit)")
     options = parser.parse_args()
-    golden = [bytes.fromhex(path.read_text().strip()) for path in sorted(VECTORS.glob("*.hex"))]
+    golden = golden_frames()
     if not golden:
         print(f"no keepalived captures in {VECTORS}", file=sys.stderr)
         return 2

@@ -9,29 +9,19 @@ compiled builds must agree exactly. ``bench/fuzz_codec.py`` runs the same checks
 """
 
 import socket
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors"
-ETHERNET = 14
-GOLDEN: list[bytes] = [bytes.fromhex(path.read_text().strip()) for path in sorted(VECTORS.glob("*.hex"))]
+from tests.support.codec_fuzz import CHECKS, ETHERNET, EXTREMES, VECTORS, golden_frames
+
+GOLDEN = golden_frames()
 pytestmark = pytest.mark.skipif(not GOLDEN, reason=f"no keepalived captures in {VECTORS}")
-# Settings check_advert is run under: version, auth_type, auth_pass, multicast, accept_no_pseudo.
-CHECKS = [
-    (version, auth_type, auth_pass, multicast, no_pseudo)
-    for version in (2, 3)
-    for auth_type, auth_pass in ((0, b""), (1, b"fastaliv"), (1, b"fastalivXX"), (1, b""), (2, b"x"))
-    for multicast in (True, False)
-    for no_pseudo in (True, False)
-]
 V4_FIELDS = {"ttl": 8, "total_len": 2, "ihl": 0, "proto": 9, "ip_csum": 10}
 V6_FIELDS = {"hop": 7, "payload_len": 4, "next_header": 6, "ip_version": 0}
 VRRP_FIELDS = {"vertype": 0, "vrid": 1, "priority": 2, "count": 3, "auth_or_int": 4, "interval": 5, "csum": 6}
-EXTREMES = (0, 1, 0x0F, 0x10, 0x21, 0x31, 0x7F, 0x80, 0xFE, 0xFF)
 
 
 def verdict(codec: ModuleType, packet: bytes, family: int, has_ip_header: bool, src: bytes, dst: bytes,
