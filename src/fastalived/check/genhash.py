@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from fastalived.check.http import client_ssl_context, request_bytes
+from fastalived.check.tcp import prepare, target_of
 from fastalived.config.model import CheckerCommon, HttpCheck, UrlSpec
 
-SO_MARK = 36  # asm-generic/socket.h; not exported by Python
 PROTOCOLS = {"1.0": "1.0", "1.0c": "1.0C", "1.1": "1.1"}
 
 
@@ -72,17 +72,16 @@ def fetch(args: argparse.Namespace) -> bytes:
     port = args.port or (443 if args.use_ssl else 80)
     check = HttpCheck(
         "SSL_GET" if args.use_ssl else "HTTP_GET",
-        CheckerCommon(address, port, connect_timeout=args.timeout),
+        CheckerCommon(address, port, fwmark=args.fwmark, connect_timeout=args.timeout),
         (UrlSpec(args.url),),
         virtualhost=args.virtualhost,
         http_protocol=PROTOCOLS[args.protocol],
     )
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        if args.fwmark is not None:
-            sock.setsockopt(socket.SOL_SOCKET, SO_MARK, args.fwmark)
+    target = target_of(check.common)
+    with socket.socket(target.family, socket.SOCK_STREAM) as sock:
+        prepare(sock, target)  # the checker's own socket set-up: fwmark, bind_if, bindto
         sock.settimeout(args.timeout)
-        sock.connect((str(address), port))
+        sock.connect(target.address)
         stream: socket.socket = sock
         if args.use_ssl:
             sni = args.virtualhost if args.use_sni else None

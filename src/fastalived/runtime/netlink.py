@@ -9,6 +9,7 @@ length: a truncated or lying header ends the walk instead of reading past the da
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from collections.abc import Iterator
@@ -23,7 +24,6 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 SOL_NETLINK = 270
 SO_RCVBUFFORCE = 33  # asm-generic/socket.h; not exported by Python
-PROTOCOL_ERROR = 71  # errno.EPROTO: what a truncated or undecodable reply is reported as
 NETLINK_CAP_ACK = 10
 
 NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, seq, pid
@@ -42,7 +42,7 @@ class MalformedReply(NetlinkError):
     """A reply we could not decode (a missing attribute, a short payload): EPROTO, never a crash."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(PROTOCOL_ERROR)
+        super().__init__(errno.EPROTO)
         self.what = what
 
     def __str__(self) -> str:
@@ -97,7 +97,7 @@ def messages(data: bytes | bytearray, size: int | None = None) -> Iterator[tuple
 def error_code(data: bytes | bytearray, offset: int, length: int) -> int:
     """The errno of the ``NLMSG_ERROR`` message at ``offset`` (0 is an ack); EPROTO if it is cut short."""
     if length < 20:
-        return PROTOCOL_ERROR
+        return errno.EPROTO
     code: int = -NLMSG_ERROR_CODE.unpack_from(data, offset + 16)[0]
     return code
 

@@ -23,6 +23,7 @@ import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from fastalived.runtime.netlink import SO_RCVBUFFORCE
 from fastalived.vrrp import wire
 from fastalived.vrrp.machine import vrrp_interval_field
 
@@ -36,7 +37,6 @@ IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
 VRRP_TOS = 0xC0
 VRRP_TTL = 255
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 RECEIVE_BUFFER = 4 << 20  # room for one aligned burst of adverts from hundreds of instances
 MAX_BATCH = 64  # packets per read (one recvmmsg call's worth)
 READ_BATCHES = 4  # full batches read in one go before yielding to other callbacks
