@@ -136,7 +136,9 @@ def options_from(args: argparse.Namespace) -> RunOptions:
             f"{flags[-1]}: {note}"
             for flags, _, note in IGNORED_FLAGS
             if getattr(args, flags[-1].lstrip("-").replace("-", "_")) is not None
-        ),
+        )
+        + (("--core-dump-pattern: core dumps enabled; the kernel's core pattern is left unchanged",)
+           if args.core_dump_pattern else ()),
     )
 
 

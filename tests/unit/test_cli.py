@@ -83,3 +83,15 @@ def test_dump_config_prints_the_model_as_json() -> None:
     model = json.loads(proc.stdout)
     assert model["vrrp_instances"][0]["name"] == "VI_1"
     assert model["vrrp_instances"][0]["virtual_router_id"] == 51
+
+
+def test_flags_without_a_feature_are_named_for_the_log() -> None:
+    """keepalived flags fastalived accepts but cannot honour are never silently dropped."""
+    from fastalived.cli import IGNORED_FLAGS, build_parser, options_from
+
+    argv = ["-x", "-B", "-b", "/run/bfd.pid", "--perf", "-M", "/tmp/core.%p"]
+    notes = options_from(build_parser().parse_args(argv)).compat_notes
+    assert [note.split(":")[0] for note in notes] == ["--no_bfd", "--bfd_pid", "--snmp", "--perf",
+                                                      "--core-dump-pattern"]
+    assert len({flags[-1] for flags, _, _ in IGNORED_FLAGS}) == len(IGNORED_FLAGS)
+    assert options_from(build_parser().parse_args([])).compat_notes == ()
