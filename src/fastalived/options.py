@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+DEFAULT_RUN_DIR = "/run/fastalived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,16 @@ class RunOptions:
     dont_release_vrrp: bool = False  # -V
     dont_release_ipvs: bool = False  # -I
     dont_respawn: bool = False  # -R
-    run_dir: str = "/run/fastalived"  # dumps, child state sockets
+    run_dir: str = DEFAULT_RUN_DIR  # dumps, child state sockets
     log_file: str | None = None  # -g: also log to this file (children add their suffix)
+    log_format: str = "text"  # --log-format: "text" (keepalived's lines) or "json" (one object a line)
     dump_conf: bool = False  # -d: log the resolved configuration at every load
     namespace: str | None = None  # -s: the network namespace entered before anything starts
+    umask: int | None = None  # -u: beats global_defs umask, as in keepalived
     # keepalived flags accepted for feature(s) fastalived does not have: each is said once at start.
     compat_notes: tuple[str, ...] = ()
+    # Set by the supervisor only for a VRRP child it respawns after an abnormal exit: the instances
+    # the dead child last reported as MASTER, and when it died (CLOCK_MONOTONIC), so the new child
+    # can adopt them (``vrrp.machine.AdoptMaster``) instead of starting over.
+    adopt_masters: tuple[str, ...] = ()
+    adopt_since: float = 0.0

@@ -15,7 +15,7 @@ from fastalived.check import process
 from fastalived.check.events import CheckEvent, RealServerChange
 from fastalived.check.http import HttpProbe
 from fastalived.check.process import CheckRole
-from fastalived.config.model import CheckerCommon, Config, FileCheck, GlobalDefs, HttpCheck, TrackFile, UrlSpec
+from fastalived.config.model import CheckerCommon, Command, Config, FileCheck, GlobalDefs, HttpCheck, TrackFile, UrlSpec
 from tests.check.builders import (
     LOOPBACK,
     common,
@@ -137,7 +137,7 @@ def test_rs_init_notifies_reports_the_first_up(tmp_path: Path) -> None:
     script, log_file = notify_script(tmp_path)
 
     async def main() -> None:
-        rs = real_server(80, notify_up=f"{script} up")
+        rs = real_server(80, notify_up=Command(f"{script} up"))
         role = CheckRole(ipvs=RecordingSink())
         await role.start(config(virtual_server(rs), global_defs=GlobalDefs(rs_init_notifies=True)))
         await until(lambda: log_file.exists() and log_file.read_text().split() == ["up"])

@@ -13,7 +13,7 @@ import uvloop
 from fastalived.check.events import CheckEvent, RealServerChange, VirtualServerChange
 from fastalived.check.process import CheckRole, NoIpvs
 from fastalived.check.state import CheckState
-from fastalived.config.model import Config, UrlSpec
+from fastalived.config.model import Command, Config, UrlSpec
 from tests.check.builders import (
     LOOPBACK,
     config,
@@ -75,9 +75,12 @@ def test_changes_notify_scripts_and_reach_the_ipvs_sink(tmp_path: Path) -> None:
         web = Switchable()
         port = await web.start()
         rs = real_server(
-            port, http_check(port, UrlSpec("/"), **FAST), notify_up=f"{notify} up", notify_down=f"{notify} down"
+            port,
+            http_check(port, UrlSpec("/"), **FAST),
+            notify_up=Command(f"{notify} up"),
+            notify_down=Command(f"{notify} down"),
         )
-        vs = virtual_server(rs, quorum_up=f"{notify} quorum-up", quorum_down=f"{notify} quorum-down")
+        vs = virtual_server(rs, quorum_up=Command(f"{notify} quorum-up"), quorum_down=Command(f"{notify} quorum-down"))
         events: list[CheckEvent] = []
         sink = RecordingSink()
         role = CheckRole(ipvs=sink, on_events=events.extend)

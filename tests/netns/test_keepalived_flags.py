@@ -37,7 +37,7 @@ def test_a_keepalived_unit_file_command_line_starts_fastalived(testbed, tmp_path
     log_file = tmp_path / "keepalived.log"
     argv = [fastalived_executable(), "-D", "-d", "-S", "0", "-x", "-n", "-l", "-P", "-s", node.netns,
             "-g", str(log_file), "-f", str(config), "-p", str(tmp_path / "parent.pid"),
-            "-r", str(tmp_path / "vrrp.pid")]  # fmt: skip
+            "-r", str(tmp_path / "vrrp.pid"), "--run-dir", str(tmp_path / "run")]  # fmt: skip
     console = tmp_path / "console.log"
     with console.open("wb") as out:
         # Started in the root namespace on purpose: -s must move the daemon into the node.
@@ -52,15 +52,24 @@ def test_a_keepalived_unit_file_command_line_starts_fastalived(testbed, tmp_path
 
         # keepalived's dump signals, forwarded by the parent, write keepalived's files and layouts.
         started = time.time()
-        for signum in (SIGJSON, signal.SIGUSR2):
+        for signum in (SIGJSON, signal.SIGUSR2, signal.SIGUSR1):
             os.kill(proc.pid, signum)
         json_dump, stats_dump = Path("/tmp/keepalived.json"), Path("/tmp/keepalived.stats")
-        assert wait_for(lambda: all(p.exists() and p.stat().st_mtime >= started for p in (json_dump, stats_dump)), 5)
+        data_dump = Path("/tmp/keepalived.data")
+        dumps = (json_dump, stats_dump, data_dump)
+        assert wait_for(lambda: all(p.exists() and p.stat().st_mtime >= started for p in dumps), 5)
         [entry] = [e for e in json.loads(json_dump.read_text()) if e["data"]["iname"] == instance]
         assert entry["data"]["state"] == 2 and entry["data"]["vrid"] == 51
         assert entry["data"]["vips"] == [f"{VIP}/24 dev eth0 scope global"]  # keepalived's format_ipaddress
         assert entry["stats"]["become_master"] == 1 and entry["stats"]["advert_sent"] > 0
         assert f"VRRP Instance: {instance}\n  Advertisements:\n" in stats_dump.read_text()
+        data = data_dump.read_text()  # keepalived's SIGUSR1 layout, as exporters parse it
+        assert "------< VRRP Topology >------\n" in data
+        block = data.split(f" VRRP Instance = {instance}\n", 1)[1].split(" VRRP Instance = ", 1)[0]
+        expected = ("   VRRP Version = 3", "   State = MASTER", "   Virtual Router ID = 51", "   Priority = 150",
+                    "   Advert interval = 100 milli-sec", "   Virtual IP (1):", f"     {VIP}/24 dev eth0 scope global")
+        for line in expected:
+            assert line + "\n" in block, block
     finally:
         stop_process_group(proc)
     assert proc.returncode is not None

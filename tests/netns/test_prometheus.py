@@ -108,6 +108,9 @@ def test_the_target_is_up(scraped: Scraped) -> None:
     assert scraped.value('fastalived_process_up{role="vrrp"} == 1') == 1
     assert scraped.value('fastalived_process_up{role="check"} == 1') == 1
     assert scraped.value('fastalived_reloads_total{result="ok"}') == 0
+    assert scraped.value('fastalived_build_info{codec=~"cython|python"}') == 1
+    assert scraped.value("fastalived_config_last_reload_successful") == 1
+    assert scraped.value("time() - fastalived_config_last_reload_success_timestamp_seconds < 600") > 0
 
 
 def test_vrrp_state_priority_transitions_and_adverts(scraped: Scraped) -> None:

@@ -67,14 +67,21 @@ def test_vrrp_script_and_misc_check_run_as_script_user_nobody(testbed, tmp_path:
     out = script_dir / "out"
     out.mkdir()
     out.chmod(0o777)
-    vrrp_out, misc_out = out / "vrrp_script", out / "misc_check"
+    vrrp_out, misc_out, notify_out = out / "vrrp_script", out / "misc_check", out / "notify"
     vrrp_script = _script(script_dir / "chk.sh", f'echo "$(id -u) $(id -G)" > {vrrp_out}')
     misc_script = _script(script_dir / "misc.sh", f'echo "$(id -u) $(id -G)" > {misc_out}')
+    notify_script = _script(script_dir / "notify.sh", f'echo "$(id -u) $(id -G)" > {notify_out}')
     config = (
         _global_defs("script_user nobody")
         + f"vrrp_script chk {{\n    script {vrrp_script}\n    interval 1\n}}\n"
         + vrrp_instance_config(
-            "VI_1", 51, 150, [f"{VIP}/24"], advert_int=1, extra="    track_script {\n        chk\n    }\n"
+            "VI_1",
+            51,
+            150,
+            [f"{VIP}/24"],
+            advert_int=1,
+            # keepalived's ``notify_x SCRIPT username [groupname]``: its own user beats script_user
+            extra=f"    track_script {{\n        chk\n    }}\n    notify_master {notify_script} daemon\n",
         )
         + f"virtual_server {VIP} 80 {{\n    delay_loop 1\n    lb_kind NAT\n    protocol TCP\n"
         + f"    real_server {REAL_SERVER} 80 {{\n        MISC_CHECK {{\n            misc_path {misc_script}\n"
@@ -93,6 +100,9 @@ def test_vrrp_script_and_misc_check_run_as_script_user_nobody(testbed, tmp_path:
         assert vrrp_out.stat().st_uid == misc_out.stat().st_uid == 65534
         # The script succeeded as nobody, so the instance it tracks is healthy.
         assert wait_for(lambda: daemon.instance_states().get("VI_1") == "MASTER", 10), daemon.log_text()[-3000:]
+        daemon_user = pwd.getpwnam("daemon")
+        assert wait_for(lambda: _recorded(notify_out), 10), daemon.log_text()[-3000:]
+        assert notify_out.read_text() == f"{daemon_user.pw_uid} {daemon_user.pw_gid}\n"
     finally:
         daemon.stop()
 

@@ -44,7 +44,8 @@ _BAD_PACKET = re.compile(
     r"malformed|checksum|vrrp packet too|invalid TTL|TTL/HL \d+ not in range|wrong version"
     r"|received a \d+ auth|invalid passwd|interval mismatch|Invalid packet|unexpected ip number count"
     r"|ip_tot_len mismatch|expected \d+ VIPs but received|not present in MASTER advert"
-    r"|invalid (vrrp )?(packet|advert)|dropped (VRRP packet|advert) from \S+: (?!BAD_VRID\b)",
+    r"|invalid (vrrp )?(packet|advert)|dropped (VRRP packet|advert) from \S+: (?!BAD_VRID\b)"
+    r"|IPSEC-AH : invalid|IPSEC AH : invalid|already processed. Packet dropped|AH header but auth type",
     re.IGNORECASE,
 )
 

@@ -614,6 +614,7 @@ def vrrp_instance_config(
     version: int = 2,
     advert_int: float = 1,
     auth_pass: str | None = None,
+    auth_type: str = "PASS",
     state: str = "BACKUP",
     interface: str = "eth0",
     extra: str = "",
@@ -629,7 +630,7 @@ def vrrp_instance_config(
         f"    version {version}",
     ]
     if auth_pass is not None:
-        lines += ["    authentication {", "        auth_type PASS", f"        auth_pass {auth_pass}", "    }"]
+        lines += ["    authentication {", f"        auth_type {auth_type}", f"        auth_pass {auth_pass}", "    }"]
     lines += ["    virtual_ipaddress {", *(f"        {vip} dev {interface}" for vip in vips), "    }"]
     if extra:
         lines.append(extra)

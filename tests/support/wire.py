@@ -21,7 +21,8 @@ from .testbed import in_netns
 _SO_TIMESTAMPNS = 35
 _ETH_P_ALL = 0x0003
 _ETH_P_IP, _ETH_P_ARP, _ETH_P_IPV6 = 0x0800, 0x0806, 0x86DD
-_IPPROTO_VRRP, _IPPROTO_ICMPV6 = 112, 58
+_IPPROTO_VRRP, _IPPROTO_ICMPV6, _IPPROTO_AH = 112, 58, 51
+_AH_LEN = 24  # keepalived's AH header (auth_type AH): the advert follows it
 _ND_NEIGHBOR_ADVERT = 136
 
 FrameKind = Literal["vrrp", "arp", "na"]
@@ -76,6 +77,10 @@ def decode(frame: bytes, ts: float) -> Frame | None:
         return Frame(ts, "arp", _mac(frame[6:12]), sender, frame, target=target, gratuitous=sender == target)
     if ethertype == _ETH_P_IP and len(frame) >= 34 and frame[23] == _IPPROTO_VRRP:
         return _vrrp(frame, ts, socket.inet_ntoa(frame[26:30]), 14 + (frame[14] & 0x0F) * 4)
+    if ethertype == _ETH_P_IP and len(frame) >= 34 and frame[23] == _IPPROTO_AH:
+        ah = 14 + (frame[14] & 0x0F) * 4
+        if len(frame) >= ah + _AH_LEN and frame[ah] == _IPPROTO_VRRP:
+            return _vrrp(frame, ts, socket.inet_ntoa(frame[26:30]), ah + _AH_LEN)
     if ethertype == _ETH_P_IPV6 and len(frame) >= 54:
         src = socket.inet_ntop(socket.AF_INET6, frame[22:38])
         if frame[20] == _IPPROTO_VRRP:

@@ -14,7 +14,7 @@ from fastalived.check.probe import CoroutineProbe
 from fastalived.check.state import CheckResult
 from fastalived.config.model import GlobalDefs, MiscCheck
 from fastalived.runtime.commands import shell_or_argv
-from fastalived.runtime.scripts import run_script
+from fastalived.runtime.scripts import Script
 
 
 def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
@@ -29,18 +29,18 @@ def judge_exit(status: int | None, dynamic: bool) -> CheckResult:
 
 
 class MiscProbe(CoroutineProbe):
-    __slots__ = ("argv", "timeout", "dynamic", "user", "group", "global_defs")
+    __slots__ = ("script", "timeout", "dynamic", "global_defs")
 
     def __init__(self, check: MiscCheck, global_defs: GlobalDefs) -> None:
-        self.argv = shell_or_argv(check.misc_path)
+        self.script = Script(shell_or_argv(check.misc_path), check.user, check.group, "MISC_CHECK")
         self.timeout = check.misc_timeout if check.misc_timeout is not None else check.common.delay_loop
         self.dynamic = check.misc_dynamic
-        self.user = check.user
-        self.group = check.group
         self.global_defs = global_defs  # script_user and enable_script_security apply to MISC_CHECK too
 
     async def run(self) -> CheckResult:
         started = time.monotonic()
-        status = await run_script(self.argv, self.timeout, self.global_defs, self.user, self.group)
+        status = await self.script.run(self.timeout, self.global_defs)
+        if self.script.disabled is not None:  # refused once, as keepalived: never run again
+            return CheckResult(False, self.script.disabled, time.monotonic() - started)
         result = judge_exit(status, self.dynamic)
         return CheckResult(result.ok, result.reason, time.monotonic() - started, result.weight)

@@ -26,8 +26,9 @@ from typing import Any, Protocol
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
 from fastalived.check.datagram import UdpProbe
 from fastalived.check.dns import DnsProbe
+from fastalived.check.drain import Drainer
 from fastalived.check.events import INITIAL, WEIGHT_CHANGED, CheckEvent, RealServerChange, VirtualServerChange
-from fastalived.check.file import FileProbe, FileWatcher, initialise
+from fastalived.check.file import FileProbe
 from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context, never_recovering
 from fastalived.check.icmp import PingProbe
 from fastalived.check.misc import MiscProbe
@@ -51,6 +52,7 @@ from fastalived.config.model import (
 )
 from fastalived.options import RunOptions
 from fastalived.runtime.role import DumpKind, Metric
+from fastalived.runtime.track_file import FileWatcher, initialise
 
 log = logging.getLogger("fastalived.check")
 
@@ -221,6 +223,7 @@ class CheckRole:
         self._file_watcher: FileWatcher | None = None
         self._file_checkers: dict[str, list[CheckerState]] = {}  # absolute path -> FILE_CHECKs on it
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.drainer = Drainer(self.state, self._push_ipvs)  # ``fastalived ctl drain``
 
     # ------------------------------------------------------------------ Role API
 
@@ -232,6 +235,7 @@ class CheckRole:
             self._ipvs = opened if opened is not None else NoIpvs()
         initialise(config.track_files, first_start=True)
         self._apply_config(config)
+        await self._fifo_configure(config)
         self._ipvs_repair_timer = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
         log.info(
@@ -243,8 +247,19 @@ class CheckRole:
     async def reload(self, config: Config) -> None:
         initialise(config.track_files, first_start=False)
         self._apply_config(config)
+        await self._fifo_configure(config)
+
+    async def _fifo_configure(self, config: Config) -> None:
+        """The notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) opened, their readers started."""
+        assert self._alerts is not None
+        await self._alerts.configure(config.global_defs)
+
+    def steer(self, overrides: Mapping[str, Any]) -> list[str]:
+        """The parent's operator overrides (the full set of drains); what changed, line by line."""
+        return self.drainer.steer(overrides)
 
     async def stop(self) -> None:
+        self.drainer.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -269,6 +284,7 @@ class CheckRole:
         if self._alerts is not None:
             self._omega_notifications(self._alerts)
             await self._alerts.drain()
+            await self._alerts.close()
 
     def _omega_notifications(self, alerts: CheckAlerts) -> None:
         """``omega``: on shutdown, report live servers and held quorums as going down."""
@@ -364,7 +380,8 @@ class CheckRole:
 
     def _apply_config(self, config: Config) -> None:
         self._config = config
-        self._alerts = CheckAlerts(config.global_defs) if self._alerts is None else self._alerts
+        if self._alerts is None:  # the shared FIFO's reader is the VRRP role's to start, if it runs
+            self._alerts = CheckAlerts(config.global_defs, runs_shared_fifo_script=self.options.check_only)
         self._alerts.global_defs = config.global_defs
         ssl_context: ssl.SSLContext | None = None
 

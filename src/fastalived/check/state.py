@@ -185,6 +185,8 @@ class CheckState:
 
     def __init__(self) -> None:
         self.virtual_servers: dict[str, VirtualServerState] = {}
+        # ``fastalived ctl drain``: (vs key, rs key) -> removed; weight 0 in IPVS until then (check.drain)
+        self.drained: dict[tuple[str, RealServerKey], bool] = {}
 
     def load(self, config: Config, now: float) -> tuple[list[CheckEvent], list[tuple[float, CheckerState]]]:
         """Apply a (new) config; returns the changes and the new checkers with their first due time.

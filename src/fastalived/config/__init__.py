@@ -7,7 +7,6 @@ returned :class:`LoadResult`, so ``fastalived -t`` can list them all at once.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,4 +56,6 @@ def _parse(report: Reporter, lexer: Lexer, root: list[Stmt]) -> LoadResult:
 
 def dump_json(config: Config) -> str:
     """The resolved model as JSON, for ``--dump-config``."""
+    import json  # only here: ``-t`` without ``--dump-config`` never needs it
+
     return json.dumps(to_jsonable(config), indent=2, sort_keys=False)

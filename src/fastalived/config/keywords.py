@@ -60,14 +60,31 @@ _NETLINK_BUFS = "fastalived sizes its netlink socket buffers itself"
 _SNMP = "only used by the SNMP agent, which fastalived does not have"
 _NO_SNMP = "no SNMP agent; use the /metrics endpoint"
 _NO_DBUS = "no D-Bus interface; use the /status endpoint"
-_FIFO = "notify FIFOs are not implemented; use notify scripts"
-_FIREWALL = "fastalived does not program iptables/nftables rules"
-_VMAC = "use_vmac options beyond the interface name are not implemented"
-_BFD = "BFD is not implemented"
-_TRACK_PROCESS = "process tracking is not implemented; use a vrrp_script"
-_TRACK_FILE = "track_file in VRRP is not implemented (FILE_CHECK reads it); use a vrrp_script"
-_NAMESPACE = "network namespaces are not implemented; run fastalived inside the namespace"
-_LINKBEAT = "link state comes from netlink; MII/ethtool polling is not implemented"
+_FIREWALL = "accept mode's drop rules go through nftables (the nftables keyword), never iptables/ipset"
+_NFT_IPVS = "IPVS virtual servers on address ranges (nftables fwmarks) are not implemented"
+_VMAC_ADDR = "VMACs for VIPs on other interfaces (use_vmac_addr) are not implemented"
+_PEERS_ONLY = "fastalived always drops unicast adverts from outside unicast_peer, as if it were set"
+_BFD = "BFD_CHECK is not implemented; VRRP track_bfd is"
+_TRACK_PROCESS = block(
+    {
+        "process": IMPLEMENTED,
+        "param_match": IMPLEMENTED,
+        "weight": IMPLEMENTED,
+        "quorum": IMPLEMENTED,
+        "quorum_max": IMPLEMENTED,
+        "fork_delay": IMPLEMENTED,
+        "terminate_delay": IMPLEMENTED,
+        "delay": IMPLEMENTED,
+        "full_command": IMPLEMENTED,
+    },
+    "watched through the kernel's process event connector (no polling), after one /proc scan",
+)
+_TRACK_FILE_OPTIONS = {"file": IMPLEMENTED, "weight": IMPLEMENTED, "init_file": IMPLEMENTED}
+_RULES = "realms, suppress_ifgroup, tunnel-id and track_group are refused; names of tables: main, local, default"
+_LINKBEAT = (
+    "polled once a second with keepalived's ioctls (MII BMSR, else ethtool GLINK, else SIOCGIFFLAGS),"
+    " netlink link events ignored for those interfaces"
+)
 _RELOAD = "scheduled/conditional reloads are not implemented; send SIGHUP"
 _FORWARDING = Support(
     "implemented", "TUN options: type ipip, gue or gre; port N (gue); nocsum, csum or remcsum (Linux >= 5.2; gre 5.3)"
@@ -256,17 +273,22 @@ KEYWORDS: Mapping[str, Support] = {
             "smtp_alert": IMPLEMENTED,
             "smtp_alert_vrrp": IMPLEMENTED,
             "smtp_alert_checker": IMPLEMENTED,
-            "startup_script": unsupported("start-up/shut-down scripts are not implemented"),
-            "startup_script_timeout": unsupported("start-up/shut-down scripts are not implemented"),
-            "shutdown_script": unsupported("start-up/shut-down scripts are not implemented"),
-            "shutdown_script_timeout": unsupported("start-up/shut-down scripts are not implemented"),
+            "startup_script": Support("implemented", "run by the parent before any child starts"),
+            "startup_script_timeout": IMPLEMENTED,
+            "shutdown_script": Support("implemented", "run by the parent after every child stopped"),
+            "shutdown_script_timeout": IMPLEMENTED,
             "max_auto_priority": noop(_TUNING),
             "min_auto_priority_delay": noop(_TUNING),
             "checker_log_all_failures": IMPLEMENTED,
-            "dynamic_interfaces": unsupported("interfaces must exist when fastalived starts"),
-            "no_email_faults": unsupported(),
-            "default_interface": unsupported("static addresses and routes need an explicit dev"),
-            "disable_local_igmp": unsupported(),
+            "dynamic_interfaces": noop(
+                "fastalived always behaves so (allow_if_changes too): an instance whose interface is missing"
+                " is in FAULT until it appears, and is re-bound when it is re-created, whatever its type"
+            ),
+            "no_email_faults": IMPLEMENTED,
+            "default_interface": Support(
+                "implemented", "static addresses without dev, and unicast instances without interface, use it"
+            ),
+            "disable_local_igmp": IMPLEMENTED,
             "lvs_timeouts": IMPLEMENTED,
             "lvs_flush": IMPLEMENTED,
             "lvs_flush_on_stop": Support(
@@ -280,27 +302,27 @@ KEYWORDS: Mapping[str, Support] = {
             "vrrp_garp_master_repeat": IMPLEMENTED,
             "vrrp_garp_master_refresh": IMPLEMENTED,
             "vrrp_garp_master_refresh_repeat": IMPLEMENTED,
-            "vrrp_garp_lower_prio_delay": unsupported(),
-            "vrrp_garp_lower_prio_repeat": unsupported(),
-            "vrrp_down_timer_adverts": unsupported("the master-down timer is always 3 adverts, as in the RFCs"),
+            "vrrp_garp_lower_prio_delay": IMPLEMENTED,
+            "vrrp_garp_lower_prio_repeat": IMPLEMENTED,
+            "vrrp_down_timer_adverts": IMPLEMENTED,
             "vrrp_garp_interval": IMPLEMENTED,
             "vrrp_gna_interval": IMPLEMENTED,
-            "vrrp_min_garp": unsupported(),
-            "vrrp_garp_extra_if": unsupported(_VMAC),
-            "vrrp_vmac_garp_intvl": unsupported(_VMAC),
-            "vrrp_lower_prio_no_advert": unsupported(),
-            "vrrp_higher_prio_send_advert": unsupported(),
+            "vrrp_min_garp": IMPLEMENTED,
+            "vrrp_garp_extra_if": IMPLEMENTED,
+            "vrrp_vmac_garp_intvl": Support("implemented", "deprecated spelling of vrrp_garp_extra_if (warns)"),
+            "vrrp_lower_prio_no_advert": IMPLEMENTED,
+            "vrrp_higher_prio_send_advert": IMPLEMENTED,
             "vrrp_version": IMPLEMENTED,
             "vrrp_iptables": unsupported(_FIREWALL),
             "vrrp_ipsets": unsupported(_FIREWALL),
-            "nftables": unsupported(_FIREWALL),
-            "nftables_priority": unsupported(_FIREWALL),
-            "nftables_ifindex": unsupported(_FIREWALL),
-            "nftables_ipvs": unsupported(_FIREWALL),
-            "nftables_ipvs_priority": unsupported(_FIREWALL),
-            "nftables_ipvs_start_fwmark": unsupported(_FIREWALL),
-            "nftables_counters": unsupported(_FIREWALL),
-            "vrrp_check_unicast_src": IMPLEMENTED,
+            "nftables": Support("implemented", "the default table is named fastalived, not keepalived"),
+            "nftables_priority": IMPLEMENTED,
+            "nftables_ifindex": IMPLEMENTED,
+            "nftables_ipvs": unsupported(_NFT_IPVS),
+            "nftables_ipvs_priority": unsupported(_NFT_IPVS),
+            "nftables_ipvs_start_fwmark": unsupported(_NFT_IPVS),
+            "nftables_counters": IMPLEMENTED,
+            "vrrp_check_unicast_src": Support("implemented", _PEERS_ONLY),
             "vrrp_skip_check_adv_addr": IMPLEMENTED,
             "vrrp_strict": IMPLEMENTED,
             "vrrp_priority": noop(_TUNING),
@@ -309,14 +331,14 @@ KEYWORDS: Mapping[str, Support] = {
             "vrrp_cpu_affinity": noop(_TUNING),
             "vrrp_rlimit_rttime": noop(_TUNING),
             "vrrp_rlimit_rtime": noop(_TUNING),
-            "notify_fifo": unsupported(_FIFO),
-            "notify_fifo_script": unsupported(_FIFO),
-            "vrrp_notify_fifo": unsupported(_FIFO),
-            "vrrp_notify_fifo_script": unsupported(_FIFO),
-            "vrrp_notify_priority_changes": unsupported(_FIFO),
-            "fifo_write_vrrp_states_on_reload": unsupported(_FIFO),
-            "lvs_notify_fifo": unsupported(_FIFO),
-            "lvs_notify_fifo_script": unsupported(_FIFO),
+            "notify_fifo": IMPLEMENTED,
+            "notify_fifo_script": IMPLEMENTED,
+            "vrrp_notify_fifo": IMPLEMENTED,
+            "vrrp_notify_fifo_script": IMPLEMENTED,
+            "vrrp_notify_priority_changes": IMPLEMENTED,
+            "fifo_write_vrrp_states_on_reload": IMPLEMENTED,
+            "lvs_notify_fifo": IMPLEMENTED,
+            "lvs_notify_fifo_script": IMPLEMENTED,
             "checker_priority": noop(_TUNING),
             "checker_no_swap": noop(_TUNING),
             "checker_rt_priority": noop(_TUNING),
@@ -352,30 +374,34 @@ KEYWORDS: Mapping[str, Support] = {
             "lvs_netlink_monitor_rcv_bufs": noop(_NETLINK_BUFS),
             "lvs_netlink_monitor_rcv_bufs_force": noop(_NETLINK_BUFS),
             "rs_init_notifies": IMPLEMENTED,
-            "no_checker_emails": unsupported(),
+            "no_checker_emails": noop("fastalived mails only real server and quorum changes, never each checker's"),
             "vrrp_rx_bufs_policy": noop("fastalived sizes its VRRP receive buffers itself"),
             "vrrp_rx_bufs_multiplier": noop("fastalived sizes its VRRP receive buffers itself"),
-            "vrrp_startup_delay": unsupported(),
-            "log_unknown_vrids": unsupported(),
-            "vmac_prefix": unsupported(_VMAC),
-            "vmac_addr_prefix": unsupported(_VMAC),
-            "umask": unsupported("files are created with the process umask"),
+            "vrrp_startup_delay": IMPLEMENTED,
+            "log_unknown_vrids": IMPLEMENTED,
+            "vmac_prefix": IMPLEMENTED,
+            "vmac_addr_prefix": unsupported(_VMAC_ADDR),
+            "umask": IMPLEMENTED,
             "random_seed": noop("fastalived does not use a seeded random generator"),
-            "reload_check_config": unsupported(_RELOAD),
+            "reload_check_config": noop(
+                "fastalived always validates a reloaded config first and keeps the running one on errors (logged)"
+            ),
             "reload_time_file": unsupported(_RELOAD),
             "reload_repeat": unsupported(_RELOAD),
             "reload_file": unsupported(_RELOAD),
             "include_check": unsupported("every include is always read"),
             "config_save_dir": unsupported(),
-            "tmp_config_directory": unsupported(),
+            "tmp_config_directory": noop("fastalived reads the config files directly, with no temporary copy"),
             "data_use_instance": unsupported(),
         }
     ),
-    "linkbeat_use_polling": unsupported(_LINKBEAT),
-    "linkbeat_interfaces": unsupported(_LINKBEAT),
-    "net_namespace": unsupported(_NAMESPACE),
-    "net_namespace_ipvs": unsupported(_NAMESPACE),
-    "namespace_with_ipsets": unsupported(_NAMESPACE),
+    "linkbeat_use_polling": Support("implemented", _LINKBEAT),
+    "linkbeat_interfaces": Support("implemented", _LINKBEAT),
+    "net_namespace": Support(
+        "implemented", "the parent enters /run/netns/NAME (it must exist) before anything starts; -s overrides it"
+    ),
+    "net_namespace_ipvs": unsupported("IPVS is programmed in the namespace fastalived runs in (net_namespace)"),
+    "namespace_with_ipsets": unsupported(_FIREWALL),
     "use_pid_dir": unsupported("pid files are named with -p/-r/-c"),
     "instance": unsupported("instance names are not implemented; use -p/-r/-c and separate configs"),
     "child_wait_time": noop("the supervisor has its own stop timeouts"),
@@ -385,79 +411,85 @@ KEYWORDS: Mapping[str, Support] = {
     "track_group": unsupported("track groups are not implemented"),
     "static_ipaddress": IMPLEMENTED,
     "static_routes": IMPLEMENTED,
-    "static_rules": unsupported("policy routing rules are not implemented"),
+    "static_rules": Support("implemented", _RULES),
     "vrrp_sync_group": block(
         {
             "group": IMPLEMENTED,
             **_TRACKING,
             **_NOTIFY,
-            "track_file": unsupported(_TRACK_FILE),
-            "track_process": unsupported(_TRACK_PROCESS),
-            "track_bfd": unsupported(_BFD),
+            "track_file": IMPLEMENTED,
+            "track_process": IMPLEMENTED,
+            "track_bfd": IMPLEMENTED,
             "global_tracking": IMPLEMENTED,
-            "sync_group_tracking_weight": unsupported(),
-            "notify_priority_changes": unsupported(),
+            "sync_group_tracking_weight": IMPLEMENTED,
+            "notify_priority_changes": IMPLEMENTED,
         }
     ),
     "garp_group": unsupported("GARP groups are not implemented"),
     "vrrp_instance": block(
         {
-            "use_vmac": IMPLEMENTED,
-            "use_vmac_addr": unsupported(_VMAC),
-            "vmac_xmit_base": unsupported(_VMAC),
+            "use_vmac": Support("implemented", "[NAME] [MAC]; the MAC may give 5 octets (the VRID is the 6th)"),
+            "use_vmac_addr": unsupported(_VMAC_ADDR),
+            "vmac_xmit_base": IMPLEMENTED,
             "use_ipvlan": unsupported("ipvlan interfaces are not implemented"),
             "unicast_peer": IMPLEMENTED,
-            "unicast_fault_no_peer": unsupported(),
-            "check_unicast_src": unsupported("set vrrp_check_unicast_src in global_defs"),
-            "old_unicast_checksum": unsupported(),
+            "unicast_fault_no_peer": IMPLEMENTED,
+            "check_unicast_src": Support("implemented", _PEERS_ONLY),
+            "old_unicast_checksum": unsupported(
+                "pre-1.3.6 VRRPv3 unicast checksums (keepalived's OLD_CHKSUM_COMPAT build option) are not implemented"
+            ),
             "native_ipv6": IMPLEMENTED,
             "state": IMPLEMENTED,
             "interface": IMPLEMENTED,
-            "vrf": unsupported("VRFs are not implemented"),
+            "vrf": unsupported(
+                "keepalived's vrf is for unicast instances without an interface (sockets bound to the VRF"
+                " device, VIPs each with their dev); fastalived instances always run on an interface"
+                " (default_interface when none is given), so the socket, source address and VIPs follow it"
+            ),
             "dont_track_primary": IMPLEMENTED,
             **_TRACKING,
-            "track_file": unsupported(_TRACK_FILE),
-            "track_process": unsupported(_TRACK_PROCESS),
-            "track_bfd": unsupported(_BFD),
+            "track_file": IMPLEMENTED,
+            "track_process": IMPLEMENTED,
+            "track_bfd": IMPLEMENTED,
             "mcast_src_ip": IMPLEMENTED,
             "unicast_src_ip": IMPLEMENTED,
-            "mcast_dst_ip": unsupported("set vrrp_mcast_group4/6 in global_defs"),
-            "track_src_ip": unsupported(),
+            "mcast_dst_ip": IMPLEMENTED,
+            "track_src_ip": IMPLEMENTED,
             "virtual_router_id": IMPLEMENTED,
-            "unicast_ttl": unsupported(),
+            "unicast_ttl": IMPLEMENTED,
             "version": IMPLEMENTED,
             "priority": IMPLEMENTED,
             "advert_int": IMPLEMENTED,
             "virtual_ipaddress": IMPLEMENTED,
             "virtual_ipaddress_excluded": IMPLEMENTED,
-            "promote_secondaries": unsupported(),
-            "linkbeat_use_polling": unsupported(_LINKBEAT),
+            "promote_secondaries": IMPLEMENTED,
+            "linkbeat_use_polling": deprecated("linkbeat_interfaces"),
             "virtual_routes": IMPLEMENTED,
-            "virtual_rules": unsupported("policy routing rules are not implemented"),
+            "virtual_rules": Support("implemented", _RULES),
             "accept": IMPLEMENTED,
             "no_accept": IMPLEMENTED,
-            "skip_check_adv_addr": unsupported("set vrrp_skip_check_adv_addr in global_defs"),
-            "strict_mode": unsupported("set vrrp_strict in global_defs"),
+            "skip_check_adv_addr": IMPLEMENTED,
+            "strict_mode": IMPLEMENTED,
             "preempt": IMPLEMENTED,
             "nopreempt": IMPLEMENTED,
             "preempt_delay": IMPLEMENTED,
             "debug": IMPLEMENTED,
             **_NOTIFY,
-            "notify_deleted": unsupported(),
-            "notify_master_rx_lower_pri": unsupported(),
-            "notify_priority_changes": unsupported(),
+            "notify_deleted": IMPLEMENTED,
+            "notify_master_rx_lower_pri": IMPLEMENTED,
+            "notify_priority_changes": IMPLEMENTED,
             "lvs_sync_daemon_interface": deprecated("global_defs lvs_sync_daemon"),
             "garp_master_delay": IMPLEMENTED,
             "garp_master_refresh": IMPLEMENTED,
             "garp_master_repeat": IMPLEMENTED,
             "garp_master_refresh_repeat": IMPLEMENTED,
-            "garp_lower_prio_delay": unsupported(),
-            "garp_lower_prio_repeat": unsupported(),
-            "down_timer_adverts": unsupported("the master-down timer is always 3 adverts, as in the RFCs"),
-            "garp_extra_if": unsupported(_VMAC),
-            "vmac_garp_intvl": unsupported(_VMAC),
-            "lower_prio_no_advert": unsupported(),
-            "higher_prio_send_advert": unsupported(),
+            "garp_lower_prio_delay": IMPLEMENTED,
+            "garp_lower_prio_repeat": IMPLEMENTED,
+            "down_timer_adverts": IMPLEMENTED,
+            "garp_extra_if": IMPLEMENTED,
+            "vmac_garp_intvl": Support("implemented", "deprecated spelling of garp_extra_if (warns)"),
+            "lower_prio_no_advert": IMPLEMENTED,
+            "higher_prio_send_advert": IMPLEMENTED,
             "kernel_rx_buf_size": noop("fastalived sizes its VRRP receive buffers itself"),
             "authentication": block({"auth_type": IMPLEMENTED, "auth_pass": IMPLEMENTED}),
         }
@@ -474,14 +506,35 @@ KEYWORDS: Mapping[str, Support] = {
             "init_fail": IMPLEMENTED,
         }
     ),
-    "vrrp_track_process": unsupported(_TRACK_PROCESS),
-    "interface_up_down_delays": unsupported("interface up/down delays are not implemented"),
-    "bfd_instance": unsupported(_BFD),
-    "track_file": block(
-        {"file": IMPLEMENTED, "weight": IMPLEMENTED, "init_file": IMPLEMENTED},
-        "read by FILE_CHECK; vrrp_instance/vrrp_sync_group track_file is not implemented yet",
+    "vrrp_track_process": _TRACK_PROCESS,
+    "interface_up_down_delays": Support(
+        "implemented", "an omitted up delay is 0, as keepalived 2.2.7's parser does (its man page says: the down delay)"
     ),
-    "vrrp_track_file": unsupported(_TRACK_FILE),
+    "bfd_instance": block(
+        {
+            "neighbor_ip": IMPLEMENTED,
+            "neighbour_ip": IMPLEMENTED,
+            "source_ip": IMPLEMENTED,
+            "min_rx": IMPLEMENTED,
+            "min_tx": IMPLEMENTED,
+            "idle_tx": IMPLEMENTED,
+            "multiplier": IMPLEMENTED,
+            "passive": IMPLEMENTED,
+            "ttl": IMPLEMENTED,
+            "hoplimit": IMPLEMENTED,
+            "max_hops": IMPLEMENTED,
+            "weight": IMPLEMENTED,
+            "vrrp": IMPLEMENTED,
+            "checker": Support("implemented", "read, but no checker uses BFD yet (BFD_CHECK is not implemented)"),
+        },
+        "single-hop, asynchronous mode (RFC 5880/5881), run by the VRRP process for the sessions some"
+        " track_bfd names; no authentication, demand mode or echo",
+    ),
+    "track_file": block(
+        _TRACK_FILE_OPTIONS,
+        "read by FILE_CHECK and by vrrp_instance/vrrp_sync_group track_file, watched with inotify",
+    ),
+    "vrrp_track_file": block(_TRACK_FILE_OPTIONS, "deprecated: use 'track_file'"),
 }
 
 # Keywords fastalived reads that keepalived 2.2.7 does not have.

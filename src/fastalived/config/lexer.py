@@ -14,9 +14,7 @@ statement) because a 10,000-real-server file has ~150,000 lines.
 
 from __future__ import annotations
 
-import glob
 import os
-import random
 import re
 import socket
 
@@ -36,6 +34,7 @@ TOP_LEVEL_SECTIONS = frozenset(
         "virtual_server_group",
         "static_ipaddress",
         "static_routes",
+        "static_rules",
     }
 )
 # Bounds that keep hostile or broken input from hanging or exhausting the loader.
@@ -178,6 +177,8 @@ class Lexer:
             if "\x00" in pattern or not _GLOB_CHARS.intersection(pattern):
                 self._include_file(pattern, where, words[0])
                 continue
+            import glob  # only include patterns need it
+
             matches = sorted({m for p in expand_braces(pattern) for m in glob.glob(p)})
             if not matches:
                 self.report.warning(where, words[0], f"{words[0]} pattern '{pattern}' matched no files")
@@ -218,12 +219,14 @@ class Lexer:
                 and stripped[-1] != "\\"
                 and not (first == "i" and stripped.startswith("include"))
             ):  # the common case: nothing to preprocess, no quotes
-                if "{" in stripped or "}" in stripped:
-                    self._tokens(text, file, lineno)
-                else:
+                if "{" not in stripped and "}" not in stripped:
                     statement = Stmt(stripped.split(), file, lineno, text.index(first) + 1, text)
                     self._current.append(statement)
                     self._last = statement
+                elif stripped[-1] == "{" and stripped.count("{") == 1 and "}" not in stripped:
+                    self._opening(stripped, text, file, lineno, text.index(first) + 1)
+                else:
+                    self._tokens(text, file, lineno)
                 continue
             if stripped == "}":
                 self._close(file, lineno, text.index("}") + 1)
@@ -330,6 +333,8 @@ class Lexer:
         if name == "_BANG":
             return "!"
         if name == "_RANDOM":
+            import random  # rarely used: not worth its import on every load
+
             bounds = [int(b) for b in (match[2] or "").split() if b.isdigit()]
             low = bounds[0] if bounds else 0
             high = bounds[1] if len(bounds) > 1 else 32767
@@ -453,14 +458,7 @@ class Lexer:
             self._close(file, lineno, text.find("}") + 1)
             return
         if stripped.endswith("{") and stripped.count("{") == 1 and "}" not in stripped:
-            words = stripped[:-1].split()
-            col = len(text) - len(text.lstrip()) + 1
-            if words:
-                statement = Stmt(words, file, lineno, col, text)
-                self._add(statement)
-                self._open_block(statement, file, lineno, col)
-            else:
-                self._open_block(self._last, file, lineno, col)
+            self._opening(stripped, text, file, lineno, len(text) - len(text.lstrip()) + 1)
             return
         words, cols, braces = [], [], set()
         for match in _WORD_OR_BRACE.finditer(text):
@@ -469,6 +467,17 @@ class Lexer:
             words.append(match[0])
             cols.append(match.start())
         self._statements(words, cols, braces, text, file, lineno)
+
+    def _opening(self, stripped: str, text: str, file: str, lineno: int, col: int) -> None:
+        """A line ending in its only brace, ``keyword words {`` (or a lone ``{``): open a block."""
+        words = stripped[:-1].split()
+        if words:
+            statement = Stmt(words, file, lineno, col, text)
+            self._current.append(statement)
+            self._last = statement
+            self._open_block(statement, file, lineno, col)
+        else:
+            self._open_block(self._last, file, lineno, col)
 
     def _statements(
         self, words: list[str], cols: list[int], braces: set[int], text: str, file: str, lineno: int

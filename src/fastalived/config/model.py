@@ -88,6 +88,12 @@ class GlobalDefs:
     script_group: str | None = None
     vrrp_version: int = 2
     vrrp_strict: bool = False
+    # Accept mode's drop rules (vrrp/firewall.py): ``nftables [NAME]`` (None: table "fastalived"),
+    # ``nftables_priority``, ``nftables_ifindex``, ``nftables_counters``.
+    nftables_table: str | None = None
+    nftables_priority: int = -1
+    nftables_ifindex: bool = False
+    nftables_counters: bool = False
     vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
     vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
     vrrp_garp_master_delay: float = 5.0
@@ -99,6 +105,19 @@ class GlobalDefs:
     vrrp_skip_check_adv_addr: bool = False
     vrrp_check_unicast_src: bool = False
     v3_checksum_as_v2: bool = False  # default for every vrrp_instance (keepalived >= 2.3 keyword)
+    # Defaults of the vrrp_instance keywords of the same name (see VrrpInstance); None: the
+    # matching vrrp_garp_master_* value, as keepalived.
+    vrrp_garp_lower_prio_delay: float | None = None
+    vrrp_garp_lower_prio_repeat: int | None = None
+    vrrp_down_timer_adverts: int = 3
+    vrrp_lower_prio_no_advert: bool = False
+    vrrp_higher_prio_send_advert: bool = False
+    vrrp_startup_delay: float = 0.0  # instances start this long after the VRRP role
+    default_interface: str = "eth0"  # instances without ``interface``, addresses without ``dev``
+    vmac_prefix: str = "vrrp"  # use_vmac without a name: PREFIX.VRID
+    # vrrp_garp_extra_if [SECONDS] [all]: the default of every instance's garp_extra_if (0: off)
+    vrrp_garp_extra_if: int = 0
+    vrrp_garp_extra_if_all: bool = False
     lvs_sync_daemon: LvsSyncDaemon | None = None
     lvs_flush: bool = False
     lvs_flush_onstop: bool = False
@@ -110,7 +129,70 @@ class GlobalDefs:
     # fastalived's own keyword (``fastalived_announce_table N``): the kernel routing table that
     # holds the routes of announced prefixes, for a routing daemon to import.
     announce_table: int = 201
+    # Top-level ``net_namespace NAME`` / ``net_namespace_ipvs [NAME]`` (keepalived keeps them in
+    # its global data): the namespace every role runs in; IPVS's ("" = the one fastalived started in).
+    net_namespace: str | None = None
+    net_namespace_ipvs: str | None = None
+    startup_script: str | None = None  # run by the parent before any child, with its user/group
+    startup_script_user: str | None = None
+    startup_script_group: str | None = None
+    startup_script_timeout: float = 10.0
+    shutdown_script: str | None = None  # run by the parent after every child stopped
+    shutdown_script_user: str | None = None
+    shutdown_script_group: str | None = None
+    shutdown_script_timeout: float = 10.0
+    notify_fifo: NotifyFifo | None = None  # written by every role
+    vrrp_notify_fifo: NotifyFifo | None = None
+    lvs_notify_fifo: NotifyFifo | None = None
+    fifo_write_vrrp_states_on_reload: bool = False
+    vrrp_notify_priority_changes: bool = False  # MASTER_PRIORITY/BACKUP_PRIORITY fifo lines
+    no_email_faults: bool = False  # no smtp_alert for VRRP FAULT states
+    log_unknown_vrids: bool = False  # log adverts for VRIDs no instance on the interface has
+    umask: int | None = None  # the daemon's umask unless -u gives one (keepalived's default: 022)
+    disable_local_igmp: bool = False  # igmp_link_local_mcast_reports off while the VRRP role runs
+    # Top-level ``interface_up_down_delays {}`` (vrrp/linkwatch.py): per-interface debounce.
+    interface_delays: tuple[InterfaceDelay, ...] = ()
+    # Top-level ``linkbeat_use_polling`` (every instance's interface) and ``linkbeat_interfaces {}``:
+    # interfaces whose link state is polled (SIOCGMIIREG/SIOCETHTOOL/SIOCGIFFLAGS) instead of netlink.
+    linkbeat_use_polling: bool = False
+    linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
     where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceDelay:
+    """One ``IFNAME DOWN_DELAY [UP_DELAY]`` line of ``interface_up_down_delays``: a link change
+    reaches the VRRP instances only if it lasts this long (seconds; 0 = at once). keepalived
+    2.2.7's parser sets an omitted up delay to 0 (its man page says "same as the down delay")."""
+
+    interface: str
+    down: float
+    up: float = 0.0
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkbeatInterface:
+    """One ``IFNAME [MII|ETHTOOL|IOCTL]`` line of ``linkbeat_interfaces``; None: MII, else
+    ETHTOOL, else IOCTL, whichever the driver answers first (keepalived's order)."""
+
+    interface: str
+    kind: str | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyFifo:
+    """``[vrrp_|lvs_]notify_fifo PATH [user [group]]`` with its ``..._script CMD [user [group]]``:
+    one line per state change goes to the FIFO (created if missing, owned by user/group), and the
+    script, started with the FIFO's path as its argument, reads them. An empty path: no FIFO."""
+
+    path: str = ""
+    user: str | None = None
+    group: str | None = None
+    script: str | None = None
+    script_user: str | None = None
+    script_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +228,16 @@ class IPAddressSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NextHop:
+    """One ``nexthop via A dev D weight W [onlink]`` of a multipath route."""
+
+    via: IPAddress | None = None
+    dev: str | None = None
+    weight: int = 1  # 1..256, as ``ip route``
+    onlink: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     """One line of the ``ip route add`` grammar (virtual_routes, static_routes)."""
 
@@ -160,6 +252,42 @@ class RouteSpec:
     type: str = "unicast"  # unicast | blackhole | unreachable | prohibit | local ...
     no_track: bool = False
     family: int = 4
+    nexthops: tuple[NextHop, ...] = ()  # a multipath route (RTA_MULTIPATH) when set
+    where: Where = _where()
+
+
+RuleAction = Literal["table", "goto", "nop", "blackhole", "unreachable", "prohibit"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One line of the ``ip rule add`` grammar (virtual_rules, static_rules).
+
+    ``priority`` is always set: keepalived gives a rule without one the next of 16384, 16383 ...
+    (per family, in file order). ``protocol`` is 18 (keepalived) unless ``no_track``, as keepalived.
+    """
+
+    priority: int
+    action: RuleAction = "table"
+    table: int | None = None  # action "table" (or None with l3mdev)
+    goto: int | None = None  # action "goto": the target preference
+    family: int = 4
+    src: IPNetwork | None = None  # from
+    dst: IPNetwork | None = None  # to
+    invert: bool = False  # not
+    tos: int = 0
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    suppress_prefixlength: int | None = None
+    uidrange: tuple[int, int] | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    ipproto: int | None = None
+    protocol: int | None = None
+    l3mdev: bool = False
+    no_track: bool = False
     where: Where = _where()
 
 
@@ -184,7 +312,8 @@ class VrrpScript:
 
 @dataclass(frozen=True, slots=True)
 class TrackScript:
-    """A ``track_script`` entry: the script's name and an optional weight override."""
+    """A ``track_script`` (also ``track_file``, ``track_process``, ``track_bfd``) entry: the
+    tracked object's name and an optional weight override of the object's own weight."""
 
     name: str
     weight: int | None = None  # None = the vrrp_script's own weight
@@ -203,12 +332,29 @@ class TrackInterface:
 
 
 @dataclass(frozen=True, slots=True)
+class Command:
+    """A notify or quorum script, ``CMD [username [groupname]]``: the command line (quote it to
+    give arguments) and who runs it (None: keepalived's script_user chain)."""
+
+    line: str
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyScripts:
-    notify_master: str | None = None
-    notify_backup: str | None = None
-    notify_fault: str | None = None
-    notify_stop: str | None = None
-    notify: str | None = None  # generic: argv "INSTANCE|GROUP name STATE priority"
+    notify_master: Command | None = None
+    notify_backup: Command | None = None
+    notify_fault: Command | None = None
+    notify_stop: Command | None = None
+    notify: Command | None = None
+    # keepalived's event notifies: a master hearing a lower priority (script + FIFO line), an
+    # instance deleted by a reload (``notify_deleted [SCRIPT]``: DELETED rather than FAULT), and
+    # priority changes on the FIFO (None: the sync group's setting, else vrrp_notify_priority_changes).
+    notify_master_rx_lower_pri: Command | None = None
+    notify_deleted: Command | None = None
+    deleted_state: bool = False
+    priority_changes: bool | None = None  # generic: argv "INSTANCE|GROUP name STATE priority"
     smtp_alert: bool = False
 
 
@@ -219,7 +365,11 @@ class VrrpSyncGroup:
     notify: NotifyScripts = NotifyScripts()
     track_interface: tuple[TrackInterface, ...] = ()
     track_script: tuple[TrackScript, ...] = ()
+    track_file: tuple[TrackScript, ...] = ()
+    track_process: tuple[TrackScript, ...] = ()
+    track_bfd: tuple[TrackScript, ...] = ()
     global_tracking: bool = False
+    sync_group_tracking_weight: bool = False  # members keep their own tracking weights
     where: Where = _where()
 
 
@@ -234,8 +384,13 @@ class VrrpInstance:
     version: int = 2  # effective: instance keyword, else global vrrp_version
     family: int = 4  # 4 or 6, from the virtual addresses (or native_ipv6)
     dont_track_primary: bool = False
+    track_src_ip: bool = False  # FAULT while the configured unicast/mcast_src_ip is not on the interface
+    linkbeat_use_polling: bool = False  # deprecated: poll this instance's interface (see linkbeat_interfaces)
     track_interface: tuple[TrackInterface, ...] = ()
     track_script: tuple[TrackScript, ...] = ()
+    track_file: tuple[TrackScript, ...] = ()
+    track_process: tuple[TrackScript, ...] = ()
+    track_bfd: tuple[TrackScript, ...] = ()
     mcast_src_ip: IPAddress | None = None
     unicast_src_ip: IPAddress | None = None
     unicast_peers: tuple[IPAddress, ...] = ()
@@ -246,6 +401,7 @@ class VrrpInstance:
     virtual_ipaddresses: tuple[IPAddressSpec, ...] = ()
     virtual_ipaddresses_excluded: tuple[IPAddressSpec, ...] = ()
     virtual_routes: tuple[RouteSpec, ...] = ()
+    virtual_rules: tuple[RuleSpec, ...] = ()
     lvs_sync_daemon_interface: str | None = None
     auth_type: Literal["PASS", "AH"] | None = None
     auth_pass: bytes | None = None  # raw, at most 8 bytes (longer input is truncated with a warning)
@@ -255,7 +411,25 @@ class VrrpInstance:
     notify: NotifyScripts = NotifyScripts()
     debug: int = 0
     use_vmac: str | None = None
+    vmac_mac: bytes | None = None  # use_vmac's MAC argument (None: 00:00:5e:00:01|02:VRID)
+    vmac_xmit_base: bool = False  # adverts go out (and come in) on ``interface``, not the VMAC
+    # garp_extra_if [SECONDS] [all] (effective, inherits vrrp_garp_extra_if): a master's periodic
+    # GARP/NA on its VIPs' other interfaces (vrrp/extra_garp.py decides which)
+    garp_extra_if: int = 0
+    garp_extra_if_all: bool = False
     v3_checksum_as_v2: bool = False  # RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)
+    unicast_ttl: int | None = None  # TTL / hop limit of unicast adverts (None: 255)
+    mcast_dst_ip: IPAddress | None = None  # effective multicast group (None: vrrp_mcast_group4/6)
+    check_unicast_src: bool = False  # effective (instance keyword or vrrp_check_unicast_src)
+    unicast_fault_no_peer: bool = False  # unicast without peers: FAULT instead of multicast
+    promote_secondaries: bool = False  # set the interface's promote_secondaries sysctl
+    skip_check_adv_addr: bool = False  # effective (instance keyword or vrrp_skip_check_adv_addr)
+    strict_mode: bool = False  # effective (instance keyword or vrrp_strict)
+    garp_lower_prio_delay: float = 5.0  # a master hearing a lower priority: second GARP burst after
+    garp_lower_prio_repeat: int = 5  # ... and this many GARPs per burst (0: none)
+    down_timer_adverts: int = 3  # Master_Down_Interval in adverts
+    lower_prio_no_advert: bool = False  # a master does not answer a lower priority advert
+    higher_prio_send_advert: bool = False  # a master yielding to a higher priority advertises once first
     where: Where = _where()
 
     @property
@@ -384,6 +558,29 @@ class UdpCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class BfdInstance:
+    """A top-level ``bfd_instance NAME {}``: one single-hop BFD session (RFC 5880/5881) to
+    ``neighbor_ip``, tracked by name from ``track_bfd``. Intervals are in seconds (the config
+    gives milliseconds); ``ttl`` defaults to 255 for IPv4 and 64 for IPv6, as keepalived's."""
+
+    name: str
+    neighbor_ip: IPAddress
+    source_ip: IPAddress | None = None
+    min_rx: float = 0.010
+    min_tx: float = 0.010
+    idle_tx: float = 1.0
+    multiplier: int = 5
+    passive: bool = False
+    ttl: int = 255
+    max_hops: int = 0  # how far below ``ttl`` a received TTL may be; 255: not checked
+    weight: int = 0  # track_bfd's default: 0 = FAULT while the session is down
+    weight_reverse: bool = False
+    vrrp: bool = True  # sessions events go to VRRP (with neither ``vrrp`` nor ``checker``: both)
+    checker: bool = True
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
 class TrackFile:
     """A top-level ``track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }``."""
 
@@ -393,6 +590,34 @@ class TrackFile:
     weight_reverse: bool = False
     init_value: int | None = None  # None: no init_file; else written when the file is missing
     init_overwrite: bool = False  # init_file ... overwrite: written at start even if the file exists
+    where: Where = _where()
+
+
+ParamMatch = Literal["none", "exact", "initial", "partial"]
+QUORUM_MAX_UNLIMITED = 4294967295  # keepalived's UINT_MAX: no upper bound on matching processes
+
+
+@dataclass(frozen=True, slots=True)
+class TrackProcess:
+    """A ``vrrp_track_process NAME { process CMD [ARGS...]; ... }``: up while the number of
+    running processes matching ``process`` is within ``quorum``..``quorum_max``.
+
+    Matching follows keepalived: the process name (``comm``) unless ``full_command`` (or
+    parameters, or ``param_match``) asks for the command line, whose first word must equal
+    ``process``; ``params`` are then compared as ``param_match`` says. keepalived's default
+    weight is 0 (the man page says 1; the code wins): losing quorum puts trackers in FAULT."""
+
+    name: str
+    process: str
+    params: tuple[str, ...] = ()
+    param_match: ParamMatch = "none"
+    full_command: bool = False
+    weight: int = 0
+    weight_reverse: bool = False
+    quorum: int = 1
+    quorum_max: int = QUORUM_MAX_UNLIMITED
+    fork_delay: float = 0.0
+    terminate_delay: float = 0.0
     where: Where = _where()
 
 
@@ -430,8 +655,8 @@ class RealServer:
     port: int | None  # None for fwmark services
     weight: int = 1
     inhibit_on_failure: bool = False
-    notify_up: str | None = None
-    notify_down: str | None = None
+    notify_up: Command | None = None
+    notify_down: Command | None = None
     uthreshold: int | None = None
     lthreshold: int | None = None
     lvs_method: LvsMethod | None = None  # None = the virtual server's
@@ -521,8 +746,8 @@ class VirtualServer:
     sorry_server_inhibit: bool = False
     quorum: int = 1
     hysteresis: int = 0
-    quorum_up: str | None = None
-    quorum_down: str | None = None
+    quorum_up: Command | None = None
+    quorum_down: Command | None = None
     alpha: bool = False
     omega: bool = False
     inhibit_on_failure: bool = False
@@ -550,12 +775,15 @@ class Config:
     ssl: SslDefs | None = None
     static_ipaddress: tuple[IPAddressSpec, ...] = ()
     static_routes: tuple[RouteSpec, ...] = ()
+    static_rules: tuple[RuleSpec, ...] = ()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
     vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
+    bfd_instances: tuple[BfdInstance, ...] = ()
+    track_processes: tuple[TrackProcess, ...] = ()
     files: tuple[str, ...] = ()  # every file read, in order, for reload and diagnostics
 
     def instance(self, name: str) -> VrrpInstance | None:

@@ -334,7 +334,10 @@ CHECKER_BLOCKS: Blocks = {kind: _checker for kind in CHECKER_KINDS}
 
 
 def track_file(p: ParseState, st: Stmt) -> None:
-    """A top-level ``track_file NAME {}``: FILE_CHECK refers to it by name."""
+    """A top-level ``track_file NAME {}`` (formerly ``vrrp_track_file``): FILE_CHECK and VRRP
+    ``track_file`` lists refer to it by name."""
+    if st.words[0] == "vrrp_track_file":
+        p.info(st, "", '"vrrp_track_file" is deprecated, please use "track_file"')
     name = p.named(st, p.track_files, "track_file")
     if name is None:
         return
@@ -361,7 +364,7 @@ def finish_checker(
     virtualhost: str | None,
 ) -> m.Checker | None:
     where = st.where()
-    common = _checker_common(p, st, kind, values, {**inherited}, address, port)
+    common = _checker_common(p, st, kind, values, {**inherited}, address, port, where)
     if kind in ("HTTP_GET", "SSL_GET"):
         urls = values.pop("urls", [])
         if not urls:
@@ -423,33 +426,39 @@ def _checker_common(
     inherited: dict[str, Any],
     address: m.IPAddress,
     port: int | None,
+    where: m.Where | None = None,
 ) -> m.CheckerCommon:
-    """Checker connection/timing options: own value, else inherited, else the kind's default."""
-    settings = {
-        key: values.pop(key)
-        for key in ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "log_all_failures", "fwmark")
-        if key in values
-    }
+    """Checker connection/timing options: own value, else inherited, else the kind's default.
+
+    ``where`` is ``st.where()`` when the caller has it already (one Where per checker, not two)."""
+    settings = {key: values.pop(key) for key in _CONNECTION_SETTINGS if key in values}
     for key in INHERITED:
         if key in values:
             inherited[key] = values.pop(key)
     delay_loop = inherited.get("delay_loop", 60.0)
     inherited.setdefault("delay_loop", delay_loop)
-    inherited.setdefault("retry", {"MISC_CHECK": 0, "DNS_CHECK": 3}.get(kind, 1))
-    inherited.setdefault(
-        "delay_before_retry", {"HTTP_GET": 3.0, "SSL_GET": 3.0, "DNS_CHECK": delay_loop}.get(kind, 1.0)
-    )
+    if "retry" not in inherited:
+        inherited["retry"] = _DEFAULT_RETRY.get(kind, 1)
+    if "delay_before_retry" not in inherited:
+        inherited["delay_before_retry"] = (
+            delay_loop if kind == "DNS_CHECK" else _DEFAULT_DELAY_BEFORE_RETRY.get(kind, 1.0)
+        )
     settings.setdefault("connect_ip", address)
     if "connect_port" not in settings:
-        default_port = (
-            port if port is not None else {"HTTP_GET": 80, "SSL_GET": 443, "SMTP_CHECK": 25, "DNS_CHECK": 53}.get(kind)
-        )
+        default_port = port if port is not None else _DEFAULT_PORT.get(kind)
         if default_port is None:
             if kind not in ("MISC_CHECK", "PING_CHECK", "FILE_CHECK"):
                 p.error(st, 0, "", f"{kind} needs connect_port (the real server has no port)")
             default_port = 0
         settings["connect_port"] = default_port
-    return m.CheckerCommon(**settings, **inherited, where=st.where())
+    return m.CheckerCommon(**settings, **inherited, where=st.where() if where is None else where)
+
+
+# _checker_common's per-kind defaults, built once (it runs for every checker of a large file).
+_CONNECTION_SETTINGS = ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "log_all_failures", "fwmark")
+_DEFAULT_RETRY = {"MISC_CHECK": 0, "DNS_CHECK": 3}
+_DEFAULT_DELAY_BEFORE_RETRY = {"HTTP_GET": 3.0, "SSL_GET": 3.0}  # DNS_CHECK: its delay_loop
+_DEFAULT_PORT = {"HTTP_GET": 80, "SSL_GET": 443, "SMTP_CHECK": 25, "DNS_CHECK": 53}
 
 
 def _timing(common: m.CheckerCommon) -> dict[str, Any]:

@@ -13,7 +13,9 @@ is kept. Nothing here raises on bad input.
 from __future__ import annotations
 
 import difflib
+import grp
 import ipaddress
+import pwd
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,6 +30,8 @@ INVALID: Any = object()  # a converter's "already reported" result: keep the def
 # Unknown keywords per load that get a "did you mean": each costs a fuzzy match against the whole
 # keyword table, which would make a file of junk lines take seconds per 10,000 lines.
 SUGGESTION_LIMIT = 1000
+
+RULE_START_PRIORITY = 16384  # keepalived's first automatic ip rule preference, counting down
 
 BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
@@ -45,13 +49,23 @@ class ParseState:
         self.ssl: m.SslDefs | None = None
         self.static_ipaddress: list[m.IPAddressSpec] = []
         self.static_routes: list[m.RouteSpec] = []
+        self.static_rules: list[m.RuleSpec] = []
+        self.rule_priorities = {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}  # next automatic, per family
         self.scripts: dict[str, tuple[Stmt, dict[str, Any]]] = {}
         self.sync_groups: dict[str, tuple[Stmt, dict[str, Any]]] = {}
         self.instances: dict[str, tuple[Stmt, dict[str, Any]]] = {}
         self.vs_groups: dict[str, m.VirtualServerGroup] = {}
         self.track_files: dict[str, m.TrackFile] = {}
+        self.track_processes: dict[str, m.TrackProcess] = {}  # vrrp_track_process definitions by name
+        self.bfd_instances: dict[str, m.BfdInstance] = {}
         self.virtual_servers: list[tuple[Stmt, dict[str, Any]]] = []
         self.suggestions_left = SUGGESTION_LIMIT
+
+    def next_rule_priority(self, family: int) -> int:
+        """keepalived's preference for a rule without one: 16384, then one less per rule and family."""
+        priority = self.rule_priorities[family]
+        self.rule_priorities[family] = max(priority - 1, 0)
+        return priority
 
     # ----------------------------------------------------------------------- reporting
 
@@ -145,18 +159,21 @@ class ParseState:
         if st.block is None:
             self.error(st, 0, ctx, f"{st.words[0]} needs a '{{' block")
             return
+        row_of = table.get  # the loop runs for every statement of the file: bound once
+        handler_of = (blocks or NO_BLOCKS).get
+        invalid = INVALID
         for child in st.block:
             keyword = child.words[0]
-            row = table.get(keyword)
+            row = row_of(keyword)
             if row is not None:
                 if child.block is not None:
                     self.warning(child, 0, ctx, f"{keyword} does not take a block; ignored")
                     continue
                 value = row[1](self, child, ctx)
-                if value is not INVALID:
+                if value is not invalid:
                     values[row[0]] = value
                 continue
-            handler = blocks.get(keyword) if blocks else None
+            handler = handler_of(keyword)
             if handler is not None:
                 handler(self, child, ctx, values)
             elif fallback is None or not fallback(self, child, ctx, values):
@@ -211,6 +228,7 @@ Converter = Callable[[ParseState, Stmt, str], Any]
 Table = dict[str, tuple[str, Converter]]
 Handler = Callable[[ParseState, Stmt, str, dict[str, Any]], None]
 Blocks = dict[str, Handler]
+NO_BLOCKS: Blocks = {}  # ``walk``'s handlers for a section without any (never modified)
 
 
 # =========================================================================== converters
@@ -269,18 +287,23 @@ def rest(p: ParseState, st: Stmt, ctx: str) -> Any:
 
 
 def script(p: ParseState, st: Stmt, ctx: str) -> Any:
-    """``notify_x <STRING>|<QUOTED-STRING> [username [groupname]]``: the command string."""
+    """``notify_x <STRING>|<QUOTED-STRING> [username [groupname]]``: as keepalived, the words
+    after the command name its user and group (quote the command to give it arguments); a user
+    or group this host does not have drops the script."""
     if len(st.words) < 2:
         return p.missing(st, ctx, "a script")
-    if len(st.words) > 2:
-        p.warning(
-            st,
-            2,
-            ctx,
-            f"{st.words[0]}: '{' '.join(st.words[2:])}' would be keepalived's [username [groupname]], which "
-            "fastalived does not support; quote the command to pass arguments",
-        )
-    return st.words[1]
+    p.extra_words(st, ctx, 4)
+    user = st.words[2] if len(st.words) > 2 else None
+    group = st.words[3] if len(st.words) > 3 else None
+    try:
+        if user is not None:
+            pwd.getpwnam(user)
+        if group is not None:
+            grp.getgrnam(group)
+    except KeyError:
+        p.error(st, 2, ctx, f"Invalid user/group for {st.words[0]} script {st.words[1]} - ignoring")
+        return INVALID
+    return m.Command(st.words[1], user, group)
 
 
 def deprecated_alias(convert: Converter, replacement: str) -> Converter:

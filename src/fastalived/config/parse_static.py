@@ -100,7 +100,10 @@ def route_spec(p: ParseState, st: Stmt, ctx: str) -> m.RouteSpec | None:
             i += 1
             continue
         if word == "nexthop":
-            p.info(st, ctx, "multipath 'nexthop' routes are not supported by fastalived; first hop only")
+            nexthops = _nexthops(p, st, ctx, i)
+            if nexthops is None:
+                return None
+            fields["nexthops"] = nexthops
             break
         if not dst_seen and word not in ROUTE_OPTIONS:
             if word == "default":
@@ -150,13 +153,74 @@ def route_spec(p: ParseState, st: Stmt, ctx: str) -> m.RouteSpec | None:
         p.error(st, 0, ctx, "route has no destination")
         return None
     dst = fields.get("dst")
-    family_from = dst or fields.get("via") or fields.get("src")
+    hops = [hop.via for hop in fields.get("nexthops", ()) if hop.via is not None]
+    family_from = dst or fields.get("via") or fields.get("src") or (hops[0] if hops else None)
     fields["family"] = family_from.version if family_from is not None else 4
     for key in ("via", "src"):
         if key in fields and fields[key].version != fields["family"]:
             p.error(st, 0, ctx, f"route {key} {fields[key]} is not in the destination's address family")
             return None
+    if any(via.version != fields["family"] for via in hops):
+        p.error(st, 0, ctx, "nexthop address is not in the route's address family")
+        return None
+    if hops and "via" in fields:
+        p.error(st, 0, ctx, "a route takes either 'via' or 'nexthop's, not both")
+        return None
     return m.RouteSpec(where=st.where(), **{"dst": None, **fields})
+
+
+# Nexthop options of ``ip route`` that fastalived does not program.
+_NEXTHOP_UNSUPPORTED = {"encap": "lightweight tunnel encapsulation", "realms": "realms", "as": "NAT"}
+
+
+def _nexthops(p: ParseState, st: Stmt, ctx: str, i: int) -> tuple[m.NextHop, ...] | None:
+    """``nexthop [via [inet|inet6] ADDR] [dev IF] [weight 1-256] [onlink] nexthop ...`` to the end of
+    the line, as keepalived: anything after the first ``nexthop`` belongs to a nexthop."""
+    words = st.words
+    n = len(words)
+    hops: list[m.NextHop] = []
+    while i < n:
+        if words[i] != "nexthop":
+            p.error(st, i, ctx, f"route has trailing nonsense after nexthops - {words[i]}")
+            return None
+        i += 1
+        hop: dict[str, Any] = {}
+        while i < n and words[i] != "nexthop":
+            option = words[i]
+            if option == "onlink":
+                hop["onlink"] = True
+                i += 1
+                continue
+            if option in _NEXTHOP_UNSUPPORTED:
+                p.warning(st, i, ctx, f"nexthop option '{option}' ({_NEXTHOP_UNSUPPORTED[option]}) is not"
+                          " supported by fastalived; route ignored")  # fmt: skip
+                return None
+            if option not in ("via", "dev", "weight"):
+                p.error(st, i, ctx, f"unknown nexthop option '{option}'")
+                return None
+            if option == "via" and i + 1 < n and words[i + 1] in ("inet", "inet6"):
+                i += 1  # the family comes from the address itself
+            if i + 1 >= n:
+                p.error(st, i, ctx, f"nexthop option '{option}' needs a value")
+                return None
+            if option == "via":
+                via = p.parse_address(st, ctx, i + 1)
+                if via is INVALID:
+                    return None
+                hop["via"] = via
+            elif option == "dev":
+                hop["dev"] = words[i + 1]
+            else:
+                weight = p.parse_int(st, ctx, i + 1, 1, 256, name="nexthop weight")
+                if weight is INVALID:
+                    return None
+                hop["weight"] = weight
+            i += 2
+        if "via" not in hop and "dev" not in hop:
+            p.error(st, i - 1, ctx, "nexthop needs 'via' or 'dev'")
+            return None
+        hops.append(m.NextHop(**hop))
+    return tuple(hops)
 
 
 def address_list(p: ParseState, st: Stmt, ctx: str) -> list[m.IPAddressSpec]:

@@ -333,12 +333,20 @@ def finish_virtual_server(p: ParseState, st: Stmt, values: dict[str, Any]) -> m.
 
 
 def _forwarded_port(
-    p: ParseState, st: Stmt, ctx: str, what: str, port: int | None, method: str, vs: dict[str, Any]
+    p: ParseState,
+    st: Stmt,
+    ctx: str,
+    what: str,
+    port: int | None,
+    method: str,
+    vs: dict[str, Any],
+    address: m.IPAddress | None = None,
 ) -> int | None:
     """The port IPVS will use for a real/sorry server, as keepalived corrects it.
 
     With NAT the server's own port counts (default: the service's). DR and TUN cannot change
     the port: it is the service's (none for fwmark services), so a different one is reset.
+    ``address`` completes ``what`` in a warning (formatted only then: 10,000 real servers).
     """
     if vs.get("group") is not None:
         return port
@@ -347,9 +355,11 @@ def _forwarded_port(
         return port if port is not None or vs.get("fwmark") is not None else service_port
     if vs.get("fwmark") is not None:
         if port:
+            what = what if address is None else f"{what} {address}"
             p.warning(st, 0, ctx, f"{what} port {port} is ignored for a fwmark service with {method}")
         return None
     if port is not None and port != service_port:
+        what = what if address is None else f"{what} {address}"
         p.warning(st, 0, ctx, f"{what} port {port} differs from the service port with {method}; using {service_port}")
     return service_port
 
@@ -370,9 +380,12 @@ def _finish_real_server(
 ) -> m.RealServer:
     address, configured_port = rs.pop("_address"), rs.pop("_port")
     method = rs.get("lvs_method") or vs.get("lvs_method", "NAT")
-    port = _forwarded_port(p, st, vs_ctx, f"real_server {address}", configured_port, method, vs)
+    port = _forwarded_port(p, st, vs_ctx, "real_server", configured_port, method, vs, address)
     check_port = configured_port if configured_port is not None else port
-    inherited = {**vs_inherited, **{key: rs.pop(key) for key in INHERITED if key in rs}}
+    inherited = vs_inherited.copy()
+    for key in INHERITED:
+        if key in rs:
+            inherited[key] = rs.pop(key)
     virtualhost = rs.pop("virtualhost", None) or vs.get("virtualhost")
     rs.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))
     rs.setdefault("weight", vs.get("_rs_weight", 1))

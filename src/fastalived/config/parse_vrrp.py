@@ -3,7 +3,7 @@ final pass that applies global_defs defaults and checks cross-references (script
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fastalived.config import model as m
@@ -30,7 +30,10 @@ from fastalived.config.parse_core import (
     suggest,
     word,
 )
+from fastalived.config.parse_links import LINK_BLOCKS, LINK_SETTINGS, finish_links
+from fastalived.config.parse_rules import rule_list
 from fastalived.config.parse_static import address_list, route_list
+from fastalived.config.parse_vrrp_knobs import KNOB_BLOCKS, KNOB_SETTINGS, finish_knobs
 
 INSTANCE_IGNORED = ignored_at("vrrp_instance")
 SYNC_GROUP_IGNORED = ignored_at("vrrp_sync_group")
@@ -40,13 +43,14 @@ SYNC_GROUP_IGNORED = ignored_at("vrrp_sync_group")
 
 
 def _weight(p: ParseState, st: Stmt, ctx: str, index: int, limit: int) -> tuple[int | None, bool]:
-    """``N [reverse]`` starting at ``index``."""
+    """``N [reverse|noreverse]`` starting at ``index``."""
     value = p.parse_int(st, ctx, index, -limit, limit, name="weight")
     if value is INVALID:
         return None, False
-    reverse = len(st.words) > index + 1 and st.words[index + 1] == "reverse"
-    p.extra_words(st, ctx, index + 1 + reverse)
-    return value, reverse
+    direction = st.words[index + 1] if len(st.words) > index + 1 else None
+    given = direction in ("reverse", "noreverse")
+    p.extra_words(st, ctx, index + 1 + given)
+    return value, direction == "reverse"
 
 
 def _script_weight(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
@@ -57,7 +61,8 @@ def _script_weight(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) ->
 
 
 def _tracked(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
-    """``track_interface``/``track_script`` lists: ``NAME [weight N [reverse]]`` per line."""
+    """``track_interface``/``track_script``/``track_file``/``track_process``/``track_bfd`` lists:
+    ``NAME [weight N [reverse|noreverse]]`` per line."""
     keyword = st.words[0]
     make, limit = _TRACKED_KINDS[keyword]
     tracked = list(values.get(keyword, ()))
@@ -99,6 +104,10 @@ def _virtual_routes(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -
     values["virtual_routes"] = values.get("virtual_routes", ()) + tuple(route_list(p, st, ctx))
 
 
+def _virtual_rules(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
+    values["virtual_rules"] = values.get("virtual_rules", ()) + tuple(rule_list(p, st, ctx))
+
+
 def _authentication(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
     auth: dict[str, Any] = {}
     p.walk(st, f"{ctx}: authentication", auth, AUTHENTICATION_SETTINGS)
@@ -114,10 +123,6 @@ def _authentication(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -
         p.warning(st, 0, ctx, "authentication has auth_type but no auth_pass; ignored")
 
 
-def _use_vmac(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
-    values["use_vmac"] = st.words[1] if len(st.words) > 1 else ""
-
-
 def _instance_lvs_sync_daemon_interface(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
     p.warning(st, 0, ctx, "lvs_sync_daemon_interface is deprecated; use global_defs lvs_sync_daemon")
     interface = word(p, st, ctx)
@@ -125,12 +130,25 @@ def _instance_lvs_sync_daemon_interface(p: ParseState, st: Stmt, ctx: str, value
         values["lvs_sync_daemon_interface"] = interface
 
 
+def _notify_deleted(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
+    """``notify_deleted [SCRIPT [username [groupname]]]``: a reload's deleted instance notifies
+    DELETED (not FAULT), running SCRIPT if given."""
+    values["deleted_state"] = True
+    if len(st.words) > 1:
+        command = script(p, st, ctx)
+        if command is not INVALID:
+            values["notify_deleted"] = command
+
+
 # =========================================================================== keyword tables
 
-# track_interface / track_script -> (model entry, largest |weight|)
+# tracked-object lists -> (model entry, largest |weight|)
 _TRACKED_KINDS: dict[str, tuple[Callable[..., Any], int]] = {
     "track_interface": (m.TrackInterface, 254),
     "track_script": (m.TrackScript, 253),
+    "track_file": (m.TrackScript, 254),
+    "track_process": (m.TrackScript, 254),
+    "track_bfd": (m.TrackScript, 253),
 }
 SCRIPT_SETTINGS: Table = {
     "script": ("script", rest),
@@ -149,19 +167,35 @@ NOTIFY_SETTINGS: Table = {
     "notify": ("notify", script),
     "smtp_alert": ("smtp_alert", flag),
 }
-SYNC_GROUP_SETTINGS: Table = {**NOTIFY_SETTINGS, "global_tracking": ("global_tracking", flag)}
+PRIORITY_CHANGES: Table = {"notify_priority_changes": ("priority_changes", flag)}
+INSTANCE_NOTIFY_SETTINGS: Table = {
+    **NOTIFY_SETTINGS,
+    **PRIORITY_CHANGES,
+    "notify_master_rx_lower_pri": ("notify_master_rx_lower_pri", script),
+}
+NOTIFY_FIELDS = (*(row[0] for row in INSTANCE_NOTIFY_SETTINGS.values()), "notify_deleted", "deleted_state")
+SYNC_GROUP_SETTINGS: Table = {
+    **NOTIFY_SETTINGS,
+    **PRIORITY_CHANGES,
+    "global_tracking": ("global_tracking", flag),
+    "sync_group_tracking_weight": ("sync_group_tracking_weight", flag),
+}
 SYNC_GROUP_BLOCKS: Blocks = {
     "group": _sync_group_members,
     "track_interface": _tracked,
     "track_script": _tracked,
+    "track_file": _tracked,
+    "track_process": _tracked,
+    "track_bfd": _tracked,
 }
 INSTANCE_SETTINGS: Table = {
-    **NOTIFY_SETTINGS,
+    **INSTANCE_NOTIFY_SETTINGS,
     "state": ("state", choice(("MASTER", "BACKUP"), upper=True)),
     "interface": ("interface", word),
     "dont_track_primary": ("dont_track_primary", flag),
     "mcast_src_ip": ("mcast_src_ip", address),
     "unicast_src_ip": ("unicast_src_ip", address),
+    **LINK_SETTINGS,
     "garp_master_delay": ("garp_master_delay", TIMER),
     "garp_master_repeat": ("garp_master_repeat", POSITIVE_COUNT),
     "garp_master_refresh": ("garp_master_refresh", TIMER),
@@ -178,16 +212,23 @@ INSTANCE_SETTINGS: Table = {
     "debug": ("debug", integer(0, 4)),
     "native_ipv6": ("native_ipv6", flag),
     "v3_checksum_as_v2": ("v3_checksum_as_v2", flag),
+    **KNOB_SETTINGS,
 }
 INSTANCE_BLOCKS: Blocks = {
+    "notify_deleted": _notify_deleted,
     "track_interface": _tracked,
     "track_script": _tracked,
+    "track_file": _tracked,
+    "track_process": _tracked,
+    "track_bfd": _tracked,
     "unicast_peer": _unicast_peers,
     "virtual_ipaddress": _virtual_ipaddresses,
     "virtual_ipaddress_excluded": _virtual_ipaddresses,
     "virtual_routes": _virtual_routes,
+    "virtual_rules": _virtual_rules,
     "authentication": _authentication,
-    "use_vmac": _use_vmac,
+    **KNOB_BLOCKS,
+    **LINK_BLOCKS,
     "lvs_sync_daemon_interface": _instance_lvs_sync_daemon_interface,
 }
 AUTHENTICATION_SETTINGS: Table = {
@@ -263,19 +304,31 @@ def finish_scripts(p: ParseState) -> tuple[m.VrrpScript, ...]:
     return tuple(scripts)
 
 
-def _check_tracked_scripts(p: ParseState, values: dict[str, Any], ctx: str, known: set[str]) -> None:
-    for tracked in values.get("track_script", ()):
-        if tracked.name not in known:
-            p.report.error(
-                tracked.where,
-                "track_script",
-                f"{ctx}: track_script '{tracked.name}' is not a defined vrrp_script" + suggest(tracked.name, known),
-            )
-    values["track_script"] = tuple(t for t in values.get("track_script", ()) if t.name in known)
+# tracked-object keyword -> (the definitions it names, what they are called)
+_TRACKED_DEFINITIONS: dict[str, tuple[Callable[[ParseState], Collection[str]], str]] = {
+    "track_file": (lambda p: p.track_files, "track_file"),
+    "track_process": (lambda p: p.track_processes, "vrrp_track_process"),
+    "track_bfd": (lambda p: {n for n, b in p.bfd_instances.items() if b.vrrp}, "bfd_instance"),
+}
+
+
+def _check_tracked(p: ParseState, values: dict[str, Any], ctx: str, scripts: set[str]) -> None:
+    """Drop (with an error) track_script/track_file/track_process/track_bfd entries naming
+    nothing defined, as keepalived ignores them."""
+    kinds: dict[str, tuple[Collection[str], str]] = {"track_script": (scripts, "vrrp_script")}
+    kinds.update({key: (known(p), what) for key, (known, what) in _TRACKED_DEFINITIONS.items()})
+    for keyword, (known, what) in kinds.items():
+        entries = values.get(keyword, ())
+        for tracked in entries:
+            if tracked.name not in known:
+                message = f"{ctx}: {keyword} '{tracked.name}' is not a defined {what}" + suggest(tracked.name, known)
+                p.report.error(tracked.where, keyword, message)
+        if entries:
+            values[keyword] = tuple(t for t in entries if t.name in known)
 
 
 def _notify(p: ParseState, values: dict[str, Any]) -> m.NotifyScripts:
-    return m.NotifyScripts(**{key: values.pop(key) for key in NOTIFY_SETTINGS if key in values})
+    return m.NotifyScripts(**{key: values.pop(key) for key in NOTIFY_FIELDS if key in values})
 
 
 def finish_sync_groups(p: ParseState, instances: set[str], scripts: set[str]) -> tuple[m.VrrpSyncGroup, ...]:
@@ -300,7 +353,7 @@ def finish_sync_groups(p: ParseState, instances: set[str], scripts: set[str]) ->
         if not values["group"]:
             p.warning(st, 0, ctx, "has no vrrp_instance members; ignored")
             continue
-        _check_tracked_scripts(p, values, ctx, scripts)
+        _check_tracked(p, values, ctx, scripts)
         values.setdefault("smtp_alert", p.smtp_alert_default("smtp_alert_vrrp", False))
         values["notify"] = _notify(p, values)
         groups.append(m.VrrpSyncGroup(**values, where=st.where()))
@@ -313,7 +366,7 @@ def finish_instances(p: ParseState, global_defs: m.GlobalDefs, scripts: set[str]
     for st, values in p.instances.values():
         ctx = f"vrrp_instance {values['name']}"
         where = st.where()
-        _check_tracked_scripts(p, values, ctx, scripts)
+        _check_tracked(p, values, ctx, scripts)
         values.setdefault("smtp_alert", p.smtp_alert_default("smtp_alert_vrrp", False))
         values["notify"] = _notify(p, values)
         values.setdefault("version", global_defs.vrrp_version)
@@ -321,9 +374,12 @@ def finish_instances(p: ParseState, global_defs: m.GlobalDefs, scripts: set[str]
         values.setdefault("garp_master_repeat", global_defs.vrrp_garp_master_repeat)
         values.setdefault("garp_master_refresh", global_defs.vrrp_garp_master_refresh)
         values.setdefault("garp_master_refresh_repeat", global_defs.vrrp_garp_master_refresh_repeat)
-        values.setdefault("accept", not global_defs.vrrp_strict)
+        values.setdefault("strict_mode", global_defs.vrrp_strict)
+        _accept_mode(p, st, values, ctx)
         values.setdefault("v3_checksum_as_v2", global_defs.v3_checksum_as_v2)
-        _check_authentication(p, st, values, ctx, global_defs.vrrp_strict)
+        _check_authentication(p, st, values, ctx, values["strict_mode"])
+        if "interface" not in values and values.get("unicast_peers") and last_line(st, "interface") is st:
+            values["interface"] = global_defs.default_interface  # keepalived: unicast needs no interface
         for key, placeholder in (("interface", ""), ("virtual_router_id", 0)):
             if key not in values:
                 if last_line(st, key) is st:  # an invalid value was already reported
@@ -333,11 +389,12 @@ def finish_instances(p: ParseState, global_defs: m.GlobalDefs, scripts: set[str]
         addresses = values.get("virtual_ipaddresses", ())
         values["family"] = 6 if native_ipv6 or (addresses and addresses[0].family == 6) else 4
         _check_families(p, st, values, ctx)
+        finish_links(p, st, values, ctx)
+        _check_ah(p, st, values, ctx)
         _check_advert_int(p, st, values, ctx)
         _check_preemption(p, st, values, ctx)
         _drop_own_interface_tracking(p, values, ctx)
-        if values.get("use_vmac") == "":
-            values["use_vmac"] = f"vrrp.{values['virtual_router_id']}"
+        finish_knobs(p, st, values, ctx, global_defs)
         owner_key = (values["interface"], values["virtual_router_id"], values["family"])
         if values["virtual_router_id"] and owner_key in vrid_owners:
             line = last_line(st, "virtual_router_id")
@@ -378,6 +435,18 @@ def _check_families(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str) -
         values["unicast_peers"] = tuple(peer for peer in peers if peer.version == family)
 
 
+def _accept_mode(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str) -> None:
+    """keepalived's accept mode: the address owner (priority 255) accepts, others unless strict;
+    strict VRRPv2 (RFC 3768 has no accept mode) refuses an explicit ``accept`` with a warning."""
+    owner = values.get("priority") == 255
+    if "accept" not in values:
+        values["accept"] = owner or not values["strict_mode"]
+    elif values["accept"] and not owner and values["strict_mode"] and values["version"] == 2:
+        message = "accept mode for VRRP version 2 does not comply with RFC3768 - resetting"
+        p.warning(last_line(st, "accept"), 0, ctx, message)
+        values["accept"] = False
+
+
 def _check_authentication(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str, strict: bool) -> None:
     """VRRPv3 has no authentication and vrrp_strict forbids it: keepalived drops it with a warning."""
     if "auth_pass" not in values:
@@ -386,6 +455,19 @@ def _check_authentication(p: ParseState, st: Stmt, values: dict[str, Any], ctx: 
     if reason:
         p.warning(last_line(st, "authentication"), 0, ctx, f"authentication ignored: {reason}")
         del values["auth_pass"], values["auth_type"]
+
+
+def _check_ah(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str) -> None:
+    """keepalived's AH rules: IPv4 only; and a router that does not own the addresses must hear
+    an advert (its sequence number) before taking over, so it cannot start as MASTER."""
+    if values.get("auth_type") != "AH":
+        return
+    if values["family"] == 6:
+        p.warning(last_line(st, "authentication"), 0, ctx, "authentication ignored: AH cannot be used with IPv6")
+        del values["auth_pass"], values["auth_type"]
+    elif values.get("state") == "MASTER" and values.get("priority", 255) != 255:
+        p.warning(last_line(st, "state"), 1, ctx, "initial state MASTER is incompatible with AH authentication; BACKUP")
+        values["state"] = "BACKUP"
 
 
 def _check_advert_int(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str) -> None:

@@ -10,10 +10,21 @@ resolved. Problems never raise: they become diagnostics and parsing carries on w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 from fastalived.config import model as m
-from fastalived.config import parse_checkers, parse_global, parse_static, parse_virtual_server, parse_vrrp
+from fastalived.config import (
+    parse_bfd,
+    parse_checkers,
+    parse_global,
+    parse_links,
+    parse_rules,
+    parse_static,
+    parse_track_process,
+    parse_virtual_server,
+    parse_vrrp,
+)
 from fastalived.config.diagnostics import Reporter
 from fastalived.config.keywords import ignored_at
 from fastalived.config.lexer import Stmt
@@ -25,6 +36,8 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "global_defs": parse_global.global_defs,
     "static_ipaddress": parse_static.static_ipaddress,
     "static_routes": parse_static.static_routes,
+    "static_rules": parse_rules.static_rules,
+    "net_namespace": parse_global.net_namespace,
     "vrrp_script": parse_vrrp.vrrp_script,
     "vrrp_sync_group": parse_vrrp.vrrp_sync_group,
     "vrrp_instance": parse_vrrp.vrrp_instance,
@@ -32,6 +45,12 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "virtual_server": parse_virtual_server.virtual_server,
     "SSL": parse_global.ssl,
     "track_file": parse_checkers.track_file,
+    "vrrp_track_file": parse_checkers.track_file,
+    "bfd_instance": parse_bfd.bfd_instance,
+    "vrrp_track_process": parse_track_process.vrrp_track_process,
+    "interface_up_down_delays": parse_links.interface_up_down_delays,
+    "linkbeat_interfaces": parse_links.linkbeat_interfaces,
+    "linkbeat_use_polling": parse_links.linkbeat_use_polling,
 }
 
 
@@ -57,13 +76,18 @@ class Parser:
         return m.Config(
             global_defs=global_defs,
             ssl=p.ssl,
-            static_ipaddress=tuple(p.static_ipaddress),
+            static_ipaddress=tuple(  # keepalived: an address without dev goes on default_interface
+                a if a.dev else dataclasses.replace(a, dev=global_defs.default_interface) for a in p.static_ipaddress
+            ),
             static_routes=tuple(p.static_routes),
+            static_rules=tuple(p.static_rules),
             vrrp_scripts=scripts,
             vrrp_sync_groups=sync_groups,
             vrrp_instances=instances,
             virtual_server_groups=tuple(p.vs_groups.values()),
             virtual_servers=virtual_servers,
             track_files=tuple(p.track_files.values()),
+            bfd_instances=tuple(p.bfd_instances.values()),
+            track_processes=tuple(p.track_processes.values()),
             files=tuple(files),
         )

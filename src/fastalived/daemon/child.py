@@ -30,7 +30,7 @@ from fastalived.daemon.channel import TO_PARENT, Channel, Message
 from fastalived.daemon.dumps import DUMP_SIGNALS, write_dump, write_keepalived_dump
 from fastalived.daemon.metrics import metric_to_wire
 from fastalived.options import RunOptions
-from fastalived.runtime.role import DumpKind, Role
+from fastalived.runtime.role import DumpKind, Role, Steerable
 
 RoleName = Literal["vrrp", "check"]
 RoleFactory = Callable[[RunOptions], Role]  # a Role class, or a function wiring one up
@@ -40,6 +40,12 @@ ROLE_CLASSES: dict[str, str] = {
     "check": "fastalived.daemon.child:check_role",
 }
 ROLE_TITLES: dict[str, str] = {"vrrp": "VRRP", "check": "Healthcheck"}
+# What a standby child (``--standby``) imports while it waits: most of a cold start is imports,
+# and a respawned VRRP child must advertise before the peers' Master_Down_Timer expires.
+STANDBY_PRELOAD: dict[str, tuple[str, ...]] = {
+    "vrrp": ("fastalived.vrrp.process", "fastalived.daemon.announce_link", "fastalived.ipvs.syncd"),
+    "check": ("fastalived.daemon.announce_link", "fastalived.ipvs.director"),
+}
 
 HEARTBEAT_INTERVAL = 1.0  # seconds between "I am alive" messages; the parent's stall bound is a few of these
 STOP_TIMEOUT = 10.0  # bound on role.stop(); a hung stop must not keep the process (and its VIPs) forever
@@ -126,7 +132,12 @@ class RoleRunner:
     """Owns one role for the lifetime of the process: start, reload, dumps, stop."""
 
     def __init__(
-        self, role_name: str, options: RunOptions, role_class: RoleFactory, channel_sock: socket.socket | None
+        self,
+        role_name: str,
+        options: RunOptions,
+        role_class: RoleFactory,
+        channel_sock: socket.socket | None,
+        standby: bool = False,
     ) -> None:
         self.role_name = role_name
         self.title = ROLE_TITLES.get(role_name, role_name)
@@ -138,6 +149,9 @@ class RoleRunner:
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[object]] = set()
+        self._standby = standby  # wait for the parent's "start" (with the options to run) before loading
+        self._promoted: asyncio.Future[RunOptions] | None = None
+        self._overrides: Message | None = None  # the parent's latest ``fastalived ctl`` set for this role
 
     async def load_and_log(self) -> Config | None:
         config, errors, warnings = await asyncio.to_thread(_load, self.options)
@@ -148,11 +162,20 @@ class RoleRunner:
         return config
 
     async def run(self) -> int:
+        self._promoted = asyncio.get_running_loop().create_future()
         if self._channel_sock is not None:
             self._channel = await Channel.open(self._channel_sock)
             TO_PARENT.connect(self._channel.send)
             self._spawn(self._serve_channel())
         self._install_signals()
+        if self._standby:
+            self._send({"op": "standby", "pid": os.getpid()})  # imports done: ready to be promoted
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait((self._promoted, stopping), return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not self._promoted.done() or self._stopping.is_set():
+                return EXIT_OK  # stopped (or the parent went away) before being needed
+            self.options = self._promoted.result()
         config = await self.load_and_log()
         if config is None:
             log.error("%s child: configuration is not usable; exiting", self.title)
@@ -161,6 +184,7 @@ class RoleRunner:
             return EXIT_OK
         role: Role = self._role_class(self.options)
         self._role = role
+        self._steer()  # ``fastalived ctl`` overrides sent with the spawn hold from the first moment
         try:
             async with self._reload_lock:  # a SIGHUP during start-up waits for the start to finish
                 await role.start(config)
@@ -168,6 +192,7 @@ class RoleRunner:
             log.exception("%s child: role failed to start", self.title)
             await self._stop_role()
             return EXIT_FATAL
+        self._steer()  # again, now that the role is up: the parent sees what is in force
         self._send({"op": "ready", "pid": os.getpid()})
         self._spawn(self._heartbeat())
         await self._stopping.wait()
@@ -230,6 +255,7 @@ class RoleRunner:
             except Exception:
                 log.exception("%s child: reload failed", self.title)
                 return False
+            self._steer()  # instances or real servers the reload re-created get their overrides back
             log.info("Reload complete")
             return True
 
@@ -262,7 +288,25 @@ class RoleRunner:
                 self._spawn(self._reload_for_parent(message.get("id")))
             elif op == "query":
                 self._answer_query(message.get("id"))
+            elif op == "start" and self._promoted is not None and not self._promoted.done():
+                self._promoted.set_result(decode_options(message["options"]))  # a standby is promoted
+            elif op == "steer":
+                self._overrides = message.get("overrides") or {}
+                self._send({"op": "steered", "id": message.get("id"), **self._steer()})
         self._parent_gone()
+
+    def _steer(self) -> Message:
+        """Apply the latest overrides to the running role: ``{"ok", "changed"}`` (or ``"error"``)."""
+        role = self._role
+        if self._overrides is None or role is None:
+            return {"ok": True, "changed": [], "pending": True}
+        if not isinstance(role, Steerable):
+            return {"ok": False, "error": f"the {self.title} child takes no run-time overrides"}
+        try:
+            return {"ok": True, "changed": role.steer(self._overrides)}
+        except Exception as exc:
+            log.exception("%s child: applying run-time overrides failed", self.title)
+            return {"ok": False, "error": repr(exc)}
 
     async def _reload_for_parent(self, request_id: object) -> None:
         ok = await self.reload()
@@ -287,16 +331,22 @@ def run_role(
     *,
     role_class: str | RoleFactory | None = None,
     channel_fd: int | None = None,
+    standby: bool = False,
 ) -> int:
-    """Run one role to completion on a new uvloop loop and return the process exit code."""
+    """Run one role to completion on a new uvloop loop and return the process exit code.
+
+    A ``standby`` imports everything first, then waits until the parent promotes it."""
     spec = role_class if role_class is not None else ROLE_CLASSES[role_name]
     cls = load_role_class(spec) if isinstance(spec, str) else spec
+    if standby:
+        for module in ("fastalived.config", *(STANDBY_PRELOAD.get(role_name, ()) if role_class is None else ())):
+            importlib.import_module(module)
     channel_sock = None
     if channel_fd is not None:
         _die_with_parent()
         os.set_inheritable(channel_fd, False)  # notify and check scripts must not hold the channel open
         channel_sock = socket.socket(fileno=channel_fd)
-    runner = RoleRunner(role_name, options, cls, channel_sock)
+    runner = RoleRunner(role_name, options, cls, channel_sock, standby)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
         return loop_runner.run(runner.run())
 
@@ -312,6 +362,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir")
     parser.add_argument("--channel-fd", type=int)
     parser.add_argument("--role-class", help="module:Class overriding the role (tests)")
+    parser.add_argument("--standby", action="store_true", help="preload, then wait for the parent's start")
     return parser.parse_args(argv)
 
 
@@ -327,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})
     logsetup.configure(options, args.role)
-    return run_role(args.role, options, role_class=args.role_class, channel_fd=args.channel_fd)
+    return run_role(args.role, options, role_class=args.role_class, channel_fd=args.channel_fd, standby=args.standby)
 
 
 if __name__ == "__main__":

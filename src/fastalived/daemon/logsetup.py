@@ -6,6 +6,7 @@ keepalived's ``Keepalived``, ``Keepalived_vrrp`` and ``Keepalived_healthcheckers
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import os
@@ -42,6 +43,33 @@ class _ConsoleFormatter(logging.Formatter):
         return text
 
 
+class JsonFormatter(logging.Formatter):
+    """``--log-format json``: one object a line for log shippers (no multi-line tracebacks to reassemble)."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__()
+        self._ident = ident
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            + f".{int(record.msecs):03d}"
+            + self.formatTime(record, "%z"),
+            "level": record.levelname.lower(),
+            "process": self._ident,
+            "pid": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _formatter(options: RunOptions, ident: str) -> logging.Formatter:
+    return JsonFormatter(ident) if options.log_format == "json" else _ConsoleFormatter(ident)
+
+
 def syslog_facility(name: str | None) -> int:
     """``-S`` values as keepalived takes them: ``0``-``7`` (= local0-7), ``local0``-``local7``, user, daemon."""
     handler = logging.handlers.SysLogHandler
@@ -68,7 +96,7 @@ def configure(options: RunOptions, process: str) -> None:
     want_syslog = not options.no_syslog
     if options.log_console or (want_syslog and not os.path.exists(SYSLOG_SOCKET)):
         console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(_ConsoleFormatter(ident))
+        console.setFormatter(_formatter(options, ident))
         root.addHandler(console)
     if want_syslog and os.path.exists(SYSLOG_SOCKET):
         syslog = logging.handlers.SysLogHandler(
@@ -82,7 +110,7 @@ def configure(options: RunOptions, process: str) -> None:
         except OSError as exc:
             print(f"{ident}: cannot open log file {options.log_file}: {exc}", file=sys.stderr)
         else:
-            to_file.setFormatter(_ConsoleFormatter(ident))
+            to_file.setFormatter(_formatter(options, ident))
             root.addHandler(to_file)
     if not root.handlers:
         root.addHandler(logging.NullHandler())

@@ -8,12 +8,41 @@ prometheus_client's registry because samples arrive as plain data from child pro
 from __future__ import annotations
 
 import math
+import platform
 from collections.abc import Iterable
 from typing import Any
 
+from fastalived import __version__
+from fastalived._compat import extension_in_use
 from fastalived.runtime.role import Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def build_info() -> Metric:
+    """The usual ``*_build_info`` gauge: always 1, the facts in its labels."""
+    labels = (
+        ("version", __version__),
+        ("python", platform.python_version()),
+        ("codec", "cython" if extension_in_use() else "python"),
+    )
+    return Metric("fastalived_build_info", 1, labels, help="Version of fastalived, its Python and VRRP codec build.")
+
+
+def reload_metrics(ok: bool, last_success: float) -> list[Metric]:
+    """Prometheus' own spelling of config reload health (``prometheus_config_last_reload_*``)."""
+    return [
+        Metric(
+            "fastalived_config_last_reload_successful",
+            float(ok),
+            help="1 if the last configuration reload (or the start) succeeded.",
+        ),
+        Metric(
+            "fastalived_config_last_reload_success_timestamp_seconds",
+            last_success,
+            help="Wall clock of the last successful configuration load.",
+        ),
+    ]
 
 
 def metric_to_wire(metric: Metric) -> dict[str, Any]:

@@ -166,6 +166,8 @@ def format_status(status: dict[str, Any]) -> str:
         lines += ["", *format_table([{"role": role, **info} for role, info in children.items()])]
     if status.get("announcements"):  # fastalived_announce: one row per prefix
         lines += ["", *_section_lines("announcements", status["announcements"])]
+    for kind, rows in (status.get("overrides") or {}).items():  # fastalived ctl: maintenance, drains
+        lines += ["", *_section_lines(f"ctl {kind}", rows)]
     for role, snapshot in status.get("roles", {}).items():
         lines += ["", f"[{role}]"]
         for key, value in (snapshot or {}).items():

@@ -9,7 +9,7 @@ serves the optional status endpoint and tells systemd where it stands. Each chil
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import dataclasses
 import itertools
 import logging
 import os
@@ -26,26 +26,37 @@ import uvloop
 from fastalived import __version__
 from fastalived.announce.announcer import Announcer
 from fastalived.config import dump_json
-from fastalived.config.model import Config
+from fastalived.config.diagnostics import LoadResult
+from fastalived.config.model import Config, GlobalDefs
 from fastalived.daemon import logsetup, pidfile, sdnotify
 from fastalived.daemon.channel import Channel, Message
 from fastalived.daemon.child import EXIT_FATAL, ROLE_TITLES, encode_options
+from fastalived.daemon.control import Controller, ControlServer
+from fastalived.daemon.ctl import socket_path
 from fastalived.daemon.dumps import DUMP_SIGNALS, dump_dir, write_dump
+from fastalived.daemon.lifecycle import enter_namespace, run_lifecycle_script, warn_namespace_change
 from fastalived.daemon.liveness import HeartbeatMonitor, RespawnPolicy
-from fastalived.daemon.metrics import metric_from_wire
+from fastalived.daemon.metrics import build_info, metric_from_wire, reload_metrics
 from fastalived.daemon.status import StatusServer
 from fastalived.options import RunOptions
 from fastalived.runtime.role import Metric
 from fastalived.runtime.scripts import audit as audit_scripts
+from fastalived.vrrp.machine import MASTER
 
 log = logging.getLogger("fastalived.supervisor")
-CLONE_NEWNET = 0x40000000  # sched.h: setns() into a network namespace
 
 HEARTBEAT_TIMEOUT = 5.0  # a child loop silent this long is hung: SIGKILL and respawn
 WATCHDOG_INTERVAL = 0.5
 CHILD_STOP_TIMEOUT = 25.0  # the child's bounds (10 s for a running reload + 10 s stop) plus slack, then SIGKILL
 RELOAD_ACK_TIMEOUT = 60.0
 QUERY_TIMEOUT = 3.0
+STEER_TIMEOUT = 10.0  # a ``fastalived ctl`` change waits this long for the child's account of it
+DEFAULT_UMASK = 0o022  # keepalived's IWGRP | IWOTH when neither -u nor global_defs umask says otherwise
+# Roles kept with a pre-imported standby child: a respawned VRRP child must advertise within the
+# peers' Master_Down_Interval (0.36 s at advert_int 0.1), a checker resume within one delay_loop,
+# and a cold start is mostly imports.
+STANDBY_ROLES = frozenset({"vrrp", "check"})
+STANDBY_DELAY = 1.0  # after the active child is ready, so the standby's imports do not slow its start
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -69,6 +80,17 @@ class ChildSlot:
     started_at: float = 0.0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     pending: dict[int, asyncio.Future[Message]] = field(default_factory=dict)
+    # A started, pre-imported successor waiting for "start" (STANDBY_ROLES), and how long to wait
+    # before starting the next one (the respawn back-off, once a death was answered with it).
+    standby: asyncio.subprocess.Process | None = None
+    standby_channel: Channel | None = None
+    standby_watch: asyncio.Task[None] | None = None
+    standby_ready: bool = False  # its imports are done
+    standby_delay: float = 0.0
+    # VRRP: the instances the child reported as MASTER, and since when none of them was advertised
+    # (the death that left them behind): a respawn after an abnormal exit adopts them.
+    masters: frozenset[str] = frozenset()
+    masters_silent_since: float | None = None
 
     @property
     def title(self) -> str:
@@ -82,7 +104,8 @@ class ChildSlot:
 def wanted_roles(config: Config, options: RunOptions) -> list[str]:
     """The children this config needs; like keepalived, a role with nothing configured is skipped."""
     roles = []
-    if not options.check_only and (config.vrrp_instances or config.static_ipaddress or config.static_routes):
+    statics = config.static_ipaddress or config.static_routes or config.static_rules
+    if not options.check_only and (config.vrrp_instances or statics):
         roles.append("vrrp")
     if not options.vrrp_only and config.virtual_servers:
         roles.append("check")
@@ -104,8 +127,11 @@ class Supervisor:
         *,
         role_classes: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        loaded: LoadResult | None = None,
     ) -> None:
         self.options = options
+        self._loaded = loaded  # the config as ``run`` read it before starting the loop
+        self._global_defs: GlobalDefs | None = None  # of the running config (the shutdown script)
         self._role_classes = dict(role_classes or {})
         self._clock = clock
         self._slots: dict[str, ChildSlot] = {}
@@ -119,6 +145,9 @@ class Supervisor:
         self._started_at = clock()
         self._status_server: StatusServer | None = None
         self._announcer = Announcer(clock)  # the parent owns the announce table: see _child_gone
+        self._control = Controller(options.run_dir, self._steer, self.collect)  # ``fastalived ctl``
+        self._control_server: ControlServer | None = None
+        self._last_reload: tuple[bool, float] = (True, time.time())  # (succeeded, wall clock of the last success)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -142,8 +171,10 @@ class Supervisor:
         dump_dir(self.options)  # creates run_dir (0700) for the children's dumps and state
         try:
             self._install_signals()
+            await self._start_control(config)
             await self._apply_status_listen(config)
             self._announcer.configure(config)
+            await run_lifecycle_script("startup", config.global_defs)
             roles = wanted_roles(config, self.options)
             if not roles:
                 log.warning("No VRRP instances or virtual servers configured; nothing to run until a reload")
@@ -171,7 +202,11 @@ class Supervisor:
             log.info("announce: draining for %.1f s before stopping", drain)
             await asyncio.sleep(drain)
         await asyncio.gather(*(self._stop_child(slot) for slot in self._slots.values()))
+        if self._global_defs is not None:
+            await run_lifecycle_script("shutdown", self._global_defs)
         self._announcer.close()
+        if self._control_server is not None:
+            await self._control_server.close()
         if self._status_server is not None:
             await self._status_server.close()
         for task in list(self._tasks):
@@ -195,7 +230,9 @@ class Supervisor:
     async def _load_config(self) -> Config | None:
         from fastalived.config import load_config
 
-        result = await asyncio.to_thread(load_config, self.options.config_file, self.options.config_id)
+        result, self._loaded = self._loaded, None
+        if result is None:
+            result = await asyncio.to_thread(load_config, self.options.config_file, self.options.config_id)
         for diagnostic in result.diagnostics:
             (log.error if diagnostic.severity == "error" else log.warning)("%s", diagnostic)
         if not result.ok:
@@ -206,6 +243,9 @@ class Supervisor:
         # keepalived disables a refused script and runs on; its verdicts never block a (re)load.
         for finding in await asyncio.to_thread(audit_scripts, result.config):
             log.warning("%s", finding)
+        if self._global_defs is not None:
+            warn_namespace_change(self._global_defs, result.config.global_defs)
+        self._global_defs = result.config.global_defs
         return result.config
 
     # ------------------------------------------------------------------ children
@@ -219,19 +259,23 @@ class Supervisor:
         slot.wanted = True
         return slot
 
-    def _child_command(self, role: str, channel_fd: int) -> list[str]:
+    def _child_command(self, role: str, channel_fd: int, options: RunOptions, standby: bool = False) -> list[str]:
         command = [sys.executable, "-m", "fastalived.daemon.child", role]
-        command += ["--options", encode_options(self.options), "--channel-fd", str(channel_fd)]
+        command += ["--options", encode_options(options), "--channel-fd", str(channel_fd)]
         if role in self._role_classes:
             command += ["--role-class", self._role_classes[role]]
+        if standby:
+            command.append("--standby")
         return command
 
-    async def _spawn(self, slot: ChildSlot) -> None:
+    async def _start_process(
+        self, role: str, options: RunOptions, standby: bool = False
+    ) -> tuple[asyncio.subprocess.Process, Channel]:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {key: value for key, value in os.environ.items() if key not in _PARENT_ONLY_ENV}
         try:
             process = await asyncio.create_subprocess_exec(
-                *self._child_command(slot.role, child_end.fileno()),
+                *self._child_command(role, child_end.fileno(), options, standby),
                 pass_fds=(child_end.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
                 env=env,
@@ -241,18 +285,104 @@ class Supervisor:
             raise
         finally:
             child_end.close()
+        return process, await Channel.open(parent_end)
+
+    async def _spawn(self, slot: ChildSlot, options: RunOptions | None = None) -> None:
+        """Start the role's child: its standby when one is waiting (promoted at once), else a new process."""
+        options = options or self.options
+        promoted = self._take_standby(slot)
+        if promoted is not None:
+            process, channel = promoted
+            channel.send({"op": "start", "options": encode_options(options)})
+        else:
+            process, channel = await self._start_process(slot.role, options)
         slot.process = process
         slot.ready.clear()
         slot.started_at = self._clock()
         slot.heartbeat.spawned(self._clock())
-        slot.channel = await Channel.open(parent_end)
+        slot.channel = channel
+        if (overrides := self._control.for_role(slot.role)) is not None:  # kept across respawns
+            slot.channel.send({"op": "steer", "id": 0, "overrides": overrides})
         try:
             pidfile.write(slot.pid_file, process.pid)
         except OSError as exc:  # a full or read-only /run must not cost the child its supervision
             log.error("cannot write pid file %s: %s", slot.pid_file, exc.strerror or exc)
-        log.info("Starting %s child process, pid=%d", slot.title, process.pid)
+        log.info("Starting %s child process, pid=%d%s", slot.title, process.pid, " (standby)" if promoted else "")
         self._spawn_task(self._read_channel(slot, slot.channel))
         self._spawn_task(self._watch_exit(slot, process))
+
+    def _take_standby(self, slot: ChildSlot) -> tuple[asyncio.subprocess.Process, Channel] | None:
+        process, channel, watch = slot.standby, slot.standby_channel, slot.standby_watch
+        slot.standby = slot.standby_channel = slot.standby_watch = None
+        slot.standby_ready = False
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()  # the channel is the active child's reader's from now on
+        if process is None or channel is None or process.returncode is not None:
+            if channel is not None:
+                channel.close()
+            return None
+        return process, channel
+
+    async def _prepare_standby(self, slot: ChildSlot, owner: asyncio.subprocess.Process | None) -> None:
+        """Once ``owner``, the role's active child, is up: start a pre-imported successor for it."""
+        if slot.role not in STANDBY_ROLES or self.options.dont_respawn or slot.standby is not None:
+            return
+        try:
+            await asyncio.wait_for(self._stop.wait(), max(STANDBY_DELAY, slot.standby_delay))
+            return
+        except TimeoutError:
+            pass
+        if slot.process is not owner or not slot.wanted or slot.standby is not None:
+            return
+        process, channel = await self._start_process(slot.role, self.options, standby=True)
+        slot.standby, slot.standby_channel = process, channel
+        log.info("%s standby child process, pid=%d, waiting to take over", slot.title, process.pid)
+        slot.standby_watch = self._spawn_task(self._watch_standby(slot, process, channel))
+        if self._stop.is_set() or not slot.wanted:  # stopped while it was being started
+            await self._stop_standby(slot)
+
+    async def _watch_standby(self, slot: ChildSlot, process: asyncio.subprocess.Process, channel: Channel) -> None:
+        """Until promoted (which cancels this): note when its imports are done, and its death."""
+        message = await channel.receive()
+        if message is not None and message.get("op") == "standby" and slot.standby is process:
+            slot.standby_ready = True
+        returncode = await process.wait()
+        if slot.standby is process:  # died before it was needed: the next respawn starts cold
+            self._take_standby(slot)
+            if not self._stop.is_set():
+                log.warning("%s standby child: %s", slot.title, _describe_exit(process.pid, returncode))
+
+    async def _stop_standby(self, slot: ChildSlot) -> None:
+        taken = self._take_standby(slot)
+        if taken is None:
+            return
+        process, channel = taken
+        process.terminate()  # it has no role yet: it just exits
+        try:
+            await asyncio.wait_for(process.wait(), CHILD_STOP_TIMEOUT)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        channel.close()
+
+    def _note_vrrp_states(self, slot: ChildSlot, states: Mapping[str, int]) -> None:
+        """What a VRRP child reports; an instance it does not mention (yet) keeps what we knew."""
+        slot.masters = frozenset(
+            {name for name in slot.masters if name not in states} | {n for n, s in states.items() if s == MASTER}
+        )
+        if states:
+            slot.masters_silent_since = None  # a live child speaks for its instances again
+
+    def _respawn_options(self, slot: ChildSlot, returncode: int) -> RunOptions | None:
+        """After an abnormal exit the VIPs of the dead VRRP child's masters are still in place: its
+        successor may adopt them (``vrrp.machine.AdoptMaster``). A clean exit released them."""
+        if slot.role != "vrrp" or returncode == EXIT_OK or not slot.masters:
+            return None
+        if slot.masters_silent_since is None:
+            slot.masters_silent_since = time.monotonic()  # CLOCK_MONOTONIC: the child compares with its own
+        return dataclasses.replace(
+            self.options, adopt_masters=tuple(sorted(slot.masters)), adopt_since=slot.masters_silent_since
+        )
 
     async def _read_channel(self, slot: ChildSlot, channel: Channel) -> None:
         while (message := await channel.receive()) is not None:
@@ -260,7 +390,8 @@ class Supervisor:
             op = message.get("op")
             if op == "ready":
                 slot.ready.set()
-            elif op in ("reloaded", "state"):
+                self._spawn_task(self._prepare_standby(slot, slot.process))
+            elif op in ("reloaded", "state", "steered"):
                 future = slot.pending.pop(message.get("id", -1), None)
                 if future is not None and not future.done():
                     future.set_result(message)
@@ -268,6 +399,7 @@ class Supervisor:
                 self._announcer.set_health(message.get("vs") or {})
             elif op == "vrrp":
                 self._announcer.set_vrrp_states(message.get("states") or {})
+                self._note_vrrp_states(slot, message.get("states") or {})
         channel.close()
         if slot.channel is channel:
             self._child_gone(slot)
@@ -301,7 +433,10 @@ class Supervisor:
             return
         log.warning("%s child process(%d) died: Respawning", slot.title, process.pid)
         slot.restarts += 1
-        delay = slot.respawn.record_death(self._clock())
+        options = self._respawn_options(slot, returncode)
+        delay = slot.standby_delay = slot.respawn.record_death(self._clock())
+        if slot.standby is not None:
+            delay = 0.0  # promoting costs no new process: the back-off delays the next standby instead
         log.info("Restart of %s process delayed %.0f seconds to limit respawn rate", slot.title, delay)
         if delay:
             try:
@@ -309,7 +444,7 @@ class Supervisor:
             except TimeoutError:
                 pass
         if slot.wanted and not self._stop.is_set() and slot.process is process:
-            await self._spawn(slot)
+            await self._spawn(slot, options)
 
     async def _watchdog(self) -> None:
         """Kill hung children (their exit watchers respawn them); ping systemd while our loop runs."""
@@ -348,6 +483,7 @@ class Supervisor:
 
     async def _stop_child(self, slot: ChildSlot) -> None:
         slot.wanted = False
+        await self._stop_standby(slot)
         process = slot.process
         if process is None or process.returncode is not None:
             return
@@ -403,6 +539,7 @@ class Supervisor:
         if config is None:
             log.error("Reload aborted: configuration has errors; keeping the running configuration")
             self._reloads["invalid"] += 1
+            self._last_reload = (False, self._last_reload[1])
             return False
         await self._apply_status_listen(config)
         self._announcer.configure(config)
@@ -414,6 +551,8 @@ class Supervisor:
         outcomes = await asyncio.gather(*(self._reload_child(role) for role in wanted))
         ok = all(outcomes)
         self._reloads["ok" if ok else "failed"] += 1
+        self._last_reload = (ok, time.time() if ok else self._last_reload[1])
+        await self._control.configured(config)
         log.info("Reload complete" if ok else "Reload finished with errors")
         return ok
 
@@ -455,6 +594,7 @@ class Supervisor:
                     "uptime": round(self._clock() - slot.started_at, 3),
                     "restarts": slot.restarts,
                     "ready": slot.ready.is_set(),
+                    "standby": slot.standby.pid if slot.standby is not None and slot.standby_ready else None,
                 }
                 for role, slot in self._slots.items()
                 if slot.wanted
@@ -462,7 +602,7 @@ class Supervisor:
         }
 
     def parent_metrics(self) -> list[Metric]:
-        samples = []
+        samples = [build_info(), *reload_metrics(*self._last_reload), *self._control.metrics()]
         for role, slot in self._slots.items():
             labels = (("role", role),)
             samples.append(
@@ -493,6 +633,7 @@ class Supervisor:
         """Aggregate state of the parent and every running child (for /status, /metrics)."""
         status: dict[str, Any] = {"parent": self.parent_snapshot(), "roles": {}}
         status["announcements"] = self._announcer.snapshot()
+        status["overrides"] = self._control.overrides.snapshot()
         metrics = self.parent_metrics() + self._announcer.metrics()
         running = [slot for slot in self._slots.values() if slot.pid is not None and slot.wanted]
         answers = await asyncio.gather(
@@ -505,6 +646,26 @@ class Supervisor:
             status["roles"][slot.role] = answer.get("snapshot", {})
             metrics.extend(metric_from_wire(item) for item in answer.get("metrics", ()))
         return status, metrics
+
+    # ------------------------------------------------------------------ fastalived ctl
+
+    async def _start_control(self, config: Config) -> None:
+        """Read back persisted overrides and open ``<run dir>/fastalived.ctl`` (the daemon runs on without it)."""
+        self._control.start(config)
+        server = ControlServer(self._control.handle)
+        try:
+            await server.start(socket_path(self.options.run_dir))
+        except OSError as exc:
+            log.error("Control socket not started: %s", exc.strerror or exc)
+            return
+        self._control_server = server
+
+    async def _steer(self, role: str, overrides: Message) -> Message | None:
+        """Hand a role's full override set to its child; None when that child is not running."""
+        slot = self._slots.get(role)
+        if slot is None or not slot.wanted or slot.pid is None:
+            return None
+        return await self._request(slot, {"op": "steer", "overrides": overrides}, STEER_TIMEOUT)
 
     async def _apply_status_listen(self, config: Config) -> None:
         listen = config.global_defs.status_listen
@@ -540,40 +701,26 @@ def daemonize() -> None:
         os.close(devnull)
 
 
-def _config_errors(options: RunOptions) -> list[str]:
-    from fastalived.config import load_config
-
-    result = load_config(options.config_file, options.config_id)
-    return [str(d) for d in result.diagnostics if d.severity == "error"]
-
-
-def enter_network_namespace(name: str) -> None:
-    """``-s NAME``: move this process (and so every child) into ``ip netns`` namespace NAME."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
-    finally:
-        os.close(fd)
-
-
 def run(options: RunOptions, *, role_classes: Mapping[str, str] | None = None) -> int:
     """The daemon's entry point for a normal run (``-t`` is handled by the CLI); returns the exit code."""
-    if options.namespace is not None:
-        try:
-            enter_network_namespace(options.namespace)
-        except OSError as exc:
-            print(f"fastalived: cannot enter network namespace {options.namespace}: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
+    from fastalived.config import load_config
+
+    loaded = load_config(options.config_file, options.config_id)  # read once, here: it names the namespace
+    if options.umask is None:  # -u (already applied) beats global_defs umask; keepalived's default is 022
+        configured = loaded.config.global_defs.umask if loaded.config is not None else None
+        os.umask(DEFAULT_UMASK if configured is None else configured)
+    try:
+        options = enter_namespace(options, loaded)  # -s NAME or net_namespace, before anything starts
+    except OSError as exc:
+        print(f"fastalived: cannot enter network namespace: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     if not options.dont_fork:
         # Once detached nobody sees stderr or the exit status: reject a broken config while the
         # caller still does.
-        if errors := _config_errors(options):
+        if errors := [str(d) for d in loaded.diagnostics if d.severity == "error"]:
             print("\n".join(errors), file=sys.stderr)
             return EXIT_FAILURE
         daemonize()
     logsetup.configure(options, "parent")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(Supervisor(options, role_classes=role_classes).run())
+        return runner.run(Supervisor(options, role_classes=role_classes, loaded=loaded).run())

@@ -13,6 +13,10 @@ keepalived's rules (``ipwrapper.c``), reproduced here:
   the pool (inhibited ones drop to weight 0) and the sorry server is added with weight 1; with
   ``sorry_server_inhibit`` the sorry server stays in the table at weight 0 while unused;
 * a ``virtual_server_group`` becomes one kernel service per address (ranges expanded) or fwmark.
+
+On top of these, the operator's drain overlay (``fastalived ctl drain``): a drained real server
+stays in the table at weight 0 (established connections keep their destination, new ones go
+elsewhere) whatever its checker says, and leaves it once its drain timeout has passed.
 """
 
 from __future__ import annotations
@@ -123,23 +127,26 @@ class DesiredTable:
 
 
 RealServerVerdicts = Mapping[tuple[str, RealServerKey], tuple[bool, int]]
+DrainOverlay = Mapping[tuple[str, RealServerKey], bool]  # drained real servers -> removed (timeout passed)
 
 
 def build_desired(
     config: Config,
     rs_state: RealServerVerdicts,
     quorum_up: Mapping[str, bool],
+    drained: DrainOverlay | None = None,
 ) -> DesiredTable:
     """The table for ``config`` given ``rs_state[(vs.key, rs.key)] = (up, weight)``.
 
     A real server missing from ``rs_state`` counts as up at its configured weight unless it is
     ``alpha`` (keepalived adds real servers before their first check); a virtual server missing
-    from ``quorum_up`` has its quorum computed from the live weights.
+    from ``quorum_up`` has its quorum computed from the live weights. ``drained`` is the
+    operator's overlay: weight 0, or absent once ``True`` (its timeout passed).
     """
     services: IpvsTable = {}
     for vs in config.virtual_servers:
         spec = service_spec(vs)
-        dest_templates = _destinations(vs, rs_state, quorum_up)
+        dest_templates = _destinations(vs, rs_state, quorum_up, drained or {})
         for key in service_keys(vs, config):
             services[key] = ServiceEntry(
                 spec,
@@ -201,13 +208,18 @@ def _address_key(address: IPAddress, protocol: int, port: int) -> ServiceKey:
 
 
 def _destinations(
-    vs: VirtualServer, rs_state: RealServerVerdicts, quorum_up: Mapping[str, bool]
+    vs: VirtualServer, rs_state: RealServerVerdicts, quorum_up: Mapping[str, bool], drained: DrainOverlay
 ) -> dict[tuple[str, int | None], DestSpec]:
     """Destinations keyed by (address, port or None = the service's port)."""
     live: list[tuple[RealServer, int]] = []
     dests: dict[tuple[str, int | None], DestSpec] = {}
     for rs in vs.real_servers:
         up, weight = rs_state.get((vs.key, rs.key), (not rs.alpha, rs.weight))
+        removed = drained.get((vs.key, rs.key))
+        if removed:
+            continue
+        if removed is not None:
+            weight = 0
         if up:
             live.append((rs, weight))
             dests[(str(rs.address), rs.port)] = _dest(rs, vs, weight)

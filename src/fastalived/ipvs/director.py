@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastalived.config.model import Config, LvsTimeouts, RealServerKey
-from fastalived.ipvs.desired import DesiredTable, IpvsTable, build_desired
+from fastalived.ipvs.desired import DesiredTable, DrainOverlay, IpvsTable, build_desired
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable
 from fastalived.ipvs.reconciler import Op, OpKind, Reconciler, apply_op
 
@@ -41,6 +41,9 @@ class CheckStateView(Protocol):
     @property
     def virtual_servers(self) -> Mapping[str, _VirtualServerView]: ...
 
+    @property
+    def drained(self) -> DrainOverlay: ...
+
 
 def desired_from_check_state(config: Config, check_state: CheckStateView) -> DesiredTable:
     """The table ``config`` asks for given the checker's verdicts (up/weight per real server, quorum)."""
@@ -50,7 +53,7 @@ def desired_from_check_state(config: Config, check_state: CheckStateView) -> Des
         for rs_key, rs in vs.servers.items()
     }
     quorum = {vs_key: vs.quorum_up for vs_key, vs in check_state.virtual_servers.items()}
-    return build_desired(config, rs_state, quorum)
+    return build_desired(config, rs_state, quorum, check_state.drained)
 
 
 @dataclass(slots=True)

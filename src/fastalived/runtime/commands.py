@@ -7,14 +7,16 @@ advert. The same rules hold for every role, so they live here once.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import shlex
 import signal
-import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio.subprocess
 
 log = logging.getLogger("fastalived.commands")
 
@@ -59,6 +61,9 @@ async def run_command(argv: list[str], timeout: float, identity: Identity | None
     environment; uvloop has no ``user=`` argument, so this uses ``preexec_fn``. On timeout (or
     cancellation) the whole process group gets SIGKILL.
     """
+    import asyncio  # here, not at import: ``fastalived -t`` audits scripts without an event loop
+    import subprocess
+
     switch = identity is not None and (identity.uid, identity.gid) != (os.geteuid(), os.getegid())
 
     def drop_privileges() -> None:
@@ -92,6 +97,8 @@ async def run_command(argv: list[str], timeout: float, identity: Identity | None
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the child's whole session and reap it, so no zombie or grandchild survives."""
+    import asyncio
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(TimeoutError):

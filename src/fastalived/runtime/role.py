@@ -13,9 +13,9 @@ parent as a failed reload.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from fastalived.config.model import Config
 
@@ -58,3 +58,14 @@ class Role(Protocol):
 
     def keepalived_dump(self, kind: DumpKind) -> str | None:
         """The dump in keepalived's own layout (its exporters read those files), or None."""
+
+
+@runtime_checkable
+class Steerable(Protocol):
+    """A role that takes operator overrides (``fastalived ctl``) from the parent.
+
+    ``overrides`` is always the parent's full set for this role (idempotent, so the runner can
+    re-apply it after a start or reload); the answer says what changed, one line each.
+    """
+
+    def steer(self, overrides: Mapping[str, Any]) -> list[str]: ...

@@ -12,8 +12,11 @@ exactly so a config behaves the same under either daemon:
   ``enable_script_security`` such a script is refused; without it, it runs with a warning;
 - a script that is missing or not executable for its user never runs.
 
-Every run re-judges the script (a few ``lstat`` calls, nothing beside a fork), so a permission
-fixed or broken at run time counts at once; each distinct refusal or warning is logged once.
+A script run on an interval (vrrp_script, MISC_CHECK) is a :class:`Script`: each run re-judges
+it (a few ``lstat`` calls, nothing beside a fork), so a permission broken at run time counts at
+once, but a refused one is disabled for good, as keepalived disables an insecure script: one log
+line, a failed result, never judged or run again until a reload builds it anew. Notify scripts
+(:func:`run_script`) are judged at each event; each distinct refusal or warning is logged once.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fastalived.config.diagnostics import Diagnostic, Severity
-from fastalived.config.model import Config, GlobalDefs, MiscCheck, NotifyScripts, Where
+from fastalived.config.model import Command, Config, GlobalDefs, MiscCheck, VrrpInstance, VrrpSyncGroup, Where
 from fastalived.runtime.commands import SCRIPT_PATH, Identity, command_argv, run_command, shell_or_argv
 
 log = logging.getLogger("fastalived.scripts")
@@ -160,20 +163,54 @@ async def run_script(
     A refusal counts as a failed run (keepalived disables the script), logged once per reason.
     """
     verdict = judge(argv, user, group, global_defs)
-    name = argv[0] if argv else ""
     if verdict.identity is None:
-        _tell_once(logging.WARNING, name, verdict.refused or "refused")
+        _tell_once(logging.WARNING, argv[0] if argv else "", verdict.refused or "refused")
         return None
+    return await _run_allowed(argv, timeout, verdict)
+
+
+async def _run_allowed(argv: list[str], timeout: float, verdict: Verdict) -> int | None:
+    assert verdict.identity is not None
     if verdict.warning is not None:
-        _tell_once(logging.WARNING, name, verdict.warning)
+        _tell_once(logging.WARNING, argv[0] if argv else "", verdict.warning)
     return await run_command(argv, timeout, verdict.identity)
 
 
+class Script:
+    """A script run again and again (vrrp_script, MISC_CHECK): disabled for good once refused."""
+
+    __slots__ = ("argv", "user", "group", "label", "disabled")
+
+    def __init__(self, argv: list[str], user: str | None = None, group: str | None = None, label: str = "") -> None:
+        self.argv = argv
+        self.user = user
+        self.group = group
+        self.label = label  # names it in the log line, e.g. "vrrp_script chk_haproxy"
+        self.disabled: str | None = None  # why it was refused; it never runs again
+
+    async def run(self, timeout: float, global_defs: GlobalDefs) -> int | None:
+        """Like :func:`run_script`; None at once, silently, once the script is disabled."""
+        if self.disabled is not None:
+            return None
+        verdict = judge(self.argv, self.user, self.group, global_defs)
+        if verdict.identity is None:
+            self.disabled = verdict.refused or "refused"
+            log.warning("%s%s", f"{self.label}: " if self.label else "", self.disabled)
+            return None
+        return await _run_allowed(self.argv, timeout, verdict)
+
+
 async def run_notify_script(
-    argv: list[str], timeout: float, global_defs: GlobalDefs, logger: logging.Logger = log
+    argv: list[str],
+    timeout: float,
+    global_defs: GlobalDefs,
+    logger: logging.Logger = log,
+    user: str | None = None,
+    group: str | None = None,
 ) -> None:
-    """Run a notify script by the rules above; log a failure to ``logger``."""
-    status = await run_script(argv, timeout, global_defs)
+    """Run a notify script by the rules above (as its own user/group, if given); log a failure
+    to ``logger``."""
+    status = await run_script(argv, timeout, global_defs, user, group)
     if status is None:
         logger.warning("notify script %s timed out, failed to start or was refused", argv[0])
     elif status:
@@ -183,33 +220,43 @@ async def run_notify_script(
 # ---------------------------------------------------------------------------- -t and start
 
 
-def _notify_lines(notify: NotifyScripts) -> Iterator[tuple[str, str]]:
-    for keyword in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
-        line = getattr(notify, keyword)
-        if line:
-            yield keyword, line
+def _commands(owner: object, keywords: tuple[str, ...]) -> Iterator[tuple[str, Command]]:
+    for keyword in keywords:
+        command = getattr(owner, keyword)
+        if command is not None:
+            yield keyword, command
+
+
+_NOTIFY_KEYWORDS = (
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "notify_master_rx_lower_pri",
+    "notify_deleted",
+)
 
 
 def configured_scripts(config: Config) -> Iterator[tuple[str, str, str | None, str | None, Where]]:
     """``(keyword, command line, user, group, where)`` of every script the config would run."""
+    g = config.global_defs
+    if g.startup_script:
+        yield "startup_script", g.startup_script, g.startup_script_user, g.startup_script_group, g.where
+    if g.shutdown_script:
+        yield "shutdown_script", g.shutdown_script, g.shutdown_script_user, g.shutdown_script_group, g.where
     for script in config.vrrp_scripts:
         yield "script", script.script, script.user, script.group, script.where
-    for instance in config.vrrp_instances:
-        for keyword, line in _notify_lines(instance.notify):
-            yield keyword, line, None, None, instance.where
-    for group in config.vrrp_sync_groups:
-        for keyword, line in _notify_lines(group.notify):
-            yield keyword, line, None, None, group.where
+    owners: list[VrrpInstance | VrrpSyncGroup] = [*config.vrrp_instances, *config.vrrp_sync_groups]
+    for owner in owners:
+        for keyword, command in _commands(owner.notify, _NOTIFY_KEYWORDS):
+            yield keyword, command.line, command.user, command.group, owner.where
     for vs in config.virtual_servers:
-        for keyword in ("quorum_up", "quorum_down"):
-            line = getattr(vs, keyword)
-            if line:
-                yield keyword, line, None, None, vs.where
+        for keyword, command in _commands(vs, ("quorum_up", "quorum_down")):
+            yield keyword, command.line, command.user, command.group, vs.where
         for rs in vs.real_servers:
-            for keyword in ("notify_up", "notify_down"):
-                line = getattr(rs, keyword)
-                if line:
-                    yield keyword, line, None, None, rs.where
+            for keyword, command in _commands(rs, ("notify_up", "notify_down")):
+                yield keyword, command.line, command.user, command.group, rs.where
             for checker in rs.checkers:
                 if isinstance(checker, MiscCheck):
                     yield "misc_path", checker.misc_path, checker.user, checker.group, checker.where
@@ -236,6 +283,12 @@ def audit(config: Config) -> list[Diagnostic]:
     if first_script is not None and not g.enable_script_security:
         insecure = any(d.message.startswith("Unsafe permissions") for d in found)
         where = g.where if g.where.line else first_script  # no global_defs block: name the first script
-        found.append(Diagnostic("warning", where, "enable_script_security",
-                                SECURITY_VIOLATION + (" There are insecure scripts." if insecure else "")))
+        found.append(
+            Diagnostic(
+                "warning",
+                where,
+                "enable_script_security",
+                SECURITY_VIOLATION + (" There are insecure scripts." if insecure else ""),
+            )
+        )
     return found

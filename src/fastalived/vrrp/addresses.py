@@ -1,9 +1,9 @@
 """System effects of VRRP: VIPs and routes through netlink, link state, GARP / unsolicited NA.
 
 These are the edge adapters the VRRP role drives from its state machines' actions. They talk to
-the kernel through pyroute2's ``AsyncIPRoute`` (routes, links, dumps; addresses go as the
-rtnetlink messages of :mod:`fastalived.vrrp.rtnl`, the one VIP encoder) and send ARP / NA frames
-on ``AF_PACKET`` sockets bound to the interface, like keepalived does. VIP changes on a transition
+the kernel through pyroute2's ``AsyncIPRoute`` (routes, multipath ones too, links, dumps; addresses
+and policy rules go as the rtnetlink messages of :mod:`fastalived.vrrp.rtnl`) and send ARP / NA
+frames on ``AF_PACKET`` sockets bound to the interface, like keepalived does. VIP changes on a transition
 take the faster in-loop path of :mod:`.rtnl`; this one covers routes, reloads, start-up clean-up
 and queries.
 
@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,10 +30,20 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
-from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec, VrrpInstance
+from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec, RuleSpec, VrrpInstance
 from fastalived.config.parse_static import ROUTE_TYPES
 from fastalived.vrrp import wire
-from fastalived.vrrp.rtnl import ADD_OK, DEL_OK, SCOPES, RtnlRequester, address_requests, is_harmless, keyword_number
+from fastalived.vrrp.rtnl import (
+    ADD_OK,
+    DEL_OK,
+    SCOPES,
+    RtnlRequester,
+    address_requests,
+    describe_rule,
+    is_harmless,
+    keyword_number,
+    rule_message,
+)
 
 log = logging.getLogger("fastalived.vrrp")
 T = TypeVar("T")
@@ -41,6 +51,7 @@ T = TypeVar("T")
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
 ROUTE_PROTOS = {"redirect": 1, "kernel": 2, "boot": 3, "static": 4, "keepalived": 18}
+RTNH_F_ONLINK = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +130,7 @@ class Netlink:
     def __init__(self, thread: NetlinkThread) -> None:
         self._thread = thread
         self._ipr: AsyncIPRoute | None = None
-        self._addresses_socket: RtnlRequester | None = None
+        self._requester: RtnlRequester | None = None
         self._indexes: dict[str, int] = {}
 
     async def open(self) -> None:
@@ -128,7 +139,7 @@ class Netlink:
     async def _open(self) -> None:
         self._ipr = AsyncIPRoute(groups=0)  # requests only: events go to LinkMonitor's socket
         await self._ipr.setup_endpoint()
-        self._addresses_socket = RtnlRequester()
+        self._requester = RtnlRequester()
 
     async def close(self) -> None:
         await self._thread.call(self._close())
@@ -137,9 +148,9 @@ class Netlink:
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
-        if self._addresses_socket is not None:
-            self._addresses_socket.close()
-            self._addresses_socket = None
+        if self._requester is not None:
+            self._requester.close()
+            self._requester = None
 
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run one request on the netlink thread, then drop what pyroute2 left unread."""
@@ -210,7 +221,8 @@ class Netlink:
         info = await self.link_info(cfg.interface)
         if not cfg.use_vmac or info is None:
             return info, None
-        if not await self.ensure_vmac(cfg.use_vmac, cfg.interface, vmac_address(cfg.virtual_router_id, cfg.family)):
+        mac = cfg.vmac_mac or vmac_address(cfg.virtual_router_id, cfg.family)
+        if not await self.ensure_vmac(cfg.use_vmac, cfg.interface, mac):
             return info, None
         return info, await self.link_info(cfg.use_vmac)
 
@@ -254,6 +266,24 @@ class Netlink:
         """Delete each address that is present; returns how many were removed."""
         return await self._call(self._addresses("del", list(specs), default_dev))
 
+    async def present_addresses(self, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
+        """How many of ``specs`` are configured on their interface (one dump per interface)."""
+        return await self._call(self._present(list(specs), default_dev))
+
+    async def _present(self, specs: list[IPAddressSpec], default_dev: str | None) -> int:
+        found: dict[str, set[IPAddress]] = {}
+        count = 0
+        for spec in specs:
+            dev = spec.dev or default_dev
+            if dev is not None and dev not in found:
+                index = await self._index(dev)
+                found[dev] = set()
+                if index is not None:
+                    dumped = await self.ipr.addr("dump", index=index)
+                    found[dev] = {ipaddress.ip_address(msg.get("address")) async for msg in dumped}
+            count += dev is not None and spec.address.ip in found[dev]
+        return count
+
     async def _addresses(self, command: str, specs: Iterable[IPAddressSpec], default_dev: str | None) -> int:
         add = command == "add"
         batch: list[tuple[bytes, IPAddress]] = []
@@ -275,10 +305,10 @@ class Netlink:
             batch.append((requests[0] if add else requests[1], spec.address))
         if not batch:
             return 0
-        if self._addresses_socket is None:
+        if self._requester is None:
             raise RuntimeError("Netlink.open() was not awaited")
         try:
-            codes = self._addresses_socket.run([request for request, _ in batch])
+            codes = self._requester.run([request for request, _ in batch])
         except OSError as exc:
             log.warning("netlink %s of %d addresses failed: %s", command, len(batch), exc)
             return 0
@@ -296,31 +326,42 @@ class Netlink:
     async def _routes(self, command: str, routes: Iterable[RouteSpec], default_dev: str | None) -> int:
         changed = 0
         for route in routes:
-            request: dict[str, Any] = {"family": socket.AF_INET6 if route.family == 6 else socket.AF_INET}
-            if route.dst is not None:
-                request["dst"] = str(route.dst)
-            else:
-                request["dst_len"] = 0
-            dev = route.dev or (default_dev if route.via is None and route.type == "unicast" else None)
-            if dev is not None:
+            indexes: dict[str, int] = {}
+            for dev in route_devices(route, default_dev):
                 index = await self._index(dev)
                 if index is None:
                     log.warning("cannot %s route %s: interface %s does not exist", command, route.dst, dev)
-                    continue
-                request["oif"] = index
-            optional = {
-                "gateway": str(route.via) if route.via is not None else None,
-                "prefsrc": str(route.src) if route.src is not None else None,
-                "priority": route.metric,
-                "table": route.table,
-                "scope": keyword_number(route.scope, SCOPES),
-                "proto": keyword_number(route.proto, ROUTE_PROTOS),
-                "type": ROUTE_TYPES.get(route.type, 1),
-            }
-            request.update({k: v for k, v in optional.items() if v is not None})
-            if await self._request(self.ipr.route, command, request, route.dst or "default"):
-                changed += 1
+                    break
+                indexes[dev] = index
+            else:
+                request = route_request(route, indexes, default_dev)
+                if await self._request(self.ipr.route, command, request, route.dst or "default"):
+                    changed += 1
         return changed
+
+    async def add_rules(self, rules: Iterable[RuleSpec]) -> int:
+        """``ip rule add`` each rule (one already there is fine); returns how many were new."""
+        return await self._call(self._rules(True, list(rules)))
+
+    async def remove_rules(self, rules: Iterable[RuleSpec]) -> int:
+        """``ip rule del`` each rule (one already gone is fine); returns how many were removed."""
+        return await self._call(self._rules(False, list(rules)))
+
+    async def _rules(self, add: bool, rules: list[RuleSpec]) -> int:
+        if not rules:
+            return 0
+        if self._requester is None:
+            raise RuntimeError("Netlink.open() was not awaited")
+        command = "add" if add else "del"
+        try:
+            codes = self._requester.run([rule_message(add, rule) for rule in rules])
+        except OSError as exc:
+            log.warning("netlink %s of %d rules failed: %s", command, len(rules), exc)
+            return 0
+        for rule, code in zip(rules, codes, strict=True):
+            if not is_harmless(add, code):
+                log.warning("netlink %s rule %s failed: %s", command, describe_rule(rule), os.strerror(code))
+        return codes.count(0)
 
     async def _request(
         self, method: Callable[..., Awaitable[Any]], command: str, request: dict[str, Any], what: object
@@ -341,7 +382,7 @@ AddressCallback = Callable[[int, str], None]
 
 
 class LinkMonitor:
-    """Reports link changes as ``on_link(ifname, index, up)`` and address changes as
+    """Reports link changes as ``on_link(ifname, index, up)`` (index 0: deleted) and address changes as
     ``on_address(index, address)``, both called on the loop that called start()."""
 
     def __init__(self, thread: NetlinkThread, on_link: LinkCallback, on_address: AddressCallback) -> None:
@@ -403,7 +444,7 @@ class LinkMonitor:
                 up = event == "RTM_NEWLINK" and link_is_up(msg["flags"])
                 if self._last.get(ifname) != up:  # netlink repeats NEWLINK for many reasons
                     self._last[ifname] = up
-                    self._post(self._on_link, ifname, msg["index"], up)
+                    self._post(self._on_link, ifname, msg["index"] if event == "RTM_NEWLINK" else 0, up)
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         """Hand an event to the role's loop; quietly drop it if that loop is already gone."""
@@ -447,6 +488,49 @@ class FrameSender:
     def close(self) -> None:
         for ifname in list(self._sockets):
             self.forget(ifname)
+
+
+def route_devices(route: RouteSpec, default_dev: str | None) -> list[str]:
+    """The interfaces a route names: its ``dev`` (else ``default_dev`` for a plain unicast route
+    without a gateway) and each nexthop's."""
+    default = default_dev if route.via is None and route.type == "unicast" and not route.nexthops else None
+    dev = route.dev or default
+    return ([dev] if dev is not None else []) + [hop.dev for hop in route.nexthops if hop.dev is not None]
+
+
+def route_request(route: RouteSpec, indexes: Mapping[str, int], default_dev: str | None) -> dict[str, Any]:
+    """pyroute2's keywords for ``ip route replace|del`` of ``route``; ``indexes`` holds every
+    interface of :func:`route_devices`. Nexthops go as RTA_MULTIPATH, the weight less one in
+    ``rtnh_hops`` as ``ip route`` puts it."""
+    request: dict[str, Any] = {"family": socket.AF_INET6 if route.family == 6 else socket.AF_INET}
+    if route.dst is not None:
+        request["dst"] = str(route.dst)
+    else:
+        request["dst_len"] = 0
+    devices = route_devices(route, default_dev)
+    if devices and (route.dev is not None or not route.nexthops):
+        request["oif"] = indexes[devices[0]]
+    optional = {
+        "gateway": str(route.via) if route.via is not None else None,
+        "prefsrc": str(route.src) if route.src is not None else None,
+        "priority": route.metric,
+        "table": route.table,
+        "scope": keyword_number(route.scope, SCOPES),
+        "proto": keyword_number(route.proto, ROUTE_PROTOS),
+        "type": ROUTE_TYPES.get(route.type, 1),
+    }
+    request.update({k: v for k, v in optional.items() if v is not None})
+    if route.nexthops:
+        request["multipath"] = [
+            {
+                "hops": hop.weight - 1,
+                "flags": RTNH_F_ONLINK if hop.onlink else 0,
+                **({"oif": indexes[hop.dev]} if hop.dev is not None else {}),
+                **({"gateway": str(hop.via)} if hop.via is not None else {}),
+            }
+            for hop in route.nexthops
+        ]
+    return request
 
 
 def announcement_frames(mac: bytes, addresses: Iterable[IPAddress], repeat: int) -> list[bytes]:

@@ -13,6 +13,8 @@ make a backup take over up to 2 ms late) armed for the earliest deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import heapq
 import ipaddress
 import itertools
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fastalived.runtime.netlink import SO_RCVBUFFORCE
-from fastalived.vrrp import wire
+from fastalived.vrrp import ah, wire
 from fastalived.vrrp.machine import vrrp_interval_field
 
 log = logging.getLogger("fastalived.vrrp")
@@ -32,6 +34,9 @@ log = logging.getLogger("fastalived.vrrp")
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+IPV6_FREEBIND = 78
 IPV6_CHECKSUM = 7
 IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
@@ -54,14 +59,19 @@ SockAddr = tuple[str, int] | tuple[str, int, int, int]  # sendto() address: IPv4
 Packet = tuple[bytes, str, int, float]  # (data, source, hop limit or -1, arrival or 0.0), as recv_many returns
 
 
-def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> socket.socket:
-    """A non-blocking raw VRRP socket bound to ``ifname`` and joined to the multicast group.
+def open_vrrp_socket(
+    family: int, ifname: str, ifindex: int, group: str, exclusive: bool = False, protocol: int = wire.VRRP_PROTO
+) -> socket.socket:
+    """A non-blocking raw VRRP socket bound to ``ifname`` and joined to the multicast group;
+    ``exclusive`` (an instance's own mcast_dst_ip) also binds it to the group, so it receives
+    that group's adverts only, as keepalived's sockets do, and no unicast. ``protocol`` is 51 for
+    ``auth_type AH`` instances (IPv4 only), whose adverts travel inside AH.
 
     IPv4 uses IP_HDRINCL (we write keepalived's header: TOS 0xc0, TTL 255, our own IP ID).
     IPv6 lets the kernel fill in the checksum (IPV6_CHECKSUM), so it is right for whichever
     source address the kernel picks, and reports each packet's hop limit.
     """
-    sock = socket.socket(family, socket.SOCK_RAW, wire.VRRP_PROTO)
+    sock = socket.socket(family, socket.SOCK_RAW, protocol)
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
@@ -78,6 +88,8 @@ def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> sock
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
             sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+            if exclusive:
+                sock.bind((group, 0))
         else:
             mreq6 = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", ifindex)
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_CHECKSUM, 6)
@@ -88,6 +100,12 @@ def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> sock
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+            try:  # Linux >= 4.20: only the groups this socket joined (mcast_dst_ip)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+            except OSError:
+                pass
+            if exclusive:
+                sock.bind((group, 0, 0, ifindex))
     except BaseException:
         sock.close()
         raise
@@ -97,18 +115,29 @@ def open_vrrp_socket(family: int, ifname: str, ifindex: int, group: str) -> sock
 class VrrpSocket:
     """A shared raw socket for one (interface, family) plus its send queue and drop counters."""
 
-    def __init__(self, family: int, ifname: str, ifindex: int, group: str) -> None:
+    def __init__(
+        self,
+        family: int,
+        ifname: str,
+        ifindex: int,
+        group: str,
+        exclusive: bool = False,
+        protocol: int = wire.VRRP_PROTO,
+    ) -> None:
         self.family = family
+        self.protocol = protocol
+        self.key = (ifname, family, group, protocol)  # its SocketPool key
         self.ifname = ifname
         self.ifindex = ifindex
         self.group = group
         self.group_packed = socket.inet_pton(family, group)
-        self.sock = open_vrrp_socket(family, ifname, ifindex, group)
+        self.sock = open_vrrp_socket(family, ifname, ifindex, group, exclusive, protocol)
         self.fd = self.sock.fileno()
         self.users = 0
         self.send_errors = 0
-        # IPv4: exact repeats of a steady master's advert skip the Python decode (see recv_sorted)
-        self.steady = wire.SteadyTable() if family == socket.AF_INET else None
+        # IPv4: exact repeats of a steady master's advert skip the Python decode (see recv_sorted);
+        # never under AH, whose every advert is new (sequence number) and must be verified
+        self.steady = wire.SteadyTable() if family == socket.AF_INET and protocol == wire.VRRP_PROTO else None
         self._out_packets: list[bytes] = []
         self._out_dests: list[SockAddr] = []
         self.resume: asyncio.TimerHandle | None = None  # pending read while the reader rests
@@ -159,36 +188,86 @@ class VrrpSocket:
         self.sock.close()
 
 
+def make_send_only(vsock: VrrpSocket, source: str, hops: int) -> None:
+    """An IPv6 socket for one instance's adverts: from ``source`` (unicast_src_ip/mcast_src_ip,
+    which the kernel would not pick by itself; keepalived sets it per packet) with hop limit
+    ``hops`` (unicast_ttl). It reads nothing: a filter drops all it would receive, the shared
+    socket of the interface does the receiving."""
+    sock = vsock.sock
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _DROP_ALL.program)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hops)
+    vsock.steady = None
+    if not source:
+        return
+    with contextlib.suppress(OSError):  # Linux >= 4.15; the address may still be tentative (DAD)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+    try:
+        sock.bind((source, 0, 0, vsock.ifindex if ipaddress.IPv6Address(source).is_link_local else 0))
+    except OSError as exc:
+        log.warning("cannot send VRRP from %s on %s (%s); the kernel picks the source", source, vsock.ifname, exc)
+
+
+class _DropAll:
+    """A classic BPF program of one instruction, ``ret #0``, kept alive for setsockopt."""
+
+    def __init__(self) -> None:
+        self._code = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0))
+        self.program = struct.pack("HL", 1, ctypes.addressof(self._code))
+
+
+_DROP_ALL = _DropAll()
+
+
 PacketHandler = Callable[[VrrpSocket, list[Packet], list[tuple[Any, float]]], None]  # steady: (owner, arrival)
 
 
 class SocketPool:
-    """Reference-counted :class:`VrrpSocket` per (interface, family), read by loop readers."""
+    """Reference-counted :class:`VrrpSocket` per (interface, family, group), read by loop readers.
+
+    The global group's socket also carries unicast; an instance's own ``mcast_dst_ip`` gets an
+    ``exclusive`` socket bound to that group."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_packets: PacketHandler) -> None:
         self._loop = loop
         self._on_packets = on_packets
-        self._sockets: dict[tuple[str, int], VrrpSocket] = {}
+        self._sockets: dict[tuple[str, int, str, int], VrrpSocket] = {}
 
     def __iter__(self) -> Iterator[VrrpSocket]:
         return iter(self._sockets.values())
 
-    def acquire(self, ifname: str, ifindex: int, family: int, group: str) -> VrrpSocket:
-        key = (ifname, family)
+    def acquire(
+        self,
+        ifname: str,
+        ifindex: int,
+        family: int,
+        group: str,
+        exclusive: bool = False,
+        protocol: int = wire.VRRP_PROTO,
+        sender: tuple[str, int] | None = None,
+    ) -> VrrpSocket:
+        """The socket for these settings, opened on first use. ``sender`` (IPv6 source, hop
+        limit) asks for a send-only socket bound to that source (see :func:`make_send_only`)."""
+        key = (ifname, family, group, protocol)
+        if sender is not None:
+            key = (ifname, family, f"{group} from {sender[0]} hops {sender[1]}", protocol)
         vsock = self._sockets.get(key)
         if vsock is not None and vsock.ifindex != ifindex:  # interface was re-created
             self._close(vsock)
             vsock = None
         if vsock is None:
-            vsock = VrrpSocket(family, ifname, ifindex, group)
-            self._loop.add_reader(vsock.fd, self._readable, vsock)
+            vsock = VrrpSocket(family, ifname, ifindex, group, exclusive, protocol)
+            vsock.key = key
+            if sender is not None:
+                make_send_only(vsock, *sender)
+            else:
+                self._loop.add_reader(vsock.fd, self._readable, vsock)
             self._sockets[key] = vsock
         vsock.users += 1
         return vsock
 
     def release(self, vsock: VrrpSocket) -> None:
         vsock.users -= 1
-        if vsock.users <= 0 and self._sockets.get((vsock.ifname, vsock.family)) is vsock:
+        if vsock.users <= 0 and self._sockets.get(vsock.key) is vsock:
             self._close(vsock)
 
     def close(self) -> None:
@@ -197,7 +276,7 @@ class SocketPool:
 
     def _close(self, vsock: VrrpSocket) -> None:
         vsock.flush()  # e.g. the priority-0 advert of the last instance leaving this socket
-        self._sockets.pop((vsock.ifname, vsock.family), None)
+        self._sockets.pop(vsock.key, None)
         self._loop.remove_reader(vsock.fd)
         if vsock.resume is not None:
             vsock.resume.cancel()
@@ -234,7 +313,7 @@ class SocketPool:
 
     def _resume(self, vsock: VrrpSocket) -> None:
         vsock.resume = None
-        if self._sockets.get((vsock.ifname, vsock.family)) is not vsock:
+        if self._sockets.get(vsock.key) is not vsock:
             return
         if self._read(vsock):  # still arriving: rest again
             vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
@@ -388,9 +467,13 @@ class AdvertSender:
         auth_type: int = 0,
         auth_data: bytes = b"",
         pseudo_header: bool = True,
+        ttl: int = VRRP_TTL,
+        sealer: ah.Sealer | None = None,
     ) -> None:
         self.vsock = vsock
         self.src = src
+        self.sealer = sealer  # auth_type AH: every advert gets the next sequence number and its ICV
+        self.ttl = ttl  # IPv4 only: IPv6 adverts take the socket's hop limit
         self.ip_id = 0
         self._targets: list[tuple[bytes, SockAddr, bytes]] = []  # (dst packed, sendto address, advert)
         for dst in destinations:
@@ -409,14 +492,16 @@ class AdvertSender:
             if len(self._by_priority) > 4:  # priorities come and go with tracking: keep it small
                 self._by_priority.clear()
             payloads = [wire.advert_with_priority(advert, priority) for _, _, advert in self._targets]
-            if self.vsock.family == socket.AF_INET:  # whole packets: only the IP ID changes per advert
+            if self.vsock.family == socket.AF_INET and self.sealer is None:  # whole packets: only the IP ID changes
                 payloads = [
-                    wire.build_ipv4_header(self.src, dst, len(payload), 0, VRRP_TTL, VRRP_TOS) + payload
+                    wire.build_ipv4_header(self.src, dst, len(payload), 0, self.ttl, VRRP_TOS) + payload
                     for (dst, _, _), payload in zip(self._targets, payloads, strict=True)
                 ]
             self._by_priority[priority] = payloads
         vsock = self.vsock
-        if vsock.family == socket.AF_INET:
+        if self.sealer is not None:
+            self._queue_sealed(self.sealer, payloads)
+        elif vsock.family == socket.AF_INET:
             for (_, dest, _), packet in zip(self._targets, payloads, strict=True):
                 self.ip_id += 1
                 vsock.queue(wire.ipv4_with_id(packet, self.ip_id), dest)
@@ -424,3 +509,12 @@ class AdvertSender:
             for (_, dest, _), payload in zip(self._targets, payloads, strict=True):
                 vsock.queue(payload, dest)
         return len(self._targets)
+
+    def _queue_sealed(self, sealer: ah.Sealer, payloads: list[bytes]) -> None:
+        """AH: the whole packet per advert, one sequence number shared by every destination."""
+        seq = sealer.counter.next_sent()
+        for (dst, dest, _), payload in zip(self._targets, payloads, strict=True):
+            self.ip_id += 1
+            if not self.ip_id & 0xFFFF:  # the kernel would replace an ID of 0, which the ICV covers
+                self.ip_id += 1
+            self.vsock.queue(sealer.seal(self.src, dst, payload, self.ip_id & 0xFFFF, seq, self.ttl), dest)

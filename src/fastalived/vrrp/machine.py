@@ -24,7 +24,8 @@ Every state change goes through :data:`TRANSITIONS` (state -> event -> new state
 Deviations from the RFC follow keepalived: a master hearing a lower priority advertisement answers
 at once (so a stale peer learns quickly), ``preempt_delay`` and ``nopreempt`` only take effect
 when the configured initial state is BACKUP, and the address owner (priority 255) is never
-lowered by tracking. Sync groups force members with :meth:`VrrpMachine.sync_to` (see
+lowered by tracking. An instance in operator maintenance (:meth:`VrrpMachine.set_maintenance`)
+never becomes MASTER. Sync groups force members with :meth:`VrrpMachine.sync_to` (see
 :class:`fastalived.vrrp.tracking.SyncGroup`); a group's shared fault arrives through ``set_fault``.
 """
 
@@ -45,7 +46,8 @@ OWNER_PRIORITY = 255
 RELEASE_PRIORITY = 0
 ALIGNED = 1e-6  # an Adver_Timer this close to a multiple of advert_int is on the grid (align_advert)
 
-GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH = 1, 2, 3
+GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH, GARP_LOWER_PRIO = 1, 2, 3, 4
+GARP_EXTRA_IF = 5  # one GARP/NA per other interface of the VIPs (garp_extra_if, vrrp/extra_garp.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +69,19 @@ class RemoveVips:
 
 @dataclass(frozen=True, slots=True)
 class SendGarp:
-    """One GARP / unsolicited NA burst; ``burst`` is GARP_ON_MASTER, GARP_DELAYED or GARP_REFRESH."""
+    """One GARP / unsolicited NA burst; ``burst`` is GARP_ON_MASTER, GARP_DELAYED, GARP_REFRESH or
+    GARP_LOWER_PRIO (a master heard a lower priority: at once, and again after garp_lower_prio_delay)."""
 
     burst: int
 
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    """The machine entered ``state``."""
+    """The machine entered ``state``; ``adopted``: MASTER carried on from a killed VRRP child
+    (:class:`AdoptMaster`), a change of process rather than of state, so no notify script runs."""
 
     state: int
+    adopted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,20 @@ Action = SendAdvert | AddVips | RemoveVips | SendGarp | Notify | WantMaster
 ADD_VIPS, REMOVE_VIPS = AddVips(), RemoveVips()
 
 
+@dataclass(frozen=True, slots=True)
+class AdoptMaster:
+    """The start mode of a VRRP child respawned after its predecessor died abnormally (kill -9, a
+    crash) while MASTER of this instance, with the VIPs still on the interface: carry on as MASTER
+    at once, so the peers' Master_Down_Timer never expires and the VIPs never move.
+
+    ``silent_since`` is when the predecessor died (CLOCK_MONOTONIC, shared by every process); its
+    last advert left at most one advert_int earlier. Within the peers' Master_Down_Interval nobody
+    can have taken over. Later, someone may have, and only an instance that would preempt that new
+    master at once anyway (no ``nopreempt``, no ``preempt_delay``) takes the role back."""
+
+    silent_since: float
+
+
 class Event(Enum):
     """Why the state changes; the keys of :data:`TRANSITIONS`."""
 
@@ -98,11 +117,12 @@ class Event(Enum):
     YIELD = "yield"  # a better master, or the sync group
     FAULT = "fault"  # interface down or a tracked fault
     SHUTDOWN = "shutdown"  # stop(), or the instance leaves the configuration
+    ADOPT = "adopt"  # a respawned child carries on its predecessor's MASTER state (AdoptMaster)
 
 
 _FROM_DOWN = {Event.COME_UP: BACKUP, Event.TAKE_OVER: MASTER, Event.FAULT: FAULT, Event.SHUTDOWN: STOP}
 TRANSITIONS: dict[int, dict[Event, int]] = {
-    INIT: _FROM_DOWN,
+    INIT: {**_FROM_DOWN, Event.ADOPT: MASTER},
     STOP: _FROM_DOWN,
     FAULT: {Event.COME_UP: BACKUP, Event.TAKE_OVER: MASTER, Event.SHUTDOWN: STOP},
     BACKUP: {Event.TAKE_OVER: MASTER, Event.FAULT: FAULT, Event.SHUTDOWN: STOP},
@@ -127,6 +147,11 @@ class MachineParams:
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
     down_timer_adverts: int = 3
+    # keepalived's answers of a master to another master's advert (see _master_hears)
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    garp_lower_prio_repeat: int = 0  # 0: no GARP burst on hearing a lower priority
+    garp_lower_prio_delay: float = 0.0
     # In a sync group (keepalived 2.x): an expired down timer does not make the instance MASTER
     # on its own; it reports WANT_MASTER and waits for the group.
     group_hold: bool = False
@@ -146,6 +171,11 @@ class MachineParams:
             garp_master_delay=inst.garp_master_delay,
             garp_master_repeat=inst.garp_master_repeat,
             garp_master_refresh=inst.garp_master_refresh,
+            down_timer_adverts=inst.down_timer_adverts,
+            lower_prio_no_advert=inst.lower_prio_no_advert,
+            higher_prio_send_advert=inst.higher_prio_send_advert,
+            garp_lower_prio_repeat=inst.garp_lower_prio_repeat,
+            garp_lower_prio_delay=inst.garp_lower_prio_delay,
             group_hold=group_hold,
         )
 
@@ -189,11 +219,13 @@ class VrrpMachine:
         self.master_ip: bytes | None = None
         self.transitions = 0
         self.wants_master = False  # group_hold: down timer expired, waiting for the sync group
+        self.maintenance = False  # ``fastalived ctl maintenance``: BACKUP at most, until resumed
         self._faulted = False
         self._adver_deadline: float | None = None
         self._master_down_deadline: float | None = None
         self._garp_delayed_deadline: float | None = None
         self._garp_refresh_deadline: float | None = None
+        self._garp_lower_deadline: float | None = None  # the delayed GARP_LOWER_PRIO burst
         # While set and in the future, lower-priority adverts still count as a live master.
         self._preempt_until: float | None = None
 
@@ -213,17 +245,21 @@ class VrrpMachine:
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`on_timer` must run, or None when nothing is pending."""
         earliest = self._adver_deadline
-        for d in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline):
+        for d in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline,
+                  self._garp_lower_deadline):  # fmt: skip
             if d is not None and (earliest is None or d < earliest):
                 earliest = d
         return earliest
 
     # ------------------------------------------------------------------ events
 
-    def start(self, now: float) -> list[Action]:
-        """RFC 5798 §6.4.1: the owner becomes MASTER at once, everyone else waits as BACKUP."""
+    def start(self, now: float, adopt: AdoptMaster | None = None) -> list[Action]:
+        """RFC 5798 §6.4.1: the owner becomes MASTER at once, everyone else waits as BACKUP;
+        with ``adopt`` (see :class:`AdoptMaster`) a first start may carry on as MASTER instead."""
         if self.state not in (INIT, STOP):
             return self._fire_due_timers(now)
+        if adopt is not None and self.state == INIT and not self._faulted and self._may_adopt(now, adopt):
+            return self._adopt_master(now)
         return self._come_up(now)
 
     def on_advert(self, now: float, src_ip: bytes, priority: int, interval: float) -> list[Action]:
@@ -281,7 +317,8 @@ class VrrpMachine:
         deadline = self._adver_deadline
         if self.state != MASTER or deadline is None or deadline > now:
             return None
-        for other in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline):
+        for other in (self._master_down_deadline, self._garp_delayed_deadline, self._garp_refresh_deadline,
+                      self._garp_lower_deadline):  # fmt: skip
             if other is not None and other <= now:
                 return None
         self._adver_deadline = _rearm(deadline, self.params.advert_int, now)
@@ -339,11 +376,34 @@ class VrrpMachine:
         """Forced by the sync group: BACKUP->MASTER or MASTER->BACKUP; anything else is ignored
         (group faults go through :meth:`set_fault`)."""
         actions = self._fire_due_timers(now)
-        if state == MASTER and self.state == BACKUP:
+        if state == MASTER and self.state == BACKUP and not self.maintenance:
             actions += self._become_master(now)
         elif state == BACKUP and self.state == MASTER:
             actions += self._leave(Event.YIELD, release=False)
             self._enter_backup(now, preempt_window=False)
+        return actions
+
+    def set_maintenance(self, now: float, on: bool) -> list[Action]:
+        """Operator maintenance (``fastalived ctl``): a master hands over at once with one
+        priority 0 advert and waits as BACKUP, never taking MASTER (not even as the address
+        owner or for its sync group) until resumed; resuming restarts the Master_Down_Timer, so
+        a preempting instance takes MASTER back from a lower priority master, and an owner at once."""
+        actions = self._fire_due_timers(now)
+        if on == self.maintenance:
+            return actions
+        self.maintenance = on
+        if on:
+            if self.state == MASTER:
+                actions += self._leave(Event.YIELD, release=True)
+                self._enter_backup(now, preempt_window=False)
+                self.master_ip = None
+            if self.wants_master:
+                self.wants_master = False
+                actions.append(WantMaster(False))
+        elif self.state == BACKUP:
+            if self.params.owner:
+                return actions + self._become_master(now)
+            self._master_down_deadline = _earliest(self._master_down_deadline, now + self.master_down_interval)
         return actions
 
     def stop(self, now: float) -> list[Action]:
@@ -376,8 +436,10 @@ class VrrpMachine:
             )
             if params.garp_master_delay <= 0:
                 self._garp_delayed_deadline = None
+            if params.garp_lower_prio_delay <= 0 or params.garp_lower_prio_repeat <= 0:
+                self._garp_lower_deadline = None
         elif self.state == BACKUP:
-            if params.owner or (self.wants_master and not params.group_hold):
+            if not self.maintenance and (params.owner or (self.wants_master and not params.group_hold)):
                 return actions + self._become_master(now)
             self._master_down_deadline = _earliest(self._master_down_deadline, now + self.master_down_interval)
         return actions
@@ -410,18 +472,39 @@ class VrrpMachine:
         return now < self._preempt_until
 
     def _master_hears(self, now: float, src_ip: bytes, priority: int, interval: float) -> list[Action]:
-        """RFC 5798 §6.4.3: yield to a higher priority (or equal with a higher address)."""
-        higher = priority > self.effective_priority or (
-            priority == self.effective_priority and src_ip > self.params.primary_ip
-        )
-        if priority == RELEASE_PRIORITY or not higher:
-            return self._advertise(now + self.params.advert_int)
-        actions = self._leave(Event.YIELD, release=False)
+        """RFC 5798 §6.4.3: yield to a higher priority (or equal with a higher address).
+
+        keepalived's additions: a release (priority 0) is answered at once; so is a lower
+        priority unless ``lower_prio_no_advert``, and it also gets a GARP burst now and one
+        ``garp_lower_prio_delay`` later (``garp_lower_prio_repeat`` each, so the network learns
+        our MAC again after a split); with ``higher_prio_send_advert`` a master advertises
+        once before yielding. An answer restarts the Adver_Timer except under lower_prio_no_advert."""
+        params = self.params
+        ours = self.effective_priority
+        higher = priority > ours or (priority == ours and src_ip > params.primary_ip)
+        if priority == RELEASE_PRIORITY:
+            return self._answer(now)
+        if not higher:
+            actions = [] if params.lower_prio_no_advert else self._answer(now)
+            if params.garp_lower_prio_repeat > 0:
+                actions.append(SendGarp(GARP_LOWER_PRIO))
+                if params.garp_lower_prio_delay > 0 and self._garp_lower_deadline is None:
+                    self._garp_lower_deadline = now + params.garp_lower_prio_delay
+            return actions
+        actions = [SendAdvert(self.effective_priority)] if params.higher_prio_send_advert else []
+        actions += self._leave(Event.YIELD, release=False)
         if self.params.version == 3:
             self.master_adver_int = interval
         self._enter_backup(now, preempt_window=False)
         self.master_ip = src_ip
         return actions
+
+    def _answer(self, now: float) -> list[Action]:
+        """A master's immediate advert; it restarts the Adver_Timer unless lower_prio_no_advert
+        (keepalived resets its timer only when it does not keep to the RFC there)."""
+        if self.params.lower_prio_no_advert:
+            return [SendAdvert(self.effective_priority)]
+        return self._advertise(now + self.params.advert_int)
 
     # ------------------------------------------------------------------ timers
 
@@ -431,6 +514,8 @@ class VrrpMachine:
         while (deadline := self.next_deadline) is not None and deadline <= now:
             if deadline == self._master_down_deadline:
                 self._master_down_deadline = None
+                if self.maintenance:
+                    continue  # no master heard: still nobody to take over from us
                 if self.params.group_hold and self.state == BACKUP:
                     if not self.wants_master:
                         self.wants_master = True
@@ -442,6 +527,9 @@ class VrrpMachine:
             elif deadline == self._garp_delayed_deadline:
                 self._garp_delayed_deadline = None
                 actions.append(SendGarp(GARP_DELAYED))
+            elif deadline == self._garp_lower_deadline:
+                self._garp_lower_deadline = None
+                actions.append(SendGarp(GARP_LOWER_PRIO))
             else:
                 self._garp_refresh_deadline = _rearm(deadline, self.params.garp_master_refresh, now)
                 actions.append(SendGarp(GARP_REFRESH))
@@ -457,6 +545,7 @@ class VrrpMachine:
         self._master_down_deadline = None
         self._garp_delayed_deadline = None
         self._garp_refresh_deadline = None
+        self._garp_lower_deadline = None
 
     # ------------------------------------------------------------------ transitions
 
@@ -465,11 +554,31 @@ class VrrpMachine:
         anyone else BACKUP for Master_Down_Interval (plus preempt_delay)."""
         if self._faulted:
             return self._set_state(Event.FAULT)
-        if self.params.owner:
+        if self.params.owner and not self.maintenance:
             return self._become_master(now)
         actions = self._set_state(Event.COME_UP)
         self._enter_backup(now, preempt_window=True)
         return actions
+
+    def _may_adopt(self, now: float, adopt: AdoptMaster) -> bool:
+        """No peer can have taken over yet, or we would preempt it at once anyway."""
+        params = self.params
+        silent_for = now - adopt.silent_since + params.advert_int  # since the predecessor's last advert
+        if silent_for < params.down_timer_adverts * params.advert_int:  # below every peer's down interval
+            return True
+        return params.preempts and params.effective_preempt_delay <= 0
+
+    def _adopt_master(self, now: float) -> list[Action]:
+        """Carry on as MASTER: an advert now (it restarts the peers' down timers), the VIPs
+        re-asserted (they are in place: no change), no GARP burst (no cache moved), GARP
+        refresh as configured."""
+        params = self.params
+        self.master_adver_int = params.advert_int
+        self.master_ip = params.primary_ip
+        self._garp_refresh_deadline = now + params.garp_master_refresh if params.garp_master_refresh > 0 else None
+        actions = self._advertise(now + params.advert_int)
+        actions.append(ADD_VIPS)
+        return actions + self._set_state(Event.ADOPT)
 
     def _enter_backup(self, now: float, preempt_window: bool) -> None:
         """Arm the Master_Down_Timer; coming up also opens the preempt_delay window."""
@@ -510,7 +619,7 @@ class VrrpMachine:
         """Move along :data:`TRANSITIONS`; a KeyError here means the machine itself is wrong."""
         self.state = state = TRANSITIONS[self.state][event]
         self.transitions += 1
-        return [Notify(state)]
+        return [Notify(state, adopted=event is Event.ADOPT)]
 
 
 def _earliest(deadline: float | None, candidate: float) -> float:

@@ -13,8 +13,9 @@ import logging
 import time
 from typing import Protocol
 
-from fastalived.config.model import Config, GlobalDefs, NotifyScripts
+from fastalived.config.model import Command, Config, GlobalDefs, NotifyScripts
 from fastalived.runtime.commands import command_argv
+from fastalived.runtime.fifo import NotifyFifos
 from fastalived.runtime.jobs import SerialTasks
 from fastalived.runtime.mail import SmtpError, send_alert
 from fastalived.runtime.scripts import NOTIFY_TIMEOUT, run_notify_script
@@ -36,18 +37,43 @@ class Notifier:
         self.global_defs = global_defs
         self._script_timeout = script_timeout
         self._queue = SerialTasks("notification failed")
+        self.fifos = NotifyFifos("vrrp_notify_fifo", runs_shared_script=True)
+
+    async def configure(self, global_defs: GlobalDefs) -> None:
+        """Start or reload: the settings, and the notify FIFOs opened (scripts started)."""
+        self.global_defs = global_defs
+        await self.fifos.configure(global_defs)
 
     def instance_changed(self, name: str, notify: NotifyScripts, state: str, priority: int) -> None:
-        """``notify_<state>`` (no arguments), then ``notify`` with ``INSTANCE name STATE priority``."""
+        """The FIFO line at once, then ``notify_<state>`` (no arguments), then ``notify`` with
+        ``INSTANCE name STATE priority``."""
+        self.fifo_line("INSTANCE", name, state, priority)
         self._enqueue("INSTANCE", name, notify, state, priority)
 
     def group_changed(self, name: str, notify: NotifyScripts, state: str) -> None:
         """The same for a sync group: ``notify`` gets ``GROUP name STATE 0``."""
+        self.fifo_line("GROUP", name, state, 0)
         self._enqueue("GROUP", name, notify, state, 0)
+
+    def master_rx_lower_pri(self, name: str, notify: NotifyScripts, priority: int) -> None:
+        """A master heard a lower priority: the FIFO line, and ``notify_master_rx_lower_pri``
+        (no arguments), as keepalived does for every such advert."""
+        self.fifo_line("INSTANCE", name, "MASTER_RX_LOWER_PRI", priority)
+        script = notify.notify_master_rx_lower_pri
+        if script is not None:
+            self._queue.submit(("INSTANCE", name), lambda: self._script(script))
+
+    def fifo_line(self, kind: str, name: str, state: str, priority: int) -> None:
+        """keepalived's FIFO line: ``INSTANCE "VI_1" MASTER 100`` (``GROUP ... 0`` for groups)."""
+        self.fifos.write(f'{kind} "{name}" {state} {priority}')
 
     async def drain(self) -> None:
         """Wait for every queued notification (graceful stop, tests)."""
         await self._queue.drain()
+
+    async def close(self) -> None:
+        """Stop: the FIFOs closed (removed if we made them) and their readers finished."""
+        await self.fifos.close()
 
     def _enqueue(self, kind: str, name: str, notify: NotifyScripts, state: str, priority: int) -> None:
         self._queue.submit((kind, name), lambda: self._notify(kind, name, notify, state, priority))
@@ -58,17 +84,20 @@ class Notifier:
             "BACKUP": notify.notify_backup,
             "FAULT": notify.notify_fault,
             "STOP": notify.notify_stop,
+            "DELETED": notify.notify_deleted,
         }.get(state)
-        mail = asyncio.get_running_loop().create_task(self._mail(kind, name, state)) if notify.smtp_alert else None
+        mailing = notify.smtp_alert and not (state == "FAULT" and self.global_defs.no_email_faults)
+        mail = asyncio.get_running_loop().create_task(self._mail(kind, name, state)) if mailing else None
         if specific:
-            await self._script(command_argv(specific))
+            await self._script(specific)
         if notify.notify:
-            await self._script(command_argv(notify.notify) + [kind, name, state, str(priority)])
+            await self._script(notify.notify, kind, name, state, str(priority))
         if mail is not None:
             await mail
 
-    async def _script(self, argv: list[str]) -> None:
-        await run_notify_script(argv, self._script_timeout, self.global_defs)
+    async def _script(self, command: Command, *args: str) -> None:
+        argv = command_argv(command.line) + list(args)
+        await run_notify_script(argv, self._script_timeout, self.global_defs, user=command.user, group=command.group)
 
     async def _mail(self, kind: str, name: str, state: str) -> None:
         g = self.global_defs

@@ -25,19 +25,44 @@ import logging
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
+from functools import partial
 from typing import Any
 
-from fastalived.config.model import Config, IPAddress, VrrpInstance
+from fastalived.config.model import Config, IPAddress, TrackProcess, VrrpInstance
 from fastalived.options import RunOptions
 from fastalived.runtime.jobs import SerialTasks
 from fastalived.runtime.role import DumpKind, Metric
 from fastalived.vrrp import report, wire
 from fastalived.vrrp.addresses import FrameSender, LinkInfo, LinkMonitor, Netlink, NetlinkThread
-from fastalived.vrrp.binding import Binding, advert_sender, needs_restart, source_address
+from fastalived.vrrp.bfd_link import BfdLink
+from fastalived.vrrp.binding import (
+    Binding,
+    advert_group,
+    advert_protocol,
+    advert_sender,
+    ipv6_sender,
+    needs_restart,
+    sends_on_vmac,
+    source_address,
+)
 from fastalived.vrrp.io import TIMER_SLACK, DeadlineScheduler, Packet, SocketPool, VrrpSocket
-from fastalived.vrrp.machine import BACKUP, INIT, STATE_NAMES, AddVips, RemoveVips, SendAdvert, SendGarp
+from fastalived.vrrp.keepalived_data import keepalived_data_text
+from fastalived.vrrp.linkwatch import LinkWatch, SourceTracking
+from fastalived.vrrp.machine import (
+    BACKUP,
+    INIT,
+    STATE_NAMES,
+    STOP,
+    AddVips,
+    AdoptMaster,
+    RemoveVips,
+    SendAdvert,
+    SendGarp,
+)
+from fastalived.vrrp.nft import NftFirewall
 from fastalived.vrrp.notify import NoSyncDaemon, Notifier, SyncDaemonHook
+from fastalived.vrrp.proc_events import ProcessTracking
 from fastalived.vrrp.realtime import RealtimeScheduling
 from fastalived.vrrp.report import Transition
 from fastalived.vrrp.router import (
@@ -46,11 +71,15 @@ from fastalived.vrrp.router import (
     GroupChanged,
     Heard,
     InstanceAction,
+    InstanceEvent,
     StateChanged,
     VrrpRouter,
 )
 from fastalived.vrrp.rtnl import RtnlSender
 from fastalived.vrrp.scripts import ScriptRunner
+from fastalived.vrrp.sysctl import LocalIgmpReports, PromoteSecondaries
+from fastalived.vrrp.track_files import FileTracking
+from fastalived.vrrp.tracking import Status, TrackKind
 from fastalived.vrrp.vips import VipEffects, instance_vips, vip_device
 
 log = logging.getLogger("fastalived.vrrp")
@@ -80,9 +109,15 @@ class VrrpRole:
         self._netlink = Netlink(self._netlink_thread)
         self._jobs = SerialTasks("VRRP system effect failed")
         self._vips = VipEffects(self._netlink, FrameSender(), self._jobs)
+        self._firewall = NftFirewall(self._jobs)  # accept mode: drop rules for no_accept masters' VIPs
         self._notifier = Notifier(self.config.global_defs)
         self._scripts = ScriptRunner(self._on_script_result)
-        self._links = LinkMonitor(self._netlink_thread, self._on_link_change, self._on_address_change)
+        self._files = FileTracking(partial(self._on_tracked, "file"))
+        self._processes = ProcessTracking(partial(self._on_tracked, "process"))
+        self._bfd = BfdLink(partial(self._on_tracked, "bfd"))  # track_bfd sessions
+        self._linkwatch = LinkWatch(self.router, self._on_link_change)  # interface_up_down_delays, linkbeat
+        self._src_ips = SourceTracking(self._netlink, self._on_tracked)  # track_src_ip
+        self._links = LinkMonitor(self._netlink_thread, self._linkwatch.on_link, self._on_address_change)
         self._background: set[asyncio.Task[None]] = set()
         self._pool: SocketPool | None = None
         self._timers: DeadlineScheduler | None = None
@@ -94,13 +129,19 @@ class VrrpRole:
         self._steady_candidates: dict[str, tuple[VrrpSocket, bytes, Heard]] = {}
         self._relinking: set[str] = set()  # interfaces with a re-check already queued
         self._stopping = False
+        self._deleting: set[str] = set()  # instances a reload is removing: DELETED, not STOP
         self._realtime = RealtimeScheduling()
+        self._promote = PromoteSecondaries()  # promote_secondaries: set while running, put back at stop
+        self._local_igmp = LocalIgmpReports()  # disable_local_igmp: likewise
         self._lvs_sync = sync_daemon or NoSyncDaemon()  # lvs_sync_daemon: IPVS sync daemon follows an instance
+        self._maintenance: frozenset[str] = frozenset()  # ``fastalived ctl``: instances never to be MASTER
 
     # ------------------------------------------------------------------ Role protocol
 
     async def start(self, config: Config) -> None:
         self._realtime.enter()
+        if config.global_defs.disable_local_igmp:
+            self._local_igmp.disable()
         loop = asyncio.get_running_loop()
         self._pool = SocketPool(loop, self._on_packets)
         self._timers = DeadlineScheduler(loop, self._on_timers)
@@ -112,24 +153,42 @@ class VrrpRole:
         await self._netlink.open()
         await self._links.start()
         self._set_config(config)
+        await self._notifier.configure(config.global_defs)
         await self._netlink.add_addresses(config.static_ipaddress, None)
         await self._netlink.add_routes(config.static_routes, None)
+        await self._netlink.add_rules(config.static_rules)
         self.router.configure(config)
+        if config.global_defs.vrrp_startup_delay > 0:
+            log.info("Delaying startup for %g seconds", config.global_defs.vrrp_startup_delay)
+            self.router.startup_until = wire.monotonic() + config.global_defs.vrrp_startup_delay
+        self._files.update(self.router.tracked_files(), first_start=True)
+        self._processes.update(self._tracked_processes())  # /proc scan before instances start
+        self._bfd.update(config.bfd_instances, self.router.tracked_names("track_bfd"))
         self._lvs_sync.configure(config, {})  # lvs_sync_daemon: backup daemon until MASTER
+        adopt = AdoptMaster(self.options.adopt_since)  # only for what a killed predecessor was MASTER of
         for inst_config in config.vrrp_instances:
-            await self._add_instance(inst_config, clean_leftovers=True)
+            adopting = adopt if inst_config.name in self.options.adopt_masters else None
+            await self._add_instance(inst_config, clean_leftovers=True, adopt=adopting)
         self._scripts.update(self.router.tracked_scripts(), config.global_defs)
         self._end_tick()
 
     async def reload(self, config: Config) -> None:
         old = self.config
+        if old.global_defs.disable_local_igmp != config.global_defs.disable_local_igmp:
+            log.info("Cannot change disable_local_igmp at a reload - please restart fastalived")
         self._set_config(config)
+        await self._notifier.configure(config.global_defs)
         await self._reload_static(old, config)
         wanted = {inst.name: inst for inst in config.vrrp_instances}
         now = wire.monotonic()
         for name in [n for n in self.bindings if n not in wanted]:
+            self._deleting.add(name)
             self._remove_instance(name, now)
+            self._deleting.discard(name)
         self.router.configure(config)
+        self._files.update(self.router.tracked_files(), first_start=False)
+        self._processes.update(self._tracked_processes())
+        self._bfd.update(config.bfd_instances, self.router.tracked_names("track_bfd"))
         for name, inst_config in wanted.items():
             current = self.bindings.get(name)
             if current is None:
@@ -140,6 +199,8 @@ class VrrpRole:
             else:
                 await self._update_instance(current, inst_config)
         self._scripts.update(self.router.tracked_scripts(), config.global_defs)
+        if config.global_defs.fifo_write_vrrp_states_on_reload:
+            self._write_states_to_fifo()
         states = {name: self.router.state(name) for name in self.router.instances}
         self._lvs_sync.configure(config, states)  # lvs_sync_daemon
         self._end_tick()
@@ -147,16 +208,25 @@ class VrrpRole:
     async def stop(self) -> None:
         self._stopping = True
         await self._scripts.stop()
+        self._files.close()
+        self._processes.close()
+        self._bfd.close()
+        self._linkwatch.close()
         now = wire.monotonic()
         for name in list(self.bindings):
             self._remove_instance(name, now)
         self._end_tick()
         await self._jobs.drain()
+        await self._firewall.close()
         await self._lvs_sync.stop()  # lvs_sync_daemon: stop both sync daemons
+        self._promote.restore()
+        self._local_igmp.restore()
         if not self.options.dont_release_vrrp:
+            await self._netlink.remove_rules(self.config.static_rules)
             await self._netlink.remove_routes(self.config.static_routes, None)
             await self._netlink.remove_addresses(self.config.static_ipaddress, None)
         await self._notifier.drain()
+        await self._notifier.close()
         await self._links.stop()
         for task in list(self._background):
             task.cancel()
@@ -173,6 +243,39 @@ class VrrpRole:
         self._netlink_thread.stop()
         self._realtime.leave()
 
+    def steer(self, overrides: Mapping[str, Any]) -> list[str]:
+        """The parent's operator overrides: the full set of instances in maintenance
+        (``fastalived ctl maintenance``/``resume``), kept for the instances added later (the
+        parent sends it before the start, too). Returns what changed, one line each."""
+        wanted = self._maintenance = frozenset(overrides.get("maintenance", ()))
+        now = wire.monotonic()
+        lines = []
+        for name, inst in list(self.router.instances.items()):
+            on = name in wanted
+            if inst.machine.maintenance == on:
+                continue
+            log.info("(%s) %s maintenance", name, "Entering" if on else "Leaving")
+            effects = self.router.set_maintenance(name, on, now)
+            self._execute(effects)
+            moves = [f"{e.instance} {STATE_NAMES[e.old]} -> {STATE_NAMES[e.new]}" for e in effects
+                     if isinstance(e, StateChanged)]  # fmt: skip
+            if any(isinstance(e, InstanceAction) and e.action == SendAdvert(0) for e in effects):
+                moves.append("priority 0 advert sent")
+            if on:
+                lines.append(f"{name}: maintenance on" + (f" ({', '.join(moves)})" if moves else ""))
+            else:
+                state = STATE_NAMES[inst.machine.state]
+                lines.append(f"{name}: maintenance off ({state}; " + (", ".join(moves) or "the election decides") + ")")
+        self._end_tick()
+        return lines
+
+    def _write_states_to_fifo(self) -> None:
+        """``fifo_write_vrrp_states_on_reload``: every instance's and group's state again."""
+        for name, inst in self.router.instances.items():
+            self._notifier.fifo_line("INSTANCE", name, STATE_NAMES[inst.machine.state], inst.machine.effective_priority)
+        for name, group in self.router.sync_groups.items():
+            self._notifier.fifo_line("GROUP", name, STATE_NAMES[group.state], 0)
+
     def snapshot(self) -> dict[str, Any]:
         return report.snapshot(self.router, self.bindings, list(self._pool or ()), self.transitions)
 
@@ -184,7 +287,7 @@ class VrrpRole:
             return json.dumps(report.keepalived_json(self.router, self.bindings), indent=2) + "\n"
         if kind == "stats":
             return report.keepalived_stats_text(self.router, self.bindings)
-        return None  # the data dump stays fastalived's own tree (in run_dir)
+        return keepalived_data_text(self.router, self.bindings, self.config)
 
     # ------------------------------------------------------------------ instances
 
@@ -192,20 +295,46 @@ class VrrpRole:
         self.config = config
         self._notifier.global_defs = config.global_defs
         self._vips.global_defs = config.global_defs
+        self._firewall.dirty = True
+        self._linkwatch.configure(config)
 
-    async def _add_instance(self, config: VrrpInstance, clean_leftovers: bool) -> None:
-        """Create, bind and start one instance (FAULT when its interface is missing or down)."""
+    async def _add_instance(
+        self, config: VrrpInstance, clean_leftovers: bool, adopt: AdoptMaster | None = None
+    ) -> None:
+        """Create, bind and start one instance (FAULT when its interface is missing or down).
+
+        ``adopt``: the previous VRRP child died as this instance's MASTER; with every VIP still in
+        place the machine may carry on as MASTER, and nothing is removed in the meantime."""
         self.router.add(config)
+        if config.promote_secondaries:
+            self._promote.want(config.interface)
         binding = self.bindings[config.name] = Binding(config.name, config)
         self._align_max = self._masters = None
-        if clean_leftovers:
-            # A kill -9 leaves VIPs behind; whoever owns them now will announce them.
-            removed = await self._netlink.remove_addresses(instance_vips(config), vip_device(config))
-            if removed:
-                log.info("(%s) removing VIPs. (%d left over from a previous run)", config.name, removed)
+        if config.name in self._maintenance:
+            adopt = None  # ``fastalived ctl maintenance``: never MASTER, not even by adoption
+        vips = instance_vips(config)
+        if adopt is not None and await self._netlink.present_addresses(vips, vip_device(config)) < len(vips):
+            adopt = None
+        if clean_leftovers and adopt is None:
+            await self._remove_leftovers(config)
         self._bind(binding, *await self._netlink.instance_links(config))
         await self._learn_links(binding)
-        self._execute(self.router.start(config.name, wire.monotonic()))
+        await self._src_ips.check(config)
+        if config.name in self._maintenance:  # in maintenance from its first moment (respawn, reload)
+            log.info("(%s) Entering maintenance", config.name)
+            self._execute(self.router.set_maintenance(config.name, True, wire.monotonic()))
+        self._execute(self.router.start(config.name, wire.monotonic(), adopt))
+        if adopt is not None:
+            self._end_tick()  # the adopting advert leaves now, not after every other instance's start
+            if not self.router.is_master(config.name):  # faulted, or a peer may own the VIPs by now
+                await self._remove_leftovers(config)
+
+    async def _remove_leftovers(self, config: VrrpInstance) -> None:
+        """A kill -9 leaves VIPs (and rules) behind; whoever owns them now will announce them."""
+        removed = await self._netlink.remove_addresses(instance_vips(config), vip_device(config))
+        if removed:
+            log.info("(%s) removing VIPs. (%d left over from a previous run)", config.name, removed)
+        await self._netlink.remove_rules(config.virtual_rules)
 
     async def _update_instance(self, binding: Binding, config: VrrpInstance) -> None:
         """Reload of a kept instance: apply the new settings without touching its state."""
@@ -216,6 +345,7 @@ class VrrpRole:
         self._align_max = self._masters = None
         self._bind(binding, *await self._netlink.instance_links(config))
         await self._learn_links(binding)
+        await self._src_ips.check(config)
         self._execute(self.router.reconfigured(config.name, wire.monotonic()))
         if binding.vips_set and self.router.is_master(config.name):
             self._vips.replace(config, old)
@@ -242,18 +372,23 @@ class VrrpRole:
         """Attach the instance to its interface's socket and (re)build its advert template.
 
         With use_vmac, adverts leave through the VMAC's socket (virtual source MAC, the
-        interface's source address) but are read on the interface's: a macvlan never receives
-        frames carrying its own MAC, which is what the peers' VMACs send. Also called when the
-        interface or its addresses change: the source address (and so the machine's primary IP,
-        used for tie-breaks) follows the interface.
+        interface's source address; the interface's own with vmac_xmit_base) but are read on the
+        interface's: a macvlan never receives frames carrying its own MAC, which is what the
+        peers' VMACs send. Also called when the interface or its addresses change: the source
+        address (and so the machine's primary IP, used for tie-breaks) follows the interface; and
+        on reload, when the multicast group changed.
         """
         assert self._pool is not None
         cfg = binding.config
         src = source_address(cfg, info)
         sending = vmac if cfg.use_vmac else info
+        tx_link = vmac if sends_on_vmac(cfg) else info
+        family = binding.family
+        group, exclusive = advert_group(cfg, self.config.global_defs)
+        sender = ipv6_sender(cfg, src) if src is not None else None
         stale = (binding.vsock is not None and info is not None and binding.vsock.ifindex != info.index) or (
-            binding.tx is not None and sending is not None and binding.tx.ifindex != sending.index
-        )
+            binding.tx is not None and tx_link is not None and binding.tx.ifindex != tx_link.index
+        ) or (binding.vsock is not None and (binding.vsock.group != group or binding.tx_sender != sender))
         if info is None or sending is None or src is None or stale:
             self._unbind(binding)
         binding.link = info
@@ -263,16 +398,18 @@ class VrrpRole:
         if info is None or sending is None or src is None:
             log.warning("(%s) interface %s is missing or has no usable address", cfg.name, cfg.interface)
             return
-        family = binding.family
-        group = str(self.config.global_defs.vrrp_mcast_group6 if family == socket.AF_INET6
-                    else self.config.global_defs.vrrp_mcast_group4)  # fmt: skip
         if binding.vsock is None:
-            binding.vsock = self._pool.acquire(cfg.interface, info.index, family, group)
-            binding.tx = self._pool.acquire(cfg.use_vmac, sending.index, family, group) if cfg.use_vmac else binding.vsock
+            protocol = advert_protocol(cfg)  # auth_type AH: its own socket, for protocol 51
+            binding.vsock = self._pool.acquire(cfg.interface, info.index, family, group, exclusive, protocol)
+            binding.tx, binding.tx_sender = binding.vsock, sender
+            if cfg.use_vmac and vmac is not None and sends_on_vmac(cfg):
+                binding.tx = self._pool.acquire(cfg.use_vmac, vmac.index, family, group, protocol=protocol, sender=sender)
+            elif sender is not None:  # IPv6 from a configured source / with unicast_ttl: a socket of its own
+                binding.tx = self._pool.acquire(cfg.interface, info.index, family, group, protocol=protocol, sender=sender)
         binding.vip_add, binding.vip_del = self._vips.prebuilt(cfg) or (None, None)
         previous_id = binding.sender.ip_id if binding.sender is not None else 0
         assert binding.tx is not None
-        binding.sender = advert_sender(cfg, binding.tx, src.packed, group)
+        binding.sender = advert_sender(cfg, binding.tx, src.packed, group, self.router.instances[cfg.name].ah_seq)
         binding.sender.ip_id = previous_id
         self._execute(self.router.bind(cfg.name, cfg.interface, family, src.packed, wire.monotonic()))
 
@@ -293,10 +430,12 @@ class VrrpRole:
 
     async def _reload_static(self, old: Config, new: Config) -> None:
         netlink = self._netlink
+        await netlink.remove_rules([r for r in old.static_rules if r not in new.static_rules])
         await netlink.remove_routes([r for r in old.static_routes if r not in new.static_routes], None)
         await netlink.remove_addresses([a for a in old.static_ipaddress if a not in new.static_ipaddress], None)
         await netlink.add_addresses([a for a in new.static_ipaddress if a not in old.static_ipaddress], None)
         await netlink.add_routes([r for r in new.static_routes if r not in old.static_routes], None)
+        await netlink.add_rules([r for r in new.static_rules if r not in old.static_rules])
 
     # ------------------------------------------------------------------ events from the system
 
@@ -304,12 +443,24 @@ class VrrpRole:
         self._execute(self.router.script_result(name, ok, wire.monotonic()))
         self._end_tick()
 
+    def _tracked_processes(self) -> list[TrackProcess]:
+        """The vrrp_track_process definitions some instance or sync group tracks (only those are
+        watched, as keepalived does)."""
+        names = self.router.tracked_names("track_process")
+        return [t for t in self.config.track_processes if t.name in names]
+
+    def _on_tracked(self, kind: TrackKind, name: str, status: Status) -> None:
+        """A tracked file's value, or a tracked process's or BFD session's state, changed."""
+        self._execute(self.router.tracked_changed(kind, name, status, wire.monotonic()))
+        self._end_tick()
+
     def _on_link_change(self, ifname: str, index: int, up: bool) -> None:
         known = self.router.learn_link(ifname, up)
         if known == up:
             return
         if known is not None and self.router.watches(ifname):
-            log.info("Netlink reports %s %s", ifname, "up" if up else "down")
+            source = "Linkbeat" if self._linkwatch.polls(ifname) else "Netlink"
+            log.info("%s reports %s %s", source, ifname, "up" if up else "down")
         self._netlink.forget(ifname)
         self._vips.forget(ifname)
         self._spawn(self._relink(ifname, up))
@@ -341,6 +492,8 @@ class VrrpRole:
             for binding in list(self.bindings.values()):
                 if binding.config.interface == ifname:
                     self._bind(binding, *await self._netlink.instance_links(binding.config))
+        for binding in [b for b in self.bindings.values() if b.config.interface == ifname]:
+            await self._src_ips.check(binding.config)
         self._execute(self.router.link_changed(ifname, up, wire.monotonic()))
         self._end_tick()
 
@@ -453,6 +606,8 @@ class VrrpRole:
         for vsock in self._pool:
             vsock.flush()
         self._vips.flush()  # VIPs in place, then the GARPs
+        if self._firewall.dirty:
+            self._firewall.sync(self.config, [b.config for b in self.bindings.values() if b.vips_set])
         candidates = self._steady_candidates
         for name in self._touched:
             binding = self.bindings.get(name)
@@ -484,9 +639,25 @@ class VrrpRole:
                     self._carry_out(self.bindings[name], action)
                 case StateChanged():
                     self._entered(effect)
-                case GroupChanged(group, state):
-                    notify = self.router.sync_groups[group].group.notify
-                    self._notifier.group_changed(group, notify, STATE_NAMES[state])
+                case GroupChanged(group, state, adopted):
+                    if not adopted:  # an adopted group state is the one its notify already reported
+                        notify = self.router.sync_groups[group].group.notify
+                        self._notifier.group_changed(group, notify, STATE_NAMES[state])
+                case InstanceEvent(name, event, priority):
+                    self._instance_event(name, event, priority)
+
+    def _instance_event(self, name: str, event: str, priority: int) -> None:
+        """notify_master_rx_lower_pri, and the priority-change FIFO lines if wanted: the
+        instance's notify_priority_changes, else its sync group's, else the global setting."""
+        notify = self.bindings[name].config.notify
+        if event == "MASTER_RX_LOWER_PRI":
+            self._notifier.master_rx_lower_pri(name, notify, priority)
+            return
+        group = next((g for g in self.config.vrrp_sync_groups if name in g.group), None)
+        choices = (notify.priority_changes, group.notify.priority_changes if group else None)
+        wanted = next((c for c in choices if c is not None), self.config.global_defs.vrrp_notify_priority_changes)
+        if wanted:
+            self._notifier.fifo_line("INSTANCE", name, event, priority)
 
     def _carry_out(self, binding: Binding, action: SendAdvert | AddVips | RemoveVips | SendGarp) -> None:
         match action:
@@ -496,12 +667,13 @@ class VrrpRole:
                 if priority == 0:
                     log.info("(%s) sent 0 priority", binding.name)
             case AddVips():
-                binding.vips_set = True
+                binding.vips_set = self._firewall.dirty = True
                 self._vips.add(binding.config, binding.vip_add, binding.tx)
             case RemoveVips():
                 if self._stopping and self.options.dont_release_vrrp:
                     return  # -V: leave VIPs and routes in place on daemon stop
                 binding.vips_set = False
+                self._firewall.dirty = True
                 self._vips.remove(binding.config, binding.vip_del)
             case SendGarp(burst):
                 self._vips.announce(binding.config, burst, fast=binding.vip_add is not None)
@@ -510,9 +682,14 @@ class VrrpRole:
         binding = self.bindings[change.instance]
         self._masters = None
         name = STATE_NAMES[change.new]
+        if change.new == STOP and change.instance in self._deleting:  # keepalived's default is FAULT
+            name = "DELETED" if binding.config.notify.deleted_state else "FAULT"
         suffix = " (init)" if change.old == INIT and change.new == BACKUP else ""
+        if change.adopted:
+            suffix = " (adopted from the previous VRRP child)"
         log.info("(%s) Entering %s STATE%s", change.instance, name, suffix)
         binding.last_transition = time.time()
         self.transitions.append(Transition(binding.last_transition, change.instance, STATE_NAMES[change.old], name))
-        self._notifier.instance_changed(change.instance, binding.config.notify, name, change.priority)
+        if not change.adopted:  # adopted: the notify for this MASTER state already ran, in the dead child
+            self._notifier.instance_changed(change.instance, binding.config.notify, name, change.priority)
         self._lvs_sync.instance_changed(change.instance, change.new)  # lvs_sync_daemon

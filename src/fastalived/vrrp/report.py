@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastalived.config.model import IPAddressSpec, VrrpInstance
+from fastalived.config.model import Command, IPAddressSpec, VrrpInstance
 from fastalived.runtime.role import Metric
 from fastalived.vrrp.machine import MASTER, STATE_NAMES
 from fastalived.vrrp.router import InstanceCore, VrrpRouter
@@ -67,6 +67,7 @@ def _instance(router: VrrpRouter, binding: Binding) -> dict[str, Any]:
         "state": STATE_NAMES[m.state],
         "priority": core.config.priority,
         "effective_priority": m.effective_priority,
+        "maintenance": m.maintenance,
         "master_ip": str(ipaddress.ip_address(master_ip)) if master_ip else None,
         "vips": [str(spec.address) for spec in instance_vips(core.config)],
         "adverts_sent": binding.adverts_sent,
@@ -135,14 +136,14 @@ def keepalived_json(router: VrrpRouter, bindings: Mapping[str, Binding]) -> list
             "wantstate": MASTER if m.state == MASTER or m.wants_master else m.state,
             "version": cfg.version,
             "smtp_alert": notify.smtp_alert,
-            "notify_deleted": False,
-            "script_backup": notify.notify_backup,
-            "script_master": notify.notify_master,
-            "script_fault": notify.notify_fault,
-            "script_stop": notify.notify_stop,
-            "script": notify.notify,
-            "vips": [_keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses],
-            "evips": [_keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses_excluded],
+            "notify_deleted": notify.deleted_state,
+            "script_backup": _command_line(notify.notify_backup),
+            "script_master": _command_line(notify.notify_master),
+            "script_fault": _command_line(notify.notify_fault),
+            "script_stop": _command_line(notify.notify_stop),
+            "script": _command_line(notify.notify),
+            "vips": [keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses],
+            "evips": [keepalived_address(spec, cfg) for spec in cfg.virtual_ipaddresses_excluded],
             "vroutes": [str(route.dst) if route.dst is not None else "default" for route in cfg.virtual_routes],
             "vrules": [],
             "track_ifp": [track.name for track in cfg.track_interface],
@@ -155,7 +156,11 @@ def keepalived_json(router: VrrpRouter, bindings: Mapping[str, Binding]) -> list
     return out
 
 
-def _keepalived_address(spec: IPAddressSpec, cfg: VrrpInstance) -> str:
+def _command_line(command: Command | None) -> str | None:
+    return command.line if command is not None else None
+
+
+def keepalived_address(spec: IPAddressSpec, cfg: VrrpInstance) -> str:
     """``format_ipaddress`` in keepalived: ``ADDR[/LEN] [brd B] dev DEV scope SCOPE [label L]``."""
     address = spec.address
     text = str(address.ip) if address.network.prefixlen == address.max_prefixlen else str(address)
@@ -172,8 +177,8 @@ _KEEPALIVED_STAT_DROPS = {  # keepalived's stats fields, from our drop reasons
     "invalid_type_rcvd": ("BAD_TYPE",),
     "addr_list_err": ("BAD_ADDR_COUNT",),
     "invalid_authtype": ("BAD_AUTH_TYPE",),
-    "authtype_mismatch": (),
-    "auth_failure": ("BAD_AUTH_PASS",),
+    "authtype_mismatch": ("AH_MISSING", "AH_UNEXPECTED"),
+    "auth_failure": ("BAD_AUTH_PASS", "BAD_AH_ICV", "BAD_AH_SPI", "AH_REPLAY"),
 }
 
 

@@ -11,8 +11,9 @@ Validation of a received advert happens in :meth:`VrrpRouter.receive` only, in R
 order: the packet checks of the codec (``wire.decode_advert``: IP header, version, type, length,
 checksum, address count; with the IPv6 retry for unicast), the VRID configured here, the codec's
 protocol checks for that instance (``wire.check_advert``: TTL for multicast, version, checksum
-form, auth), then the instance's own (:class:`AdvertRules`: v2 advert interval, address count,
-unicast peer). Every drop is counted by its :class:`wire.Drop` name, per instance and per
+form, auth; then for ``auth_type AH`` the ICV, SPI and sequence number, :mod:`fastalived.vrrp.ah`),
+then the instance's own (:class:`AdvertRules`: v2 advert interval, address count, unicast peer).
+Every drop is counted by its :class:`wire.Drop` (or :class:`ah.AhDrop`) name, per instance and per
 interface.
 """
 
@@ -24,8 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from fastalived.config.model import Config, VrrpInstance, VrrpScript, VrrpSyncGroup
-from fastalived.vrrp import wire
+from fastalived.config.model import Config, TrackFile, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.vrrp import ah, wire
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -35,6 +36,7 @@ from fastalived.vrrp.machine import (
     STOP,
     Action,
     AddVips,
+    AdoptMaster,
     MachineParams,
     Notify,
     RemoveVips,
@@ -44,7 +46,7 @@ from fastalived.vrrp.machine import (
     WantMaster,
     vrrp_interval_field,
 )
-from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup
+from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, Status, SyncGroup, TrackKind, track_definitions
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -74,6 +76,7 @@ class StateChanged:
     old: int
     new: int
     priority: int  # the effective priority at the change, for notify scripts
+    adopted: bool = False  # MASTER carried on from a killed child (AdoptMaster): no notify scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class GroupChanged:
 
     group: str
     state: int
+    adopted: bool = False  # reached by adopting members (AdoptMaster): no notify scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,18 @@ class ArmTimer:
     deadline: float | None
 
 
-Effect = InstanceAction | StateChanged | GroupChanged | ArmTimer
+@dataclass(frozen=True, slots=True)
+class InstanceEvent:
+    """keepalived's event notifies, which are not state changes: ``MASTER_RX_LOWER_PRI`` (a
+    master heard a lower priority), ``MASTER_PRIORITY`` / ``BACKUP_PRIORITY`` (tracking moved
+    the effective priority); the role decides whether they are wanted."""
+
+    instance: str
+    event: str
+    priority: int
+
+
+Effect = InstanceAction | StateChanged | GroupChanged | ArmTimer | InstanceEvent
 
 
 class Received(NamedTuple):
@@ -127,6 +142,7 @@ class AdvertRules:
     interval: int  # the v2 interval field that must match ours
     address_count: int | None  # None with vrrp_skip_check_adv_addr
     peers: frozenset[bytes] | None  # unicast: the only sources heard
+    ah_key: bytes | None = None  # auth_type AH: the HMAC key (None: adverts must come without AH)
 
     @classmethod
     def of(cls, cfg: VrrpInstance, config: Config) -> AdvertRules:
@@ -139,17 +155,28 @@ class AdvertRules:
             multicast=peers is None,
             accept_no_pseudo=cfg.v3_checksum_as_v2,
             interval=vrrp_interval_field(cfg.version, cfg.advert_int),
-            address_count=None if config.global_defs.vrrp_skip_check_adv_addr else len(vips),
+            address_count=None if cfg.skip_check_adv_addr else len(vips),
             peers=peers,
+            ah_key=ah.key_of(cfg.auth_pass or b"") if ah.uses_ah(cfg) else None,
         )
 
-    def violation(self, advert: wire.Advert) -> wire.Drop | None:
-        """The first check ``advert`` fails, in §7.1 order: the codec's protocol checks (TTL,
-        version, checksum form, auth), then the v2 interval, the address count, the peers."""
+    def violation(
+        self, advert: wire.Advert, sealed: ah.Sealed | None = None, counter: ah.SeqCounter | None = None
+    ) -> wire.Drop | ah.AhDrop | None:
+        """The first check ``advert`` fails, in keepalived's order: AH present as configured, the
+        codec's protocol checks (TTL, version, checksum form, auth type and password), the AH
+        ICV, SPI and sequence number against ``counter`` (``sealed``: the AH the advert came
+        in), then the v2 interval, the address count, the peers."""
+        if (sealed is None) != (self.ah_key is None):
+            return ah.AhDrop.AH_MISSING if sealed is None else ah.AhDrop.AH_UNEXPECTED
         reason = wire.check_advert(advert, version=self.version, auth_type=self.auth_type, auth_pass=self.auth_pass,
                                    multicast=self.multicast, accept_no_pseudo=self.accept_no_pseudo)  # fmt: skip
         if reason is not None:
             return reason
+        if sealed is not None and self.ah_key is not None:
+            ah_reason = ah.authenticate(sealed, self.ah_key, not self.multicast, counter or ah.SeqCounter())
+            if ah_reason is not None:
+                return ah_reason
         if self.version == 2 and advert.interval != self.interval:
             return wire.Drop.BAD_INTERVAL
         if self.address_count is not None and advert.count != self.address_count:
@@ -176,6 +203,7 @@ class InstanceCore:
     released_master: int = 0
     priority_zero_received: int = 0
     priority_zero_sent: int = 0
+    ah_seq: ah.SeqCounter = field(default_factory=ah.SeqCounter)  # auth_type AH: sent and accepted
 
     @property
     def name(self) -> str:
@@ -199,10 +227,14 @@ class VrrpRouter:
         self.sync_groups: dict[str, SyncGroup] = {}
         self.script_trackers: dict[str, ScriptTracker] = {}
         self.link_states: dict[str, bool] = {}  # interface -> up, as last reported
+        self.tracked_status: dict[tuple[TrackKind, str], Status] = {}  # files, processes, BFD sessions
         self.interface_drops: dict[tuple[str, int], Counter[str]] = {}  # (interface, family) -> reasons
         self._group_announced: dict[str, int] = {}  # the last state each group notified
         self._listeners: dict[tuple[str, int, int], InstanceCore] = {}  # (interface, family, vrid)
         self._lower_logged: dict[str, float] = {}  # rate limit of "received lower priority"
+        # vrrp_startup_delay: instances started before this wait in INIT until then (see start)
+        self.startup_until = 0.0
+        self._deferred: dict[str, tuple[float, AdoptMaster | None]] = {}
 
     # ------------------------------------------------------------------ configuration
 
@@ -226,18 +258,22 @@ class VrrpRouter:
                     group.set_member_fault(member, self._own_fault(inst))
             self.sync_groups[group_config.name] = group
 
+    def tracked_names(self, attribute: str) -> set[str]:
+        """The names some instance or sync group lists under ``attribute`` (``track_script``,
+        ``track_file`` ...): only those are run or watched, as keepalived does."""
+        owners = (*self.config.vrrp_instances, *self.config.vrrp_sync_groups)
+        return {entry.name for owner in owners for entry in getattr(owner, attribute)}
+
     def tracked_scripts(self) -> list[VrrpScript]:
-        """Only scripts some instance or sync group tracks are run, as keepalived does."""
-        config = self.config
-        names = {ts.name for inst in config.vrrp_instances for ts in inst.track_script}
-        names |= {ts.name for group in config.vrrp_sync_groups for ts in group.track_script}
-        return [s for s in config.vrrp_scripts if s.name in names]
+        names = self.tracked_names("track_script")
+        return [s for s in self.config.vrrp_scripts if s.name in names]
+
+    def tracked_files(self) -> list[TrackFile]:
+        names = self.tracked_names("track_file")
+        return [f for f in self.config.track_files if f.name in names]
 
     def add(self, cfg: VrrpInstance) -> InstanceCore:
         """A new instance, INIT and not listening yet: :meth:`bind` it, then :meth:`start` it."""
-        if cfg.auth_type == "AH" and cfg.version == 2:
-            log.warning("(%s) auth_type AH is not supported; adverts carry auth type 2 without an AH header",
-                        cfg.name)  # fmt: skip
         machine = VrrpMachine(self._params(cfg, b""))
         inst = InstanceCore(cfg, machine, self._tracking(cfg), AdvertRules.of(cfg, self.config))
         self.instances[cfg.name] = inst
@@ -275,13 +311,18 @@ class VrrpRouter:
             for inst in self.instances.values()
         )
 
-    def start(self, name: str, now: float) -> list[Effect]:
-        """Bring a new instance up with the current tracking inputs."""
+    def start(self, name: str, now: float, adopt: AdoptMaster | None = None) -> list[Effect]:
+        """Bring a new instance up with the current tracking inputs; ``adopt``: see
+        :class:`~fastalived.vrrp.machine.AdoptMaster` (the machine decides whether it may)."""
         inst = self.instances[name]
+        if now < self.startup_until:  # vrrp_startup_delay: :meth:`timer` starts it then
+            self._deferred[name] = (self.startup_until, adopt)
+            return [ArmTimer(name, self.startup_until)]
+        self._deferred.pop(name, None)
         out: list[Effect] = []
         self._refresh_tracking_inputs(inst)
         self._apply_tracking(inst, now, out, initial=True)
-        self._apply(inst, inst.machine.start(now), now, out)
+        self._apply(inst, inst.machine.start(now, adopt), now, out)
         return out
 
     def reconfigured(self, name: str, now: float) -> list[Effect]:
@@ -301,6 +342,7 @@ class VrrpRouter:
         self._apply(inst, inst.machine.stop(now), now, out)
         self.unbind(name)
         del self.instances[name]
+        self._deferred.pop(name, None)
         out.append(ArmTimer(name, None))
         return out
 
@@ -343,8 +385,16 @@ class VrrpRouter:
         """Validate one packet (RFC 5798 §7.1 order, see the module doc) and hand it to its
         instance. ``src`` is the packed source for IPv6 (its header is not delivered), else b""."""
         ifname, family = listener.ifname, listener.family
+        sealed: ah.Sealed | None = None
         if not src:
             advert = wire.decode_advert(data, family, has_ip_header=True, accept_no_pseudo=True)
+            if advert is wire.Drop.BAD_IP_HEADER and ah.is_ah(data):  # auth_type AH: VRRP inside AH
+                unwrapped = ah.unwrap(data)
+                if isinstance(unwrapped, ah.AhDrop):
+                    self._count_drop(listener, None, unwrapped)
+                    return Received(None, None, [])
+                sealed = unwrapped
+                advert = wire.decode_advert(sealed.inner, family, has_ip_header=True, accept_no_pseudo=True)
         else:
             advert = wire.decode_advert(data, family, has_ip_header=False, src=src,
                                         dst=listener.group_packed, hop_limit=hop_limit)  # fmt: skip
@@ -364,13 +414,20 @@ class VrrpRouter:
             return Received(None, None, [])
         inst = self._listeners.get((ifname, family, advert.vrid))
         if inst is None:
+            if self.config.global_defs.log_unknown_vrids:
+                log.info("Unknown VRID(%d) received on interface(%s) from %s. ignoring...",
+                         advert.vrid, ifname, _address_text(advert.src))  # fmt: skip
             self._count_drop(listener, None, wire.Drop.BAD_VRID)
             return Received(None, None, [])
-        reason = inst.rules.violation(advert)
+        reason = inst.rules.violation(advert, sealed, inst.ah_seq)
         if reason is not None:
             self._count_drop(listener, inst, reason)
             log.debug("(%s) dropped advert from %s: %s", inst.name, _address_text(advert.src), reason.name)
             return Received(None, None, [])
+        if sealed is not None:
+            machine = inst.machine
+            ours = (machine.effective_priority, machine.params.primary_ip)
+            inst.ah_seq.heard(sealed.seq, machine.state, (advert.priority, advert.src), ours)
         interval = advert.interval / 100 if advert.version == 3 else float(advert.interval)
         heard = (advert.src, advert.priority, interval)
         return Received(inst.name, heard, self.hear(inst.name, now, heard))
@@ -384,7 +441,8 @@ class VrrpRouter:
         src, priority, _ = heard
         if priority == 0:
             inst.priority_zero_received += 1
-        if machine.state == BACKUP and 0 < priority < machine.effective_priority and machine.params.preempts:
+        preempts = machine.params.preempts and not machine.maintenance
+        if machine.state == BACKUP and 0 < priority < machine.effective_priority and preempts:
             if now - self._lower_logged.get(name, -LOG_EVERY) >= LOG_EVERY:  # keepalived: every advert
                 self._lower_logged[name] = now
                 log.info("(%s) received lower priority (%d) advert from %s - discarding",
@@ -393,6 +451,9 @@ class VrrpRouter:
             log.info("(%s) Master received advert from %s with higher priority %d, ours %d",
                      name, _address_text(src), priority, machine.effective_priority)  # fmt: skip
         out: list[Effect] = []
+        ours = machine.effective_priority
+        if machine.state == MASTER and priority > 0 and (priority, src) < (ours, machine.params.primary_ip):
+            out.append(InstanceEvent(name, "MASTER_RX_LOWER_PRI", ours))
         self._apply(inst, machine.on_advert(now, *heard), now, out)
         return out
 
@@ -414,7 +475,10 @@ class VrrpRouter:
 
     def deadline(self, name: str) -> float | None:
         inst = self.instances.get(name)
-        return inst.machine.next_deadline if inst is not None else None
+        if inst is None:
+            return None
+        deferred = self._deferred.get(name) if self._deferred else None
+        return deferred[0] if deferred is not None else inst.machine.next_deadline
 
     def state(self, name: str) -> int:
         inst = self.instances.get(name)
@@ -424,10 +488,21 @@ class VrrpRouter:
         return self.state(name) == MASTER
 
     def timer(self, name: str, now: float) -> list[Effect]:
-        """Run ``name``'s expired timers."""
+        """Run ``name``'s expired timers (or its start, held back by vrrp_startup_delay)."""
         inst = self.instances[name]
+        deferred = self._deferred.get(name) if self._deferred else None
+        if deferred is not None:
+            return self.start(name, now, deferred[1]) if now >= deferred[0] else [ArmTimer(name, deferred[0])]
         out: list[Effect] = []
         self._apply(inst, inst.machine.on_timer(now), now, out)
+        return out
+
+    def set_maintenance(self, name: str, on: bool, now: float) -> list[Effect]:
+        """Operator maintenance on or off (``VrrpMachine.set_maintenance``); a master's hand-over
+        ripples through its sync group like any other change."""
+        inst = self.instances[name]
+        out: list[Effect] = []
+        self._apply(inst, inst.machine.set_maintenance(now, on), now, out)
         return out
 
     def advert_due(self, name: str, now: float, align_window: float) -> tuple[int, float | None] | None:
@@ -461,7 +536,17 @@ class VrrpRouter:
             return out
         log.info("Script `%s` now returning %s", script, "success" if tracker.up else "failure")
         for inst in list(self.instances.values()):
-            if inst.tracking.update_script(script, tracker.up):
+            if inst.tracking.update("script", script, tracker.up):
+                self._apply_tracking(inst, now, out)
+        return out
+
+    def tracked_changed(self, kind: TrackKind, name: str, status: Status, now: float) -> list[Effect]:
+        """A tracked file's value, process's or BFD session's up/down changed (as its watcher
+        reports it); every instance tracking it re-evaluates priority and fault."""
+        out: list[Effect] = []
+        self.tracked_status[(kind, name)] = status
+        for inst in list(self.instances.values()):
+            if inst.tracking.update(kind, name, status):
                 self._apply_tracking(inst, now, out)
         return out
 
@@ -469,13 +554,12 @@ class VrrpRouter:
         """An interface went up or down (after the role re-bound the instances on it)."""
         out: list[Effect] = []
         for inst in list(self.instances.values()):
-            if inst.tracking.update_interface(ifname, up) or inst.config.interface == ifname:
+            if inst.tracking.update("interface", ifname, up) or inst.config.interface == ifname:
                 self._apply_tracking(inst, now, out)
         return out
 
     def _tracking(self, cfg: VrrpInstance) -> PriorityCalculator:
-        scripts = {s.name: s for s in self.config.vrrp_scripts}
-        return PriorityCalculator(cfg, scripts, _sync_group_of(self.config, cfg.name))
+        return PriorityCalculator(cfg, track_definitions(self.config), _sync_group_of(self.config, cfg.name))
 
     def _params(self, cfg: VrrpInstance, primary_ip: bytes) -> MachineParams:
         """The machine's settings; sync-group members wait for their group to take over."""
@@ -483,20 +567,31 @@ class VrrpRouter:
         return MachineParams.from_instance(cfg, primary_ip, group_hold=in_group)
 
     def _refresh_tracking_inputs(self, inst: InstanceCore) -> None:
-        """Feed the instance's calculator the current link and script states."""
+        """Feed the instance's calculator the current state of everything it tracks."""
         for item in inst.tracking.items:
             if item.kind == "interface":
-                inst.tracking.update_interface(item.name, self.link_states.get(item.name, False))
-            elif item.name in self.script_trackers:
-                inst.tracking.update_script(item.name, self.script_trackers[item.name].up)
+                inst.tracking.update("interface", item.name, self.link_states.get(item.name, False))
+            elif item.kind == "script":
+                if item.name in self.script_trackers:
+                    inst.tracking.update("script", item.name, self.script_trackers[item.name].up)
+            elif (item.kind, item.name) in self.tracked_status:
+                inst.tracking.update(item.kind, item.name, self.tracked_status[(item.kind, item.name)])
 
     @staticmethod
     def _own_fault(inst: InstanceCore) -> bool:
-        return inst.tracking.faulted or inst.listening is None
+        """Tracking, no socket, or unicast_fault_no_peer without a peer."""
+        cfg = inst.config
+        return inst.tracking.faulted or inst.listening is None or (cfg.unicast_fault_no_peer and not cfg.unicast_peers)
 
     def _apply_tracking(self, inst: InstanceCore, now: float, out: list[Effect], initial: bool = False) -> None:
         """Push the calculator's priority and fault flag into the machine (and the sync group)."""
-        self._apply(inst, inst.machine.set_priority(now, inst.tracking.effective_priority), now, out)
+        before = inst.machine.effective_priority
+        actions = inst.machine.set_priority(now, inst.tracking.effective_priority)
+        after = inst.machine.effective_priority
+        if after != before and inst.machine.state in (MASTER, BACKUP) and not initial:
+            event = "MASTER_PRIORITY" if inst.machine.state == MASTER else "BACKUP_PRIORITY"
+            out.append(InstanceEvent(inst.name, event, after))
+        self._apply(inst, actions, now, out)
         group = self._group_for(inst.name)
         if group is None:
             self._apply(inst, inst.machine.set_fault(now, self._own_fault(inst)), now, out)
@@ -513,22 +608,25 @@ class VrrpRouter:
         name = inst.name
         for action in actions:
             if isinstance(action, Notify):
-                self._entered(inst, action.state, now, out, depth)
+                self._entered(inst, action, now, out, depth)
             elif isinstance(action, WantMaster):
                 self._group_wants(inst, action.wants, now, out, depth)
             else:
                 if isinstance(action, SendAdvert) and action.priority == 0:
                     inst.priority_zero_sent += 1
                 out.append(InstanceAction(name, action))
-        out.append(ArmTimer(name, inst.machine.next_deadline))
+        out.append(ArmTimer(name, self.deadline(name) if self._deferred else inst.machine.next_deadline))
 
-    def _entered(self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int) -> None:
+    def _entered(self, inst: InstanceCore, notify: Notify, now: float, out: list[Effect], depth: int) -> None:
+        state = notify.state
         old, inst.last_state = inst.last_state, state
-        inst.became_master += state == MASTER
+        inst.became_master += state == MASTER and not notify.adopted
+        if state == MASTER:
+            inst.ah_seq.entering_master()
         inst.released_master += old == MASTER
-        out.append(StateChanged(inst.name, old, state, inst.machine.effective_priority))
+        out.append(StateChanged(inst.name, old, state, inst.machine.effective_priority, notify.adopted))
         if state != STOP:
-            self._sync(inst, state, now, out, depth)
+            self._sync(inst, state, now, out, depth, notify.adopted)
 
     def _group_for(self, name: str) -> SyncGroup | None:
         return next((g for g in self.sync_groups.values() if name in g.states), None)
@@ -542,7 +640,9 @@ class VrrpRouter:
             if member is not None and depth < MAX_SYNC_DEPTH:
                 self._apply(member, member.machine.sync_to(now, target), now, out, depth + 1)
 
-    def _sync(self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int) -> None:
+    def _sync(
+        self, inst: InstanceCore, state: int, now: float, out: list[Effect], depth: int, adopted: bool = False
+    ) -> None:
         group = self._group_for(inst.name)
         if group is None:
             return
@@ -551,7 +651,7 @@ class VrrpRouter:
         if after != self._group_announced.get(group.group.name, INIT) and after in (BACKUP, MASTER, FAULT):
             self._group_announced[group.group.name] = after
             log.info("VRRP_Group(%s) Syncing instances to %s state", group.group.name, STATE_NAMES[after])
-            out.append(GroupChanged(group.group.name, after))
+            out.append(GroupChanged(group.group.name, after, adopted))
 
     def _group_wants(self, inst: InstanceCore, wants: bool, now: float, out: list[Effect], depth: int) -> None:
         """A sync-group member's down timer expired (or it heard a master again): the group goes
@@ -563,7 +663,7 @@ class VrrpRouter:
             return
         self._force(group.member_wants_master(inst.name, wants), now, out, depth)
 
-    def _count_drop(self, listener: Listener, inst: InstanceCore | None, reason: wire.Drop) -> None:
+    def _count_drop(self, listener: Listener, inst: InstanceCore | None, reason: wire.Drop | ah.AhDrop) -> None:
         key = (listener.ifname, listener.family)
         counter = self.interface_drops.get(key)
         if counter is None:

@@ -10,6 +10,9 @@ loop reader and only failures are logged; "already there" / "already gone" are n
 which keeps add and delete idempotent. The slow path (start-up clean-up, reloads, the fallback
 when no request could be pre-built) sends the same messages through :class:`RtnlRequester`, a
 blocking socket on the netlink helper thread that waits for the acks.
+
+Policy routing rules (``virtual_rules``, ``static_rules``) are encoded here too
+(:func:`rule_message`) and go through the slow path's :class:`RtnlRequester`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import socket
 import struct
 from collections.abc import Callable, Sequence
 
-from fastalived.config.model import IPAddressSpec
+from fastalived.config.model import IPAddressSpec, RuleSpec
 from fastalived.runtime.netlink import (
     NETLINK_CAP_ACK,
     NLM_F_ACK,
@@ -106,6 +109,76 @@ def address_requests(spec: IPAddressSpec, index: int) -> tuple[bytes, bytes]:
         scope=keyword_number(spec.scope, SCOPES) or 0, label=spec.label,
     )  # fmt: skip
     return add, address_message(False, index, address, prefixlen, peer=peer)
+
+
+RTM_NEWRULE, RTM_DELRULE = 32, 33
+_FIB_RULE_HDR = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, res1, res2, action, flags
+FIB_RULE_INVERT = 0x2
+FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_GOTO, FRA_PRIORITY, FRA_FWMARK = 1, 2, 3, 4, 6, 10
+FRA_SUPPRESS_PREFIXLEN, FRA_TABLE, FRA_FWMASK, FRA_OIFNAME, FRA_L3MDEV = 14, 15, 16, 17, 19
+FRA_UID_RANGE, FRA_PROTOCOL, FRA_IP_PROTO, FRA_SPORT_RANGE, FRA_DPORT_RANGE = 20, 21, 22, 23, 24
+RULE_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}  # FR_ACT_*
+_U32, _U32_PAIR, _U16_PAIR = struct.Struct("=I"), struct.Struct("=II"), struct.Struct("=HH")
+
+
+def rule_message(add: bool, rule: RuleSpec) -> bytes:
+    """The RTM_NEWRULE (``add``) or RTM_DELRULE request for a configured rule, as keepalived and
+    ``ip rule add|del`` encode it: a table below 256 in the header, a larger one as FRA_TABLE;
+    interfaces by name, so the rule may name an interface that does not exist yet."""
+    family = socket.AF_INET6 if rule.family == 6 else socket.AF_INET
+    table = rule.table if rule.action == "table" and not rule.l3mdev and rule.table is not None else 0
+    header_table = table if table < 256 else 0
+    src_len = rule.src.prefixlen if rule.src is not None else 0
+    dst_len = rule.dst.prefixlen if rule.dst is not None else 0
+    flags = FIB_RULE_INVERT if rule.invert else 0
+    body = _FIB_RULE_HDR.pack(family, dst_len, src_len, rule.tos, header_table, 0, 0, RULE_ACTIONS[rule.action], flags)
+    u32 = _U32.pack
+    if header_table != table:
+        body += attr(FRA_TABLE, u32(table))
+    if rule.src is not None:
+        body += attr(FRA_SRC, rule.src.network_address.packed)
+    if rule.dst is not None:
+        body += attr(FRA_DST, rule.dst.network_address.packed)
+    body += attr(FRA_PRIORITY, u32(rule.priority))
+    if rule.fwmark is not None:
+        body += attr(FRA_FWMARK, u32(rule.fwmark))
+    if rule.fwmask is not None:
+        body += attr(FRA_FWMASK, u32(rule.fwmask))
+    if rule.suppress_prefixlength is not None:
+        body += attr(FRA_SUPPRESS_PREFIXLEN, u32(rule.suppress_prefixlength))
+    if rule.iif is not None:
+        body += attr(FRA_IIFNAME, rule.iif.encode() + b"\0")
+    if rule.oif is not None:
+        body += attr(FRA_OIFNAME, rule.oif.encode() + b"\0")
+    if rule.uidrange is not None:
+        body += attr(FRA_UID_RANGE, _U32_PAIR.pack(*rule.uidrange))
+    if rule.l3mdev:
+        body += attr(FRA_L3MDEV, b"\x01")
+    if rule.protocol is not None:
+        body += attr(FRA_PROTOCOL, bytes((rule.protocol,)))
+    if rule.ipproto is not None:
+        body += attr(FRA_IP_PROTO, bytes((rule.ipproto,)))
+    if rule.sport is not None:
+        body += attr(FRA_SPORT_RANGE, _U16_PAIR.pack(*rule.sport))
+    if rule.dport is not None:
+        body += attr(FRA_DPORT_RANGE, _U16_PAIR.pack(*rule.dport))
+    if rule.action == "goto" and rule.goto is not None:
+        body += attr(FRA_GOTO, u32(rule.goto))
+    return message(RTM_NEWRULE if add else RTM_DELRULE, ADD_FLAGS if add else DEL_FLAGS, 0, body)
+
+
+def describe_rule(rule: RuleSpec) -> str:
+    """A rule as ``ip rule`` would write it, for the log."""
+    words = ["inet6"] if rule.family == 6 else []
+    words += ["not"] if rule.invert else []
+    words += [f"from {rule.src}"] if rule.src is not None else []
+    words += [f"to {rule.dst}"] if rule.dst is not None else []
+    words += [f"iif {rule.iif}"] if rule.iif is not None else []
+    words += [f"oif {rule.oif}"] if rule.oif is not None else []
+    words += [f"fwmark {rule.fwmark:#x}"] if rule.fwmark is not None else []
+    action = "l3mdev" if rule.l3mdev else f"lookup {rule.table}" if rule.action == "table" else rule.action
+    words += [f"pref {rule.priority}", f"goto {rule.goto}" if rule.action == "goto" else action]
+    return " ".join(words)
 
 
 def _route_socket(blocking: bool) -> socket.socket:

@@ -3,7 +3,9 @@
 keepalived forks a child per check, treats exit status 0 as success and kills a child that outlives
 ``timeout``. We do the same with asyncio subprocesses in their own session, so a timeout kills the
 whole process group (a shell script's children too), not just the direct child. The results go to
-a callback; rise/fall counting lives in the sans-IO :mod:`fastalived.vrrp.tracking`.
+a callback; rise/fall counting lives in the sans-IO :mod:`fastalived.vrrp.tracking`. A script that
+script security refuses is disabled once (:class:`fastalived.runtime.scripts.Script`): it fails,
+and is not run again until a reload.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from fastalived.config.model import GlobalDefs, VrrpScript
 from fastalived.runtime.commands import command_argv
-from fastalived.runtime.scripts import run_script
+from fastalived.runtime.scripts import Script
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -43,8 +45,8 @@ class ScriptRunner:
         if global_defs is not None:
             self._global_defs = global_defs
         wanted = {s.name: s for s in scripts}
-        for name in list(self._tasks):
-            if wanted.get(name) != self._tasks[name][0]:
+        for name, (script, task) in list(self._tasks.items()):
+            if wanted.get(name) != script or task.done():  # a disabled script is judged anew
                 self._tasks.pop(name)[1].cancel()
         for name, script in wanted.items():
             if name not in self._tasks:
@@ -59,14 +61,20 @@ class ScriptRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, script: VrrpScript) -> None:
-        argv = command_argv(script.script)
+        runner = Script(command_argv(script.script), script.user, script.group, f"vrrp_script {script.name}")
         timeout = script.timeout if script.timeout is not None else script.interval
         while True:
             started = time.monotonic()
-            status = await run_script(argv, timeout, self._global_defs, script.user, script.group)
+            status = await runner.run(timeout, self._global_defs)
             current = self._tasks.get(script.name)
             if current is None or current[0] is not script:
                 return  # removed or replaced by update() while the last run was finishing
+            if runner.disabled is not None:
+                # Refused (script security): keepalived never runs it again. It fails at once,
+                # whatever its ``fall``, and stays failed until a reload judges it anew.
+                for _ in range(max(1, script.fall)):
+                    self._on_result(script.name, False)
+                return
             if status is None:
                 log.info("Script `%s` timed out or failed to start", script.name)
             self._on_result(script.name, status == 0)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
+from fastalived.config.model import Config, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, clamp_priority
 
 
@@ -49,69 +49,130 @@ class ScriptTracker:
         return True
 
 
-TrackKind = Literal["script", "interface"]
+TrackKind = Literal["interface", "script", "file", "process", "bfd", "src_ip"]
+Status = bool | int | None  # up/down (None: not known yet); a tracked file's value
+FILE_FAULT = -254  # keepalived's track_file level that means FAULT
+
+
+@dataclass(frozen=True, slots=True)
+class TrackDefault:
+    """What a tracked object brings when an entry names it without ``weight``: its own weight
+    and direction, and its status before the first report (``init_fail`` scripts start down)."""
+
+    weight: int
+    reverse: bool
+    initial: Status = None
+
+
+TrackDefinitions = dict[TrackKind, dict[str, TrackDefault]]
+
+
+def script_defaults(scripts: Iterable[VrrpScript]) -> dict[str, TrackDefault]:
+    return {s.name: TrackDefault(s.weight, s.weight_reverse, False if s.init_fail else None) for s in scripts}
+
+
+def track_definitions(config: Config) -> TrackDefinitions:
+    """Every object an instance may track by name, with its defaults."""
+    return {
+        "script": script_defaults(config.vrrp_scripts),
+        "file": {f.name: TrackDefault(f.weight, f.weight_reverse) for f in config.track_files},
+        # a process's status comes from the role's /proc scan, done before any instance starts
+        "process": {t.name: TrackDefault(t.weight, t.weight_reverse) for t in config.track_processes},
+        # a BFD session is down until its handshake completes (keepalived starts such instances in FAULT)
+        "bfd": {b.name: TrackDefault(b.weight, b.weight_reverse, False) for b in config.bfd_instances if b.vrrp},
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class TrackedItem:
-    """One tracked script or interface as it bears on one instance; weight 0 = FAULT item."""
+    """One tracked object as it bears on one instance; weight 0 = FAULT item."""
 
     kind: TrackKind
     name: str
     weight: int
     reverse: bool
 
-    def contribution(self, up: bool | None) -> int:
-        """Priority change while in this state: positive weights count while up, negative
-        ones while down, ``reverse`` flips the sign; an item not yet known counts nothing."""
-        if up is None or self.weight == 0 or (self.weight > 0) != up:
+    def file_level(self, value: int) -> int:
+        """keepalived's track_file status: ``value * weight`` (negated by ``reverse``) within
+        -254..253, where -254 means FAULT; with weight 0 a non-zero value (zero, with
+        ``reverse``) is FAULT."""
+        if self.weight == 0:
+            return FILE_FAULT if (value != 0) != self.reverse else 0
+        return max(FILE_FAULT, min(253, value * self.weight * (-1 if self.reverse else 1)))
+
+    def contribution(self, status: Status) -> int:
+        """Priority change in this state: positive weights count while up, negative ones while
+        down, ``reverse`` flips the sign; a file adds its level; unknown counts nothing."""
+        if status is None:
+            return 0
+        if self.kind == "file":
+            level = self.file_level(int(status))
+            return 0 if level == FILE_FAULT else level
+        if self.weight == 0 or (self.weight > 0) != status:
             return 0
         return -self.weight if self.reverse else self.weight
 
-    def faults(self, up: bool | None) -> bool:
-        """Weight-0 items fault while down (while up with ``reverse``), never while unknown."""
-        return self.weight == 0 and up is not None and up == self.reverse
+    def faults(self, status: Status) -> bool:
+        """Weight-0 items fault while down (while up with ``reverse``), never while unknown; a
+        file faults at level -254."""
+        if status is None:
+            return False
+        if self.kind == "file":
+            return self.file_level(int(status)) == FILE_FAULT
+        return self.weight == 0 and status == self.reverse
+
+
+_LISTS: tuple[tuple[TrackKind, str], ...] = (
+    ("script", "track_script"),
+    ("file", "track_file"),
+    ("process", "track_process"),
+    ("bfd", "track_bfd"),
+)
 
 
 def tracked_items(
-    inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: VrrpSyncGroup | None = None
+    inst: VrrpInstance, definitions: TrackDefinitions, sync_group: VrrpSyncGroup | None = None
 ) -> tuple[TrackedItem, ...]:
     """Everything ``inst`` tracks: its own interface (unless ``dont_track_primary``), its
-    track_interface/track_script entries, and its sync group's. Inside a sync group the
-    instance's own weights are forced to 0, as keepalived does, so members agree on priority."""
+    track_* entries, and its sync group's. Inside a sync group the instance's own weights are
+    forced to 0, as keepalived does, so members agree on priority (unless the group says
+    ``sync_group_tracking_weight``)."""
     items: list[TrackedItem] = []
     if not inst.dont_track_primary:
         items.append(TrackedItem("interface", inst.interface, 0, False))
-    items += _entries(inst.track_interface, inst.track_script, scripts, keep_weights=sync_group is None)
+    if inst.track_src_ip:  # its configured source address, named after the instance (vrrp/linkwatch.py)
+        items.append(TrackedItem("src_ip", inst.name, 0, False))
+    items += _entries(inst, definitions, keep_weights=sync_group is None or sync_group.sync_group_tracking_weight)
     if sync_group is not None:
-        items += _entries(sync_group.track_interface, sync_group.track_script, scripts, keep_weights=True)
+        items += _entries(sync_group, definitions, keep_weights=True)
     return tuple(items)
 
 
 def _entries(
-    interfaces: Iterable[TrackInterface],
-    track_scripts: Iterable[TrackScript],
-    scripts: dict[str, VrrpScript],
-    keep_weights: bool,
+    owner: VrrpInstance | VrrpSyncGroup, definitions: TrackDefinitions, keep_weights: bool
 ) -> Iterator[TrackedItem]:
-    """TrackedItems for one tracking block; without ``keep_weights`` a weighted entry becomes
-    a plain fault item (down -> FAULT), while an explicit ``weight 0 reverse`` stays reversed."""
+    """TrackedItems for one owner's tracking blocks; without ``keep_weights`` a weighted entry
+    becomes a plain fault item (down -> FAULT), while an explicit ``weight 0 reverse`` stays
+    reversed."""
 
     def item(kind: TrackKind, name: str, weight: int, reverse: bool) -> TrackedItem:
         if keep_weights or weight == 0:
             return TrackedItem(kind, name, weight, reverse)
         return TrackedItem(kind, name, 0, False)
 
-    for ti in interfaces:
+    for ti in owner.track_interface:
         yield item("interface", ti.name, ti.weight or 0, ti.reverse)
-    for ts in track_scripts:
-        script = scripts.get(ts.name)
-        if script is None:
-            continue  # the parser reports unknown scripts; nothing to track here
-        if ts.weight is None:
-            yield item("script", ts.name, script.weight, script.weight_reverse)
-        else:
-            yield item("script", ts.name, ts.weight, ts.reverse)
+    for kind, attribute in _LISTS:
+        known = definitions.get(kind, {})
+        entries: Iterable[TrackScript] = getattr(owner, attribute)
+        for entry in entries:
+            default = known.get(entry.name)
+            if default is None:
+                continue  # the parser reports unknown names; nothing to track here
+            if entry.weight is None:
+                yield item(kind, entry.name, default.weight, default.reverse)
+            else:
+                yield item(kind, entry.name, entry.weight, entry.reverse)
 
 
 class PriorityCalculator:
@@ -119,29 +180,24 @@ class PriorityCalculator:
     and whether any weight-0 item puts the instance in FAULT."""
 
     def __init__(
-        self, inst: VrrpInstance, scripts: dict[str, VrrpScript], sync_group: VrrpSyncGroup | None = None
+        self, inst: VrrpInstance, definitions: TrackDefinitions, sync_group: VrrpSyncGroup | None = None
     ) -> None:
         self.base_priority = inst.priority
-        self.items = tracked_items(inst, scripts, sync_group)
-        self._status: dict[tuple[TrackKind, str], bool | None] = {}
+        self.items = tracked_items(inst, definitions, sync_group)
+        self._status: dict[tuple[TrackKind, str], Status] = {}
         for item in self.items:
-            initial = (False if scripts[item.name].init_fail else None) if item.kind == "script" else True
-            self._status[(item.kind, item.name)] = initial
+            default = definitions.get(item.kind, {}).get(item.name)
+            initial = default.initial if default is not None else None
+            self._status[(item.kind, item.name)] = True if item.kind == "interface" else initial
         self.effective_priority, self.faulted = self._compute()
 
-    def update_script(self, name: str, up: bool | None) -> bool:
-        """A script's tracked state (``ScriptTracker.up``); True if priority or fault changed."""
-        return self._update("script", name, up)
-
-    def update_interface(self, name: str, up: bool) -> bool:
-        """A link's operational state; True if priority or fault changed."""
-        return self._update("interface", name, up)
-
-    def _update(self, kind: TrackKind, name: str, up: bool | None) -> bool:
+    def update(self, kind: TrackKind, name: str, status: Status) -> bool:
+        """A tracked object's new status (a script's ``ScriptTracker.up``, a link's operational
+        state, a file's value ...); True if priority or fault changed."""
         key = (kind, name)
-        if key not in self._status or self._status[key] == up:
+        if key not in self._status or self._status[key] == status:
             return False
-        self._status[key] = up
+        self._status[key] = status
         before = (self.effective_priority, self.faulted)
         self.effective_priority, self.faulted = self._compute()
         return before != (self.effective_priority, self.faulted)

@@ -14,13 +14,13 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from fastalived.config.model import GlobalDefs, IPAddress, IPAddressSpec, VrrpInstance
 from fastalived.runtime.jobs import SerialTasks
 from fastalived.vrrp.addresses import FrameSender, Netlink, announcement_frames
 from fastalived.vrrp.io import VrrpSocket
-from fastalived.vrrp.machine import GARP_REFRESH
+from fastalived.vrrp.machine import GARP_LOWER_PRIO, GARP_REFRESH
 from fastalived.vrrp.rtnl import RtnlSender, address_requests
 
 log = logging.getLogger("fastalived.vrrp")
@@ -52,8 +52,19 @@ def _by_device(cfg: VrrpInstance, vips: Iterable[IPAddressSpec]) -> dict[str, li
     return by_dev
 
 
+def _master_repeat(cfg: VrrpInstance) -> int:
+    return cfg.garp_master_repeat
+
+
+# GARP burst -> how many GARPs/NAs per address (GARP_ON_MASTER and GARP_DELAYED: garp_master_repeat)
+_BURST_REPEAT: dict[int, Callable[[VrrpInstance], int]] = {
+    GARP_REFRESH: lambda cfg: cfg.garp_master_refresh_repeat,
+    GARP_LOWER_PRIO: lambda cfg: cfg.garp_lower_prio_repeat,
+}
+
+
 class VipEffects:
-    """Adds, removes and announces instances' VIPs (and their virtual routes)."""
+    """Adds, removes and announces instances' VIPs (and their virtual routes and rules)."""
 
     def __init__(self, netlink: Netlink, frames: FrameSender, jobs: SerialTasks) -> None:
         self.netlink = netlink
@@ -99,6 +110,8 @@ class VipEffects:
         log.info("(%s) setting VIPs.", cfg.name)
         if cfg.virtual_routes:
             self.jobs.submit(cfg.name, lambda: self.netlink.add_routes(cfg.virtual_routes, vip_device(cfg)))
+        if cfg.virtual_rules:  # after the routes they may point at, as keepalived
+            self.jobs.submit(cfg.name, lambda: self.netlink.add_rules(cfg.virtual_rules))
 
     def remove(self, cfg: VrrpInstance, prebuilt: Requests | None) -> None:
         """Leaving MASTER: the delete requests go out with this tick's :meth:`flush`."""
@@ -106,13 +119,15 @@ class VipEffects:
         if prebuilt is None or self.rtnl is None:
             self.jobs.submit(cfg.name, lambda: self._remove_vips(cfg))
             return
+        if cfg.virtual_rules:
+            self.jobs.submit(cfg.name, lambda: self.netlink.remove_rules(cfg.virtual_rules))
         if cfg.virtual_routes:
             self.jobs.submit(cfg.name, lambda: self.netlink.remove_routes(cfg.virtual_routes, vip_device(cfg)))
         self.rtnl.queue(prebuilt)
 
     def announce(self, cfg: VrrpInstance, burst: int, fast: bool) -> None:
         """One GARP / NA burst; ``fast``: the VIPs went the pre-built way, so may the frames."""
-        repeat = cfg.garp_master_refresh_repeat if burst == GARP_REFRESH else cfg.garp_master_repeat
+        repeat = _BURST_REPEAT.get(burst, _master_repeat)(cfg)
         if not (fast and self._queue_announce(cfg, repeat)):
             self.jobs.submit(cfg.name, lambda: self._announce(cfg, instance_vips(cfg), repeat))
 
@@ -150,8 +165,10 @@ class VipEffects:
     async def _set_vips(self, cfg: VrrpInstance) -> None:
         await self.netlink.add_addresses(instance_vips(cfg), vip_device(cfg))
         await self.netlink.add_routes(cfg.virtual_routes, vip_device(cfg))
+        await self.netlink.add_rules(cfg.virtual_rules)
 
     async def _remove_vips(self, cfg: VrrpInstance) -> None:
+        await self.netlink.remove_rules(cfg.virtual_rules)
         await self.netlink.remove_routes(cfg.virtual_routes, vip_device(cfg))
         await self.netlink.remove_addresses(instance_vips(cfg), vip_device(cfg))
 
@@ -163,12 +180,14 @@ class VipEffects:
         for spec in gone:
             log.info("(%s) ip address %s dev %s, no longer exist", new.name, spec.address, spec.dev or vip_device(old))
         netlink = self.netlink
+        await netlink.remove_rules([r for r in old.virtual_rules if r not in new.virtual_rules])
         await netlink.remove_routes([r for r in old.virtual_routes if r not in new.virtual_routes], vip_device(old))
         await netlink.remove_addresses(gone, vip_device(old))
         if added:
             log.info("(%s) setting VIPs.", new.name)
         await netlink.add_addresses(added, vip_device(new))
         await netlink.add_routes([r for r in new.virtual_routes if r not in old.virtual_routes], vip_device(new))
+        await netlink.add_rules([r for r in new.virtual_rules if r not in old.virtual_rules])
         await self._announce(new, added, new.garp_master_repeat)
 
     async def _announce(self, cfg: VrrpInstance, vips: Iterable[IPAddressSpec], repeat: int) -> None:

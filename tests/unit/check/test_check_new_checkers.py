@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from fastalived.check.datagram import reply_failure
-from fastalived.check.file import file_verdict, parse_value
+from fastalived.check.file import file_verdict
 from fastalived.check.http import UrlRecovery
 from fastalived.check.icmp import checksum, echo_request, is_our_reply
 from fastalived.check.state import CheckResult
@@ -17,6 +17,7 @@ from fastalived.check.tcp import checker_socket
 from fastalived.config import parse_string
 from fastalived.config.model import FileCheck, PingCheck, UdpCheck
 from fastalived.config.parse_checkers import parse_hex
+from fastalived.runtime.track_file import parse_value
 from tests.check.builders import common
 
 

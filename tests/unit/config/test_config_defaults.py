@@ -27,11 +27,13 @@ def test_global_vrrp_version_and_strict_flow_into_instances() -> None:
     config = load(
         "global_defs {\n vrrp_version 3\n vrrp_strict\n vrrp_garp_master_repeat 9\n}\n"
         "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n}\n"
-        "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n garp_master_repeat 1\n accept\n}\n"
+        "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n garp_master_repeat 1\n}\n"
+        "vrrp_instance C {\n interface eth0\n virtual_router_id 3\n accept\n}\n"
     )
-    a, b = config.vrrp_instances
+    a, b, c = config.vrrp_instances
     assert (a.version, a.advert_int, a.accept, a.garp_master_repeat) == (3, 0.5, False, 9)
-    assert (b.version, b.accept, b.garp_master_repeat) == (2, True, 1)
+    assert (b.version, b.accept, b.garp_master_repeat) == (2, False, 1)
+    assert (c.version, c.accept) == (3, True)  # strict VRRPv2 resets accept (vrrp/test_firewall.py)
 
 
 def test_v3_advert_int_is_rounded_to_centiseconds() -> None:
@@ -348,3 +350,13 @@ def test_address_group_service_without_protocol_defaults_to_udp() -> None:
 
 def test_fwmark_only_group_service_without_protocol_has_no_default_warning() -> None:
     load("virtual_server_group g {\n fwmark 5\n}\nvirtual_server group g {\n real_server 203.0.113.1 80 {\n }\n}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0077", 0o077), ("0x12", 0x12), ("18", 18), ("IWGRP|IWOTH", 0o022), ("IRWXO", None), ("IWGRP | IRWXU", None)],
+)
+def test_umask_as_keepalived_reads_it(text: str, value: int | None) -> None:
+    result = parse_string(f"global_defs {{\n    umask {text}\n}}\n")
+    assert result.config.global_defs.umask == value
+    assert result.ok is (value is not None)

@@ -172,11 +172,11 @@ CASES: dict[str, tuple[str, list[str]]] = {
         VI + "    version 3\n    authentication {\n        auth_pass abc\n    }\n}\n",
         ["keepalived.conf:5:5: warning: vrrp_instance VI_1: authentication ignored: VRRPv3 has no authentication"],
     ),
-    "notify_unquoted_arguments": (
-        VI + "    notify_master /etc/keepalived/master.sh now\n}\n",
+    "notify_unknown_user": (
+        VI + "    notify_master /etc/keepalived/master.sh nosuchuser\n}\n",
         [
-            "keepalived.conf:4:45: warning: vrrp_instance VI_1: notify_master: 'now' would be keepalived's [username "
-            "[groupname]], which fastalived does not support; quote the command to pass arguments"
+            "keepalived.conf:4:45: error: vrrp_instance VI_1: Invalid user/group for notify_master script "
+            "/etc/keepalived/master.sh - ignoring"
         ],
     ),
     "value_missing": (

@@ -77,7 +77,7 @@ def test_doubling_definitions_are_refused_at_the_line_length_bound() -> None:
 def test_line_multiplying_definitions_stop_at_the_expansion_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lexer_module, "MAX_GENERATED_LINES", 1000)
     # each definition is two lines of the previous one: $L20 would be 2**20 lines
-    definitions = "$L0=notify_fifo x\n" + "".join(f"$L{i}=$L{i - 1}\\\n$L{i - 1}\n" for i in range(1, 21))
+    definitions = "$L0=vrrp_no_swap\n" + "".join(f"$L{i}=$L{i - 1}\\\n$L{i - 1}\n" for i in range(1, 21))
     result = parse_string(definitions + "global_defs {\n$L20\n}\n" + INSTANCE, "k.conf")
     assert [d.message for d in result.errors] == [
         "~SEQ/~LST and $definitions expand the config by more than 1000 lines; the rest of the expansion is ignored"

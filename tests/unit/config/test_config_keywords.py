@@ -11,6 +11,7 @@ from fastalived import cli
 from fastalived.config import (
     compat_doc,
     keywords,
+    parse_bfd,
     parse_checkers,
     parse_global,
     parse_virtual_server,
@@ -30,6 +31,7 @@ PARSER_TABLES: dict[str, set[str]] = {
     "": set(parser.SECTIONS),
     "global_defs": {*parse_global.GLOBAL_SETTINGS, *parse_global.GLOBAL_BLOCKS},
     "SSL": set(parse_global.SSL_SETTINGS),
+    "bfd_instance": {*parse_bfd.BFD_SETTINGS, *parse_bfd.BFD_BLOCKS},
     "vrrp_script": {*parse_vrrp.SCRIPT_SETTINGS, *parse_vrrp.SCRIPT_BLOCKS},
     "vrrp_sync_group": {*parse_vrrp.SYNC_GROUP_SETTINGS, *parse_vrrp.SYNC_GROUP_BLOCKS},
     "vrrp_instance": {*parse_vrrp.INSTANCE_SETTINGS, *parse_vrrp.INSTANCE_BLOCKS},

@@ -87,7 +87,8 @@ def test_sync_group(config: m.Config) -> None:
     (group,) = config.vrrp_sync_groups
     assert group.name == "VG_1" and group.group == ("VI_1", "VI_6")
     assert group.notify == m.NotifyScripts(
-        notify_master="/etc/keepalived/group.sh master", notify_backup="/etc/keepalived/group_backup.sh"
+        notify_master=m.Command("/etc/keepalived/group.sh master"),
+        notify_backup=m.Command("/etc/keepalived/group_backup.sh"),
     )
     assert group.track_script == (m.TrackScript("chk_api"),)
     assert group.global_tracking
@@ -131,11 +132,11 @@ def test_vrrp_instance_v2(config: m.Config) -> None:
     assert vi.virtual_routes == (m.RouteSpec(ip_network("203.0.113.0/24"), via=ip_address("198.51.100.1"), dev="eth0"),)
     assert (vi.nopreempt, vi.preempt_delay, vi.accept) == (False, 0.0, False)
     assert vi.notify == m.NotifyScripts(
-        notify_master="/etc/keepalived/notify.sh master VI_1",
-        notify_backup="/etc/keepalived/backup.sh",
-        notify_fault="/etc/keepalived/fault.sh",
-        notify_stop="/etc/keepalived/stop.sh",
-        notify="/etc/keepalived/notify_any.sh",
+        notify_master=m.Command("/etc/keepalived/notify.sh master VI_1"),
+        notify_backup=m.Command("/etc/keepalived/backup.sh"),
+        notify_fault=m.Command("/etc/keepalived/fault.sh"),
+        notify_stop=m.Command("/etc/keepalived/stop.sh"),
+        notify=m.Command("/etc/keepalived/notify_any.sh"),
         smtp_alert=True,
     )
     assert (vi.debug, vi.use_vmac) == (2, "vrrp.51")
@@ -147,7 +148,7 @@ def test_vrrp_instance_v3_ipv6_unicast(config: m.Config) -> None:
     assert (vi.version, vi.advert_int, vi.family, vi.state, vi.priority) == (3, 0.25, 6, "BACKUP", 100)
     assert vi.unicast_src_ip == ip_address("2001:db8::2")
     assert vi.unicast_peers == (ip_address("2001:db8::3"), ip_address("2001:db8::4"))
-    assert vi.accept and vi.use_vmac == "vrrp6"
+    assert vi.accept and vi.use_vmac == "vrrp6" and vi.vmac_xmit_base
     assert (vi.nopreempt, vi.preempt_delay) == (False, 30.0)
 
 
@@ -170,7 +171,10 @@ def test_virtual_server_fields(config: m.Config) -> None:
     assert (vs.ha_suspend, vs.virtualhost, vs.sorry_server_inhibit) == (True, "www.example.com", True)
     assert vs.sorry_server == m.SorryServer(ip_address("203.0.113.99"), 80)  # DR: the service's port
     assert (vs.quorum, vs.hysteresis) == (2, 1)
-    assert (vs.quorum_up, vs.quorum_down) == ("/etc/keepalived/quorum.sh up", "/etc/keepalived/quorum.sh down")
+    assert (vs.quorum_up, vs.quorum_down) == (
+        m.Command("/etc/keepalived/quorum.sh up"),
+        m.Command("/etc/keepalived/quorum.sh down"),
+    )
     assert (vs.alpha, vs.omega, vs.inhibit_on_failure, vs.sched_flags) == (True, True, True, ("sh-port",))
 
 
@@ -179,8 +183,8 @@ def test_real_server_with_http_get(config: m.Config) -> None:
     assert rs.key == (ip_address("203.0.113.11"), 80)
     assert (rs.weight, rs.notify_up, rs.notify_down, rs.uthreshold, rs.lthreshold) == (
         3,
-        "/etc/keepalived/rs_up.sh",
-        "/etc/keepalived/rs_down.sh",
+        m.Command("/etc/keepalived/rs_up.sh"),
+        m.Command("/etc/keepalived/rs_down.sh"),
         1000,
         10,
     )
@@ -303,22 +307,16 @@ def test_unsupported_keywords_and_blocks_warn_and_noop_ones_load_quietly() -> No
     result = parse_string("""\
 global_defs {
     enable_snmp_vrrp
-    nftables
+    vrrp_iptables
     vrrp_no_swap
 }
 bfd_instance bfd1 {
     neighbor_ip 198.51.100.9
 }
-vrrp_track_process haproxy {
-    process haproxy
-}
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 1
-    strict_mode on
-    track_process {
-        haproxy
-    }
+    use_vmac_addr
 }
 virtual_server 198.51.100.1 80 {
     real_server 203.0.113.1 80 {
@@ -332,15 +330,13 @@ virtual_server 198.51.100.1 80 {
     assert result.ok
     assert [d.keyword for d in result.warnings] == [
         "enable_snmp_vrrp",
-        "nftables",
-        "bfd_instance",
-        "vrrp_track_process",
-        "strict_mode",
-        "track_process",
+        "vrrp_iptables",
+        "use_vmac_addr",
         "BFD_CHECK",
     ]
-    assert str(result.warnings[2]) == (
-        "<string>:6:1: warning: 'bfd_instance' is not supported by fastalived; ignored (BFD is not implemented)"
+    assert str(result.warnings[-1]) == (
+        "<string>:16:9: warning: virtual_server 198.51.100.1 80: real_server 203.0.113.1 80: 'BFD_CHECK' is not"
+        " supported by fastalived; ignored (BFD_CHECK is not implemented; VRRP track_bfd is)"
     )
     assert [str(d) for d in result.notices] == [
         "<string>:4:5: info: global_defs: 'vrrp_no_swap' has no effect in fastalived: process scheduling/memory"
@@ -458,7 +454,8 @@ vrrp_instance VI_1 {
 }
 """)
     assert result.ok
-    assert [d.keyword for d in result.warnings] == ["track_group", "interface_up_down_delays", "vrf"]
+    assert [d.keyword for d in result.warnings] == ["track_group", "vrf"]
+    assert result.config.global_defs.interface_delays == (m.InterfaceDelay("eth0", 1.0, 2.0),)
     assert result.config.global_defs.lvs_flush_onstop is False
     assert [a.brd for a in result.config.static_ipaddress] == [
         ip_address("198.51.100.255"),

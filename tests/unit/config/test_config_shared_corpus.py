@@ -25,8 +25,11 @@ CONFIG_IDS = {"conditional_conf": "high", "advanced_syntax_examples": "main"}
 EXPECTED_ERRORS = {
     # keepalived: "Invalid lvs_scheduler 'loadbalance'", "persistence_timeout invalid"
     "05-keepalived_master02": ["lb_algo", "persistence_timeout"],
-    # keepalived: "(VI_0) track script offset_instance_0 not found, ignoring..."
-    "advanced_syntax_examples": ["track_script", "track_script"],
+    # keepalived: "Invalid user/group for notify_master script ..." (no group named "group" here),
+    # "(VI_0) track script offset_instance_0 not found, ignoring..."
+    "advanced_syntax_examples": ["notify_master", "track_script", "track_script"],
+    # keepalived: "Invalid rule to address 192.168.100./24" (and 192.168.200./24)
+    "vrrp.rules": ["to", "to"],
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fastalived.config.model import Config
+from fastalived.daemon.channel import TO_PARENT
 from fastalived.options import RunOptions
 from fastalived.runtime.role import Metric
 
@@ -37,6 +38,7 @@ class FakeVrrpRole:
         self._items: dict[str, object] = {}
         self._generation = 0
         self._watch: asyncio.Task | None = None
+        self._adopt = list(options.adopt_masters)  # what a respawn after an abnormal exit was handed
 
     def _items_of(self, config: Config) -> dict[str, object]:
         return {i.name: i for i in config.vrrp_instances}
@@ -49,7 +51,9 @@ class FakeVrrpRole:
     async def start(self, config: Config) -> None:
         self._items = self._items_of(config)
         self._generation = 1
-        self._record("start", items=sorted(self._items))
+        self._record("start", items=sorted(self._items), adopt=self._adopt)
+        if self.name == "vrrp":  # every item MASTER, as the real VRRP role reports its states
+            TO_PARENT.send({"op": "vrrp", "states": dict.fromkeys(self._items, 2)})
         self._watch = asyncio.get_running_loop().create_task(self._stall_when_asked())
 
     async def reload(self, config: Config) -> None:
@@ -65,6 +69,11 @@ class FakeVrrpRole:
         if self._watch is not None:
             self._watch.cancel()
         self._record("stop")
+
+    def steer(self, overrides: dict) -> list[str]:
+        """``fastalived ctl``: journal the full set the parent sent and echo it as the change."""
+        self._record("steer", overrides=overrides)
+        return [f"{self.name}: {json.dumps(overrides, sort_keys=True)}"]
 
     def snapshot(self) -> dict:
         return {

@@ -50,3 +50,19 @@ def test_no_console_no_syslog_is_silent(capsys) -> None:
     logging.getLogger("x").warning("nothing")
     assert capsys.readouterr().err == ""
     assert [type(h) for h in logging.getLogger().handlers] == [logging.NullHandler]
+
+
+def test_json_log_format_is_one_object_a_line(capsys) -> None:
+    import json
+
+    logsetup.configure(RunOptions(log_console=True, no_syslog=True, log_format="json"), "check")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("fastalived.check").exception('say "hi"\nthere')
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == 'say "hi"\nthere' and entry["level"] == "error"
+    assert entry["process"] == "fastalived_healthcheckers" and entry["pid"] == os.getpid()
+    assert entry["logger"] == "fastalived.check" and "RuntimeError: boom" in entry["exception"]
+    assert entry["time"][4] == "-" and entry["time"][10] == "T"

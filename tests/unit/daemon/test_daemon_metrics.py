@@ -52,3 +52,22 @@ def test_wire_round_trip_keeps_every_field() -> None:
 
 def test_empty_input_renders_nothing() -> None:
     assert render([]) == ""
+
+
+def test_build_info_and_reload_health_pass_promtool() -> None:
+    import pytest
+
+    from fastalived import __version__
+    from fastalived.daemon.metrics import build_info, reload_metrics
+    from tests.support.prometheus import promtool, promtool_missing
+
+    text = render([build_info(), *reload_metrics(False, 1_700_000_000.5)])
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["fastalived_build_info"].samples[0].labels["version"] == __version__
+    assert families["fastalived_build_info"].samples[0].value == 1
+    assert families["fastalived_config_last_reload_successful"].samples[0].value == 0
+    assert families["fastalived_config_last_reload_success_timestamp_seconds"].samples[0].value == 1_700_000_000.5
+    if promtool_missing() is not None:
+        pytest.skip(str(promtool_missing()))
+    result = promtool("check", "metrics", stdin=text)
+    assert result.returncode == 0, result.stdout + result.stderr

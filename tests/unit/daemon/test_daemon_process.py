@@ -272,6 +272,8 @@ def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(daemons) -> None:
 
     for n in range(1, 11):  # warm-up: caches, lazily imported modules
         reload(n)
+    for title in ("VRRP", "Healthcheck"):  # each standby's channel is one more fd
+        wait_until(lambda title=title: f"{title} standby child process" in daemon.log_text())
     _metrics(port)
     before = {pid: (fd_count(pid), rss_kib(pid)) for pid in pids}
     for n in range(11, 111):

@@ -120,7 +120,7 @@ def test_apply_reads_the_checker_state():
     rs = RealServer(ip_address("203.0.113.1"), 80, weight=3)
     vs = VirtualServer(address=ip_address("198.51.100.1"), port=80, protocol="TCP", lvs_sched="rr", real_servers=(rs,))
     state = SimpleNamespace(virtual_servers={vs.key: SimpleNamespace(
-        quorum_up=True, servers={rs.key: SimpleNamespace(up=True, weight=8)})})  # fmt: skip
+        quorum_up=True, servers={rs.key: SimpleNamespace(up=True, weight=8)})}, drained={})  # fmt: skip
     kernel = MemoryKernel()
     director = IpvsDirector(kernel)  # type: ignore[arg-type]
     run(director.apply(Config(virtual_servers=(vs,)), state))
@@ -132,7 +132,7 @@ def test_a_repair_pass_dumps_the_kernel_and_logs_each_fix(caplog):
     rs = RealServer(ip_address("203.0.113.1"), 80, weight=3)
     vs = VirtualServer(address=ip_address("198.51.100.1"), port=80, protocol="TCP", lvs_sched="rr", real_servers=(rs,))
     state = SimpleNamespace(virtual_servers={vs.key: SimpleNamespace(
-        quorum_up=True, servers={rs.key: SimpleNamespace(up=True, weight=3)})})  # fmt: skip
+        quorum_up=True, servers={rs.key: SimpleNamespace(up=True, weight=3)})}, drained={})  # fmt: skip
     config = Config(virtual_servers=(vs,))
     kernel = MemoryKernel()
     director = IpvsDirector(kernel)  # type: ignore[arg-type]

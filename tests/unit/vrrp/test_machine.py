@@ -597,7 +597,9 @@ def test_params_from_instance() -> None:
         garp_master_refresh=30.0,
     )
     p = MachineParams.from_instance(inst, ME)
-    assert dataclasses.astuple(p) == ("VI_9", 9, 3, 150, 0.5, ME, True, 4.0, MASTER, 2.0, 3, 30.0, 3, False)
+    assert dataclasses.astuple(p) == (
+        "VI_9", 9, 3, 150, 0.5, ME, True, 4.0, MASTER, 2.0, 3, 30.0, 3, False, False, 5, 5.0, False
+    )  # fmt: skip
     assert MachineParams.from_instance(inst, ME, group_hold=True).group_hold
     assert p.preempts and p.effective_preempt_delay == 0.0
     assert MachineParams.from_instance(dataclasses.replace(inst, state="BACKUP"), ME).initial_state == BACKUP

@@ -13,7 +13,7 @@ import pytest
 import uvloop
 from aiosmtpd.controller import Controller
 
-from fastalived.config.model import GlobalDefs, NotifyScripts
+from fastalived.config.model import Command, GlobalDefs, NotifyScripts
 from fastalived.runtime.commands import command_argv, run_command
 from fastalived.runtime.scripts import run_script
 from fastalived.vrrp.notify import Notifier
@@ -40,10 +40,10 @@ def test_instance_notify_runs_state_script_then_generic_with_keepalived_argv(tmp
 
     async def scenario() -> None:
         notifier = Notifier(GlobalDefs())
-        scripts = NotifyScripts(notify_master=master, notify=f"{generic} extra")
+        scripts = NotifyScripts(notify_master=Command(master), notify=Command(f"{generic} extra"))
         notifier.instance_changed("VI_1", scripts, "MASTER", 150)
         notifier.instance_changed("VI_1", scripts, "BACKUP", 150)
-        notifier.group_changed("G1", NotifyScripts(notify=generic), "FAULT")
+        notifier.group_changed("G1", NotifyScripts(notify=Command(generic)), "FAULT")
         await notifier.drain()
 
     uvloop.run(scenario())

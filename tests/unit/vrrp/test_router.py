@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from fastalived.vrrp.router import (
     Effect,
     GroupChanged,
     InstanceAction,
+    InstanceEvent,
     StateChanged,
     VrrpRouter,
 )
@@ -341,3 +343,41 @@ def test_ipv6_unicast_advert_is_checked_against_our_own_source_address() -> None
     stranger = wire.build_advert(3, 61, 150, 100, [vip6], src=theirs, dst=theirs)
     assert router.receive(listener, stranger, theirs, 255, 1.0).instance is None
     assert router.interface_drops[("eth0", socket.AF_INET6)] == {"BAD_CHECKSUM": 1}
+
+
+# --------------------------------------------------------------------------- event notifies
+
+
+def events(effects: list[Effect]) -> list[tuple[str, str, int]]:
+    return [(e.instance, e.event, e.priority) for e in effects if isinstance(e, InstanceEvent)]
+
+
+def test_a_master_hearing_a_lower_priority_reports_master_rx_lower_pri() -> None:
+    router, _ = router_for(config(instance()))
+    run_timers(router, 10.0)
+    assert router.is_master("VI_1")
+    effects = router.receive(ETH0, packet(priority=50, src=LOW_PEER), b"", -1, 10.5).effects
+    assert events(effects) == [("VI_1", "MASTER_RX_LOWER_PRI", 100)]
+    assert events(router.receive(ETH0, packet(priority=150), b"", -1, 10.6).effects) == []
+
+
+def test_tracking_priority_changes_are_reported_as_master_or_backup_priority() -> None:
+    cfg = config(
+        "vrrp_script chk {\n    script /bin/true\n    weight -60\n}\n",
+        instance(extra="    track_script {\n        chk\n    }"),
+    )
+    router, _ = router_for(cfg)
+    assert events(router.script_result("chk", False, 1.0)) == [("VI_1", "BACKUP_PRIORITY", 40)]
+    run_timers(router, 10.0)
+    assert events(router.script_result("chk", True, 10.1)) == [("VI_1", "MASTER_PRIORITY", 100)]
+
+
+def test_log_unknown_vrids_names_the_vrid_interface_and_sender(caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    quiet, _ = router_for(config(instance()))
+    quiet.receive(ETH0, packet(vrid=77), b"", -1, 1.0)
+    assert "Unknown VRID" not in caplog.text
+    loud, _ = router_for(config("global_defs {\n    log_unknown_vrids\n}\n", instance()))
+    loud.receive(ETH0, packet(vrid=77), b"", -1, 1.0)
+    assert "Unknown VRID(77) received on interface(eth0) from 192.0.2.20. ignoring..." in caplog.text
+    assert loud.interface_drops[("eth0", socket.AF_INET)]["BAD_VRID"] == 1

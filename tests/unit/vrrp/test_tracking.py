@@ -8,7 +8,21 @@ import pytest
 
 from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, MachineParams, Notify, SendAdvert, VrrpMachine
-from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, SyncGroup, TrackedItem, tracked_items
+from fastalived.vrrp.tracking import (
+    PriorityCalculator,
+    ScriptTracker,
+    SyncGroup,
+    TrackDefault,
+    TrackedItem,
+    script_defaults,
+    tracked_items,
+)
+
+
+def _calculator(
+    inst: VrrpInstance, scripts: dict[str, VrrpScript], group: VrrpSyncGroup | None = None
+) -> PriorityCalculator:
+    return PriorityCalculator(inst, {"script": script_defaults(scripts.values())}, group)
 
 
 def script(name: str = "chk", **kw: object) -> VrrpScript:
@@ -88,53 +102,53 @@ def test_weight_zero_faults(reverse: bool, up: bool, faults: bool) -> None:
 
 
 def test_positive_script_weight_added_when_up() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(weight=20)})
+    calc = _calculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(weight=20)})
     assert calc.effective_priority == 100  # pending counts nothing
-    assert calc.update_script("chk", True) is True
+    assert calc.update("script", "chk", True) is True
     assert calc.effective_priority == 120
-    assert calc.update_script("chk", False) is True
+    assert calc.update("script", "chk", False) is True
     assert (calc.effective_priority, calc.faulted) == (100, False)
 
 
 def test_negative_script_weight_subtracted_when_down() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=-30),)), {"chk": script(weight=5)})
-    calc.update_script("chk", True)
+    calc = _calculator(instance(track_script=(TrackScript("chk", weight=-30),)), {"chk": script(weight=5)})
+    calc.update("script", "chk", True)
     assert calc.effective_priority == 100
-    calc.update_script("chk", False)
+    calc.update("script", "chk", False)
     assert calc.effective_priority == 70
 
 
 def test_track_script_uses_script_reverse_unless_overridden() -> None:
     scripts = {"chk": script(weight=10, weight_reverse=True)}
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), scripts)
-    calc.update_script("chk", True)
+    calc = _calculator(instance(track_script=(TrackScript("chk"),)), scripts)
+    calc.update("script", "chk", True)
     assert calc.effective_priority == 90
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=10),)), scripts)
-    calc.update_script("chk", True)
+    calc = _calculator(instance(track_script=(TrackScript("chk", weight=10),)), scripts)
+    calc.update("script", "chk", True)
     assert calc.effective_priority == 110
 
 
 def test_unweighted_script_failure_faults() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script()})
+    calc = _calculator(instance(track_script=(TrackScript("chk"),)), {"chk": script()})
     assert calc.faulted is False
-    assert calc.update_script("chk", False) is True
+    assert calc.update("script", "chk", False) is True
     assert calc.faulted is True
-    assert calc.update_script("chk", False) is False
-    calc.update_script("chk", True)
+    assert calc.update("script", "chk", False) is False
+    calc.update("script", "chk", True)
     assert calc.faulted is False
 
 
 def test_init_fail_script_faults_from_the_start() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(init_fail=True)})
+    calc = _calculator(instance(track_script=(TrackScript("chk"),)), {"chk": script(init_fail=True)})
     assert calc.faulted is True
 
 
 def test_primary_interface_down_faults_unless_dont_track_primary() -> None:
-    calc = PriorityCalculator(instance(), {})
-    calc.update_interface("eth0", False)
+    calc = _calculator(instance(), {})
+    calc.update("interface", "eth0", False)
     assert calc.faulted is True
-    calc = PriorityCalculator(instance(dont_track_primary=True), {})
-    assert calc.update_interface("eth0", False) is False
+    calc = _calculator(instance(dont_track_primary=True), {})
+    assert calc.update("interface", "eth0", False) is False
     assert calc.faulted is False
 
 
@@ -142,52 +156,52 @@ def test_track_interface_unweighted_faults_weighted_adjusts() -> None:
     inst = instance(
         track_interface=(TrackInterface("eth1"), TrackInterface("eth2", weight=-15), TrackInterface("eth3", weight=5))
     )
-    calc = PriorityCalculator(inst, {})
+    calc = _calculator(inst, {})
     assert calc.effective_priority == 105  # interfaces start up
-    calc.update_interface("eth2", False)
-    calc.update_interface("eth3", False)
+    calc.update("interface", "eth2", False)
+    calc.update("interface", "eth3", False)
     assert (calc.effective_priority, calc.faulted) == (85, False)
-    calc.update_interface("eth1", False)
+    calc.update("interface", "eth1", False)
     assert calc.faulted is True
 
 
 def test_reverse_unweighted_interface_faults_while_up() -> None:
-    calc = PriorityCalculator(instance(track_interface=(TrackInterface("eth1", weight=0, reverse=True),)), {})
+    calc = _calculator(instance(track_interface=(TrackInterface("eth1", weight=0, reverse=True),)), {})
     assert calc.faulted is True
-    calc.update_interface("eth1", False)
+    calc.update("interface", "eth1", False)
     assert calc.faulted is False
 
 
 def test_effective_priority_clamped() -> None:
     scripts = {"up": script("up", weight=200), "down": script("down", weight=-200)}
-    high = PriorityCalculator(instance(track_script=(TrackScript("up"),)), scripts)
-    high.update_script("up", True)
+    high = _calculator(instance(track_script=(TrackScript("up"),)), scripts)
+    high.update("script", "up", True)
     assert high.effective_priority == 254
-    low = PriorityCalculator(instance(track_script=(TrackScript("down"),)), scripts)
-    low.update_script("down", False)
+    low = _calculator(instance(track_script=(TrackScript("down"),)), scripts)
+    low.update("script", "down", False)
     assert low.effective_priority == 1
 
 
 def test_owner_never_reduced_but_can_fault() -> None:
     scripts = {"w": script("w", weight=-50), "f": script("f")}
-    calc = PriorityCalculator(instance(priority=255, track_script=(TrackScript("w"), TrackScript("f"))), scripts)
-    calc.update_script("w", False)
+    calc = _calculator(instance(priority=255, track_script=(TrackScript("w"), TrackScript("f"))), scripts)
+    calc.update("script", "w", False)
     assert calc.effective_priority == 255
-    calc.update_script("f", False)
+    calc.update("script", "f", False)
     assert calc.faulted is True
 
 
 def test_unknown_names_are_ignored() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("missing"),)), {})
-    assert calc.update_script("missing", False) is False
-    assert calc.update_interface("nope", False) is False
+    calc = _calculator(instance(track_script=(TrackScript("missing"),)), {})
+    assert calc.update("script", "missing", False) is False
+    assert calc.update("interface", "nope", False) is False
     assert calc.faulted is False
 
 
 def test_shared_name_updates_every_entry() -> None:
     inst = instance(track_interface=(TrackInterface("eth0", weight=-10),))
-    calc = PriorityCalculator(inst, {})
-    calc.update_interface("eth0", False)
+    calc = _calculator(inst, {})
+    calc.update("interface", "eth0", False)
     assert (calc.effective_priority, calc.faulted) == (90, True)
 
 
@@ -200,16 +214,23 @@ def test_sync_group_zeroes_member_weights_and_adds_group_tracking() -> None:
         track_interface=(TrackInterface("eth9"),),
     )
     scripts = {"own": script("own"), "grp": script("grp")}
-    assert tracked_items(inst, scripts, group) == (
+    assert tracked_items(inst, {"script": script_defaults(scripts.values())}, group) == (
         TrackedItem("script", "own", 0, False),
         TrackedItem("interface", "eth9", 0, False),
         TrackedItem("script", "grp", -40, False),
     )
-    calc = PriorityCalculator(inst, scripts, group)
-    calc.update_script("grp", False)
+    calc = _calculator(inst, scripts, group)
+    calc.update("script", "grp", False)
     assert (calc.effective_priority, calc.faulted) == (60, False)
-    calc.update_script("own", False)
+    calc.update("script", "own", False)
     assert calc.faulted is True
+
+
+def test_sync_group_tracking_weight_keeps_the_members_own_weights() -> None:
+    inst = instance(track_script=(TrackScript("own", weight=20),), dont_track_primary=True)
+    group = VrrpSyncGroup(name="G", group=("VI_1",), sync_group_tracking_weight=True)
+    defaults = {"script": script_defaults([script("own")])}
+    assert tracked_items(inst, defaults, group) == (TrackedItem("script", "own", 20, False),)
 
 
 def test_sync_group_keeps_explicit_weight_zero_reverse() -> None:
@@ -219,20 +240,20 @@ def test_sync_group_keeps_explicit_weight_zero_reverse() -> None:
     )
     group = VrrpSyncGroup(name="G", group=("VI_1",))
     scripts = {"a": script("a"), "b": script("b")}
-    assert tracked_items(inst, scripts, group) == (
+    assert tracked_items(inst, {"script": script_defaults(scripts.values())}, group) == (
         TrackedItem("script", "a", 0, False),
         TrackedItem("script", "b", 0, True),
     )
 
 
 def test_calculator_drives_machine() -> None:
-    calc = PriorityCalculator(instance(track_script=(TrackScript("chk", weight=-60),)), {"chk": script()})
+    calc = _calculator(instance(track_script=(TrackScript("chk", weight=-60),)), {"chk": script()})
     machine = VrrpMachine(
         MachineParams(name="VI_1", vrid=51, version=2, priority=100, advert_int=1.0, primary_ip=b"\x0a\0\0\1")
     )
     machine.start(0.0)
     machine.on_timer(10.0)
-    calc.update_script("chk", False)
+    calc.update("script", "chk", False)
     machine.set_priority(10.5, calc.effective_priority)
     assert machine.on_timer(11.0) == [SendAdvert(40)]
 
@@ -363,3 +384,41 @@ def test_group_wish_counts_masters_and_respects_faults() -> None:
     faulty.member_changed("B", FAULT, 0.0)
     assert faulty.member_wants_master("A", True) == []
     assert faulty.member_wants_master("Z", True) == []
+
+
+# --------------------------------------------------------------------------- track_file
+
+
+def _file_calculator(weight: int | None = None, reverse: bool = False, default_weight: int = 1) -> PriorityCalculator:
+    inst = instance(track_file=(TrackScript("tf", weight=weight, reverse=reverse),))
+    return PriorityCalculator(inst, {"file": {"tf": TrackDefault(default_weight, False)}})
+
+
+def test_track_file_value_times_weight_moves_priority_within_keepalived_limits() -> None:
+    calc = _file_calculator()
+    assert (calc.effective_priority, calc.faulted) == (100, False)  # not read yet: no effect
+    assert calc.update("file", "tf", 20) is True
+    assert calc.effective_priority == 120
+    calc.update("file", "tf", -3)
+    assert calc.effective_priority == 97
+    calc.update("file", "tf", 10_000)  # clamped to 253, then to 254 by the priority limit
+    assert (calc.effective_priority, calc.faulted) == (254, False)
+    calc.update("file", "tf", -10_000)  # -254 and below: FAULT, contributing nothing
+    assert (calc.effective_priority, calc.faulted) == (100, True)
+
+
+def test_track_file_weight_override_reverse_and_weight_zero() -> None:
+    calc = _file_calculator(weight=-5, default_weight=7)
+    calc.update("file", "tf", 2)
+    assert calc.effective_priority == 90
+    reversed_calc = _file_calculator(weight=5, reverse=True)
+    reversed_calc.update("file", "tf", 2)
+    assert reversed_calc.effective_priority == 90
+    gate = _file_calculator(weight=0)
+    gate.update("file", "tf", 1)
+    assert gate.faulted is True
+    gate.update("file", "tf", 0)
+    assert gate.faulted is False
+    inverted = _file_calculator(weight=0, reverse=True)
+    inverted.update("file", "tf", 0)
+    assert inverted.faulted is True

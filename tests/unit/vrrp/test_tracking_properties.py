@@ -6,7 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript
-from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker
+from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, script_defaults
+
+
+def _calculator(inst: VrrpInstance, scripts: dict[str, VrrpScript]) -> PriorityCalculator:
+    return PriorityCalculator(inst, {"script": script_defaults(scripts.values())})
 
 
 class CounterModel:
@@ -65,23 +69,23 @@ def test_priority_stays_in_range_and_matches_fresh_computation(
         track_interface=tuple(TrackInterface(f"if{i}", w, r) for i, (w, r) in enumerate(interface_weights)),
         track_script=tuple(TrackScript(name) for name in scripts),
     )
-    calc = PriorityCalculator(inst, scripts)
+    calc = _calculator(inst, scripts)
     status: dict[tuple[str, str], bool | None] = {}
     for is_script, index, up in updates:
         if is_script:
-            calc.update_script(f"s{index}", up)
+            calc.update("script", f"s{index}", up)
             status[("script", f"s{index}")] = up
         else:
-            calc.update_interface(f"if{index}", bool(up))
+            calc.update("interface", f"if{index}", bool(up))
             status[("interface", f"if{index}")] = bool(up)
         if priority == 255:
             assert calc.effective_priority == 255
         else:
             assert 1 <= calc.effective_priority <= 254
-    fresh = PriorityCalculator(inst, scripts)  # the result depends on the final states only
+    fresh = _calculator(inst, scripts)  # the result depends on the final states only
     for (kind, name), value in status.items():
         if kind == "script":
-            fresh.update_script(name, value)
+            fresh.update("script", name, value)
         else:
-            fresh.update_interface(name, bool(value))
+            fresh.update("interface", name, bool(value))
     assert (fresh.effective_priority, fresh.faulted) == (calc.effective_priority, calc.faulted)
