@@ -7,8 +7,11 @@ servers on ``127.0.0.1`` answered by an asyncio HTTP server inside the node). On
 is up, the checker child is SIGKILLed ``--kills`` times. Printed per kill: the respawn time (kill ->
 the new child's pid file), kill -> its first check, and first check -> every real server checked
 again (goal: within one delay_loop), all timed by the HTTP server itself, plus the check rate
-before the kill and whether all real servers are up again. This kernel has no IPVS, so
-"IPVS table untouched" cannot be measured here.
+before the kill and whether all real servers are up again. Where the kernel has IPVS (the vmrun
+guest: ``tests/vm/vmrun -t 900 -- .venv/bin/python bench/chaos_checker.py --servers 200``) the node's
+``/proc/PID/net/ip_vs`` is read every 20 ms from the kill until every server was checked again:
+"table changes" counts the samples that differ from the one before (goal: 0, no flush, no flap);
+"n/a" without IPVS.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +53,39 @@ def checked_since(node: Node, ports: range, since: float) -> list[float]:
     return [when for when in last_connections(node, ports).values() if when > since]
 
 
+class TableWatch:
+    """Reads the node's IPVS table (through the daemon's ``/proc/PID/net``) every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self._path = Path(f"/proc/{pid}/net/ip_vs")
+        self._stop = threading.Event()
+        self.samples = self.changes = self.entries = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        if self._path.exists():
+            self._thread.start()
+
+    def _read(self) -> list[list[str]]:  # without the connection counters
+        return [line.split()[:4] for line in self._path.read_text().splitlines()]
+
+    def _run(self) -> None:
+        last = self._read()
+        self.entries = sum(1 for line in last if line[:1] in (["->"], ["TCP"], ["UDP"], ["FWM"])) - 1  # header
+        while not self._stop.wait(0.02):
+            table = self._read()
+            self.samples += 1
+            self.changes += table != last
+            last = table
+
+    def result(self) -> str:
+        if not self._thread.is_alive():
+            return "n/a"
+        self._stop.set()
+        self._thread.join()
+        if not self.entries:
+            return "n/a (empty table)"
+        return f"{self.changes} of {self.samples} samples ({self.entries} entries)"
+
+
 def one_kill(daemon: FullDaemon, ports: range, delay_loop: float) -> dict[str, object]:
     node = daemon.node
     runs, window_start = daemon.check_runs(), time.monotonic()
@@ -56,12 +93,14 @@ def one_kill(daemon: FullDaemon, ports: range, delay_loop: float) -> dict[str, o
     rate = (daemon.check_runs() - runs) / (time.monotonic() - window_start)
     old = daemon.child_pid("check")
     assert old is not None
+    watch = TableWatch(daemon.pid)
     killed = time.time()
     os.kill(old, signal.SIGKILL)
     assert wait_for(lambda: daemon.child_pid("check") not in (None, old), 60, 0.005)
     respawned = time.time()
     # the last connection to each port, read once every port has had one since the kill
     assert wait_for(lambda: len(checked_since(node, ports, killed)) == len(ports), 120, 0.1)
+    table_changes = watch.result()
     resumed = sorted(last_connections(node, ports).values())
     first = min(t for t in resumed if t > killed)
     spread = resumed[-1] - first  # first check after the respawn -> every real server checked
@@ -75,6 +114,7 @@ def one_kill(daemon: FullDaemon, ports: range, delay_loop: float) -> dict[str, o
         "1st -> all checked ms": f"{spread * 1000:.0f}",
         "within one delay_loop": "yes" if spread <= delay_loop else "no",
         "all up again": "yes",
+        "IPVS table changes": table_changes,
     }
 
 

@@ -10,7 +10,8 @@ node 1's VRRP child and waits until that state is back. A thread samples which n
 every ``--period`` seconds throughout. Printed per interval: transitions logged by the peer (goal
 0), samples with the VIP on no node (goal 0) / on both, with the longest such run, how many
 successors were a promoted standby and how many adopted MASTER, kill -> the parent promoting (or
-starting) the successor, and kill -> the successor in MASTER again (both from node 1's log).
+starting) the successor, kill -> the successor in MASTER again (both from node 1's log) and kill ->
+node 1's first advert after the kill (kernel receive time on the bridge).
 
 The parent backs off after more than 5 deaths of a child in 60 s (the next standby, or a cold
 start, waits 1, 2, 4 ... s); that is the crash-loop guard, not what this measures, so each daemon
@@ -32,10 +33,14 @@ from tests.support.full_daemon import VipPresence, on_none, on_several
 from tests.support.netns import Testbed
 
 
-def batch(advert_int: float, kills: int, gap: float, period: float, workdir: Path) -> tuple[list[Kill], VipPresence]:
-    """``kills`` kills on one fresh daemon pair, with the VIP sampled from the first to the last."""
+def batch(
+    advert_int: float, kills: int, gap: float, period: float, workdir: Path
+) -> tuple[list[Kill], VipPresence, list[float]]:
+    """``kills`` kills on one fresh daemon pair, with the VIP sampled from the first to the last;
+    also kill -> node 1's first advert after it, per kill."""
     with Testbed(2, prefix="cv") as bed:
         pair = VrrpPair(bed, workdir, advert_int)
+        sniffer = bed.sniffer()
         try:
             pair.start()
             pair.wait_steady(3 * advert_int)
@@ -44,7 +49,8 @@ def batch(advert_int: float, kills: int, gap: float, period: float, workdir: Pat
                 pair.wait_steady(3 * advert_int)
         finally:
             pair.stop()
-    return done, presence
+        adverts = [f.timestamp for f in sniffer.adverts(bed.node(1).ipv4)]
+    return done, presence, [next(t for t in adverts if t >= k.at) - k.at for k in done]
 
 
 def ms(values: list[float]) -> str:
@@ -53,11 +59,13 @@ def ms(values: list[float]) -> str:
 
 def one_interval(advert_int: float, kills: int, per_daemon: int, gap: float, period: float, workdir: Path) -> dict:
     done: list[Kill] = []
+    first_adverts: list[float] = []
     samples, none, both, none_runs, both_runs, spans = 0, 0, 0, [0.0], [0.0], 0.0
     while len(done) < kills:
-        batch_kills, presence = batch(advert_int, min(per_daemon, kills - len(done)), gap, period,
+        batch_kills, presence, advert_delays = batch(advert_int, min(per_daemon, kills - len(done)), gap, period,
                                       workdir / f"{advert_int:g}-{len(done)}")  # fmt: skip
         done += batch_kills
+        first_adverts += advert_delays
         samples += len(presence.times)
         spans += presence.times[-1] - presence.times[0]
         none += presence.count(on_none)
@@ -74,6 +82,7 @@ def one_interval(advert_int: float, kills: int, per_daemon: int, gap: float, per
         "promoted/adopted": f"{sum(k.promoted for k in done)}/{sum(k.adopted for k in done)}",
         "respawn ms med/max": ms([k.respawn for k in done]),
         "master again ms med/max": ms([k.master for k in done]),
+        "first advert ms med/max": ms(first_adverts),
     }
 
 

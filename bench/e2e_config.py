@@ -7,6 +7,10 @@ alternately, N times each, so both see the same machine load. Each run's wall ti
 fastalived / keepalived ratio of the medians. On a shared, loaded machine the CPU time is the
 figure to compare; the wall time mostly measures the other tenants.
 
+``--instructions`` also counts each program's executed instructions once under valgrind's
+callgrind (``PYTHONHASHSEED=0``): slow (about a minute per program for the default file) but
+the same on an idle and on a busy machine, so it is the number to compare before/after changes.
+
 fastalived runs as installed (the console script next to this Python), with bytecode caching
 allowed even if the environment disables it, since a packaged install has its ``.pyc`` files: the
 first, unmeasured, run writes them.
@@ -14,6 +18,7 @@ first, unmeasured, run writes them.
     python bench/e2e_config.py                   # 1000 x 10, 7 runs each
     python bench/e2e_config.py --runs 15 --virtual-servers 100
     python bench/e2e_config.py --vrrp 500        # 500 vrrp_instances instead
+    python bench/e2e_config.py --instructions    # plus callgrind instruction counts
     python bench/e2e_config.py --json
 """
 
@@ -49,12 +54,28 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, proc.returncode
 
 
+def count_instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions one run executes, from callgrind's summary (its own log, not the program's stderr)."""
+    with tempfile.NamedTemporaryFile(prefix="fastalived-bench-callgrind-", suffix=".log") as log:
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={log.name}", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "PYTHONHASHSEED": "0"},
+            check=False,
+        )
+        for line in Path(log.name).read_text().splitlines():
+            if "I   refs:" in line or "I refs:" in line:
+                return int(line.rsplit(":", 1)[1].replace(",", ""))
+    raise SystemExit(f"no instruction count from valgrind for {' '.join(argv)}")
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def measure(
-    config: Path, runs: int, keepalived: str | None, pythonpath: str | None = None
+    config: Path, runs: int, keepalived: str | None, pythonpath: str | None = None, instructions: bool = False
 ) -> dict[str, dict[str, dict[str, float]]]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if pythonpath:  # another fastalived tree (e.g. a ``git archive`` of the last commit), for before/after
@@ -72,7 +93,12 @@ def measure(
             wall, cpu, _ = run_once(argv, env)
             samples[name]["wall"].append(wall)
             samples[name]["cpu"].append(cpu)
-    return {name: {kind: summary(values) for kind, values in s.items()} for name, s in samples.items()}
+    results = {name: {kind: summary(values) for kind, values in s.items()} for name, s in samples.items()}
+    if instructions:
+        for name, argv in daemons.items():
+            count = float(count_instructions(argv, env))
+            results[name]["instructions"] = {"min": count, "median": count, "max": count}
+    return results
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], label: str, runs: int) -> str:
@@ -86,6 +112,12 @@ def render(results: dict[str, dict[str, dict[str, float]]], label: str, runs: in
         cpu = fa["cpu"]["median"] / ka["cpu"]["median"]
         wall = fa["wall"]["median"] / ka["wall"]["median"]
         lines.append(f"fastalived / keepalived (medians): CPU {cpu:.2f}x, wall {wall:.2f}x")
+    for name, result in results.items():
+        if "instructions" in result:
+            lines.append(f"{name}: {result['instructions']['median'] / 1e9:.3f} G instructions (callgrind)")
+    if all("instructions" in result for result in results.values()) and "keepalived" in results:
+        ratio = results["fastalived"]["instructions"]["median"] / results["keepalived"]["instructions"]["median"]
+        lines.append(f"fastalived / keepalived instructions: {ratio:.2f}x")
     return "\n".join(lines)
 
 
@@ -98,6 +130,7 @@ def main() -> int:
     ap.add_argument("--keepalived", default=shutil.which("keepalived"), help="keepalived binary (default: PATH)")
     ap.add_argument("--no-keepalived", dest="keepalived", action="store_const", const=None)
     ap.add_argument("--pythonpath", metavar="DIR", help="run the fastalived package found in DIR instead")
+    ap.add_argument("--instructions", action="store_true", help="also count instructions under valgrind (slow)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
     if args.vrrp:
@@ -109,7 +142,7 @@ def main() -> int:
         config = Path(tmp) / "keepalived.conf"
         config.write_text(text)
         label += f" ({text.count(chr(10))} lines)"
-        results = measure(config, args.runs, args.keepalived, args.pythonpath)
+        results = measure(config, args.runs, args.keepalived, args.pythonpath, args.instructions)
     print(
         json.dumps({"config": label, "runs": args.runs, **results}, indent=2)
         if args.json

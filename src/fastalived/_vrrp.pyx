@@ -8,11 +8,12 @@ the receive loop also recognises steady adverts without creating Python objects.
 pure-Python stand-in and owns the ``SteadyTable`` that ``recv_sorted`` reads.
 """
 
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.errno cimport EAGAIN, EINTR, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset, strerror
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -88,6 +89,7 @@ cdef extern from "<sys/timerfd.h>" nogil:
 
 cdef extern from "<unistd.h>" nogil:
     ssize_t read(int fd, void *buffer, size_t count)
+    int close(int fd)
 
 cdef extern from "<arpa/inet.h>" nogil:
     int inet_pton(int family, const char *text, void *packed)
@@ -145,16 +147,17 @@ cdef socklen_t _fill_sockaddr(int family, tuple dest, sockaddr_storage *out) exc
     return sizeof(sockaddr_in6)
 
 
-def send_many(int fd, packets, dests):
+def send_many(int fd, packets, dests, int family=0):
     """Send ``packets[i]`` to ``dests[i]`` with sendmmsg; return how many the kernel took.
 
     Stops at the first failure; EAGAIN/ENOBUFS is not an error, anything else is raised only
-    when nothing was sent.
+    when nothing was sent. ``family``: the socket's, when the caller knows it (else asked).
     """
     cdef Py_ssize_t total = len(packets)
     if total != len(dests):
         raise ValueError("one destination per packet")
-    cdef int family = _socket_family(fd)
+    if family == 0:
+        family = _socket_family(fd)
     cdef mmsghdr messages[BATCH]
     cdef iovec vectors[BATCH]
     cdef sockaddr_storage addresses[BATCH]
@@ -341,9 +344,146 @@ def steady_match(template, data):
     return _steady_same(<const uint8_t *>PyBytes_AS_STRING(t), <const uint8_t *>PyBytes_AS_STRING(d), len(d))
 
 
+cdef inline double _seconds(int clock) noexcept nogil:
+    cdef timespec now
+    clock_gettime(clock, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef class Watch:
+    """A steady backup's Master_Down_Timer, restarted without the Python loop.
+
+    A ``SteadyTable`` owner (see ``vrrp/pacing.py``): ``recv_sorted`` gives each exact repeat of
+    the instance's master's advert straight to the machine (``VrrpMachine.steady_advert``, what
+    ``VrrpRouter.steady_advert`` does, counted on the router's instance as there) and keeps the
+    deadline here; its :class:`WatchSet` calls ``on_expire`` when the deadline comes.
+    """
+
+    cdef readonly double deadline
+    cdef public bint active
+    cdef readonly object binding  # the owner the role's own steady path expects
+    cdef readonly object on_expire
+    cdef object machine, inst
+
+    def __init__(self, machine, inst, binding, double deadline, on_expire):
+        self.machine, self.inst, self.binding, self.on_expire = machine, inst, binding, on_expire
+        self.deadline = deadline
+        self.active = True
+
+    cpdef int hear(self, double at) except -1:
+        """One exact repeat at ``at``: 1 when applied, 0 when the role must take it instead."""
+        if not self.active or self.deadline <= at:
+            return 0
+        result = self.machine.steady_advert(at)
+        if result is None:
+            return 0
+        self.deadline = result
+        self.inst.adverts_received += 1
+        return 1
+
+
+cdef class WatchSet:
+    """Every :class:`Watch` of a scheduler behind one timerfd, armed for the earliest deadline
+    as it was when armed: repeats only move deadlines later, so when it fires the deadlines are
+    looked at once, the due ones expire (``on_expire()``) and it is armed for the new earliest."""
+
+    cdef readonly int fd
+    cdef double armed  # 0.0: disarmed
+    cdef list watches
+
+    def __init__(self):
+        self.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+        if self.fd < 0:
+            _raise_errno(errno)
+        self.watches = []
+        self.armed = 0.0
+
+    def __len__(self):
+        return len(self.watches)
+
+    cdef int _arm(self, double deadline) except -1:
+        cdef itimerspec spec
+        cdef long long total = <long long>(deadline * 1e9 + 0.5)
+        memset(&spec, 0, sizeof(spec))
+        if deadline > 0.0:
+            spec.it_value.tv_sec = total // 1000000000
+            spec.it_value.tv_nsec = total % 1000000000
+            if total < 1:
+                spec.it_value.tv_nsec = 1
+        if timerfd_settime(self.fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0:
+            _raise_errno(errno)
+        self.armed = deadline
+        return 0
+
+    def add(self, Watch watch):
+        self.watches.append(watch)
+        if self.armed == 0.0 or watch.deadline < self.armed:
+            self._arm(watch.deadline)
+
+    def remove(self, Watch watch):
+        watch.active = False
+        if watch in self.watches:
+            self.watches.remove(watch)
+
+    def tick(self):
+        """The timerfd's reader: expire the due watches, arm for the earliest of the rest."""
+        cdef uint64_t expirations = 0
+        cdef double now, earliest = 0.0
+        cdef Watch watch
+        if self.fd < 0 or read(self.fd, &expirations, 8) != 8:
+            return
+        now = _seconds(CLOCK_MONOTONIC) + 0.0002  # io.TIMER_SLACK
+        due = [w for w in self.watches if (<Watch>w).deadline <= now]
+        for watch in due:
+            if watch.active:
+                watch.on_expire()  # may read the sockets (moving deadlines) or drop the watch
+        for watch in self.watches:
+            if earliest == 0.0 or watch.deadline < earliest:
+                earliest = watch.deadline
+        self._arm(earliest)
+
+    def close(self):
+        for watch in self.watches:
+            (<Watch>watch).active = False
+        self.watches = []
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
+
+
 def recv_sorted(int fd, table, int max_packets=64):
     """recv_many on an IPv4 raw socket, split into the owners of packets that repeat their
-    VRID's template in ``table`` (a ``rawsock.SteadyTable``) and every other packet (see there)."""
+    VRID's template in ``table`` (a ``rawsock.SteadyTable``) and every other packet (see there);
+    repeats whose owner is a :class:`Watch` go to it, counted in ``table.handled``."""
+    return _recv_sorted(fd, table, max_packets)
+
+
+cdef class SteadyReader:
+    """The loop's reader of an IPv4 socket with a steady table: one ``recv_sorted`` batch per
+    wakeup, and the role called (``on_read(hits, packets, count)``) only when a packet is for it
+    or more than one arrived (a burst the role may wait for); errors go to ``on_error()``, the
+    role's own reader, which reads again and reports them."""
+
+    cdef int fd
+    cdef object table, on_read, on_error
+
+    def __init__(self, int fd, table, on_read, on_error):
+        self.fd, self.table, self.on_read, self.on_error = fd, table, on_read, on_error
+
+    def __call__(self):
+        cdef tuple result
+        try:
+            result = _recv_sorted(self.fd, self.table, BATCH)
+        except OSError:
+            self.on_error()
+            return
+        hits, packets = result
+        cdef Py_ssize_t count = len(<list>hits) + len(<list>packets) + <Py_ssize_t>self.table.handled
+        if hits or packets or count > 1:
+            self.on_read(hits, packets, count)
+
+
+cdef tuple _recv_sorted(int fd, table, int max_packets):
     cdef mmsghdr messages[BATCH]
     cdef iovec vectors[BATCH]
     cdef list hits = []
@@ -352,8 +492,9 @@ def recv_sorted(int fd, table, int max_packets=64):
     cdef list owners = table.owners
     cdef int wanted, result, error, i, count = 0
     cdef Py_ssize_t size, header_len
-    cdef int vrid
-    cdef object template
+    cdef int vrid, handled = 0
+    cdef object template, owner
+    cdef double now, offset, stamp, at
     while count < max_packets:
         wanted = min(BATCH, max_packets - count)
         result = _recv_batch(fd, messages, vectors, wanted, &error)
@@ -363,6 +504,8 @@ def recv_sorted(int fd, table, int max_packets=64):
             if count or _would_block(error):
                 break
             _raise_errno(error)
+        now = _seconds(CLOCK_MONOTONIC)
+        offset = now - _seconds(CLOCK_REALTIME)  # arrival stamps are CLOCK_REALTIME
         for i in range(result):
             size = messages[i].msg_len
             vrid = -1
@@ -374,7 +517,17 @@ def recv_sorted(int fd, table, int max_packets=64):
                 template = templates[vrid]
                 if (template is not None and len(<bytes>template) == size
                         and _steady_same(<const uint8_t *>PyBytes_AS_STRING(<bytes>template), _recv_data[i], size)):
-                    hits.append((owners[vrid], _arrival(&messages[i].msg_hdr)))
+                    owner = owners[vrid]
+                    stamp = _arrival(&messages[i].msg_hdr)
+                    if type(owner) is Watch:
+                        at = stamp + offset
+                        if at > now or stamp == 0.0:
+                            at = now
+                        if (<Watch>owner).hear(at):
+                            handled += 1
+                            continue
+                        owner = (<Watch>owner).binding
+                    hits.append((owner, stamp))
                     continue
                 templates[vrid] = None
                 owners[vrid] = None
@@ -382,4 +535,134 @@ def recv_sorted(int fd, table, int max_packets=64):
         count += result
         if result < wanted:
             break
+    table.handled = handled
     return hits, received
+
+
+cdef class Pacer:
+    """A steady master's adverts, sent from its own periodic timerfd without the Python loop.
+
+    The role engages it for a master whose only pending timer is the Adver_Timer and that
+    shares its advert_int with no other master (``vrrp/pacing.py``). At each expiry ``tick``
+    asks the machine (``advert_due``, the same fast path the loop uses) and sends the pre-built
+    packets with sendmmsg, the IPv4 ID counted up as ``AdvertSender`` does; the role's counters
+    follow. Anything else (a changed sender or priority, a machine that declines) calls
+    ``on_stale`` with nothing done, and the loop's scheduler takes the instance back.
+    """
+
+    cdef readonly int fd  # the timerfd
+    cdef readonly double next  # the Adver_Timer's deadline being served (monotonic seconds)
+    cdef readonly long long ip_id
+    cdef readonly int send_errors
+    cdef int sock, count, priority
+    cdef bint ipv4
+    cdef double period
+    cdef object machine, binding, sender, on_stale
+    cdef list packets  # bytearray per destination, patched in place
+    cdef mmsghdr messages[BATCH]
+    cdef iovec vectors[BATCH]
+    cdef sockaddr_storage addresses[BATCH]
+
+    def __init__(self, int sock, int family, packets, dests, bint ipv4, long long ip_id, double period,
+                 double first, machine, binding, sender, int priority, on_stale):
+        cdef Py_ssize_t i
+        cdef bytearray packet
+        self.fd = -1
+        self.count = len(packets)
+        if self.count != len(dests) or not 0 < self.count <= BATCH:
+            raise ValueError("one destination per packet, 1 to 64 of them")
+        self.sock, self.ipv4, self.ip_id, self.period, self.next = sock, ipv4, ip_id, period, first
+        self.machine, self.binding, self.sender, self.priority = machine, binding, sender, priority
+        self.on_stale = on_stale
+        self.packets = [bytearray(p) for p in packets]
+        memset(self.messages, 0, sizeof(self.messages))
+        for i in range(self.count):
+            packet = <bytearray>self.packets[i]
+            if ipv4 and (len(packet) < 20 or len(packet) < (packet[0] & 0x0F) * 4):
+                raise ValueError("not an IPv4 packet")
+            self.vectors[i].iov_base = PyByteArray_AS_STRING(packet)
+            self.vectors[i].iov_len = len(packet)
+            self.messages[i].msg_hdr.msg_name = &self.addresses[i]
+            self.messages[i].msg_hdr.msg_namelen = _fill_sockaddr(family, tuple(dests[i]), &self.addresses[i])
+            self.messages[i].msg_hdr.msg_iov = &self.vectors[i]
+            self.messages[i].msg_hdr.msg_iovlen = 1
+        self.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+        if self.fd < 0:
+            _raise_errno(errno)
+        self._arm(first)
+
+    cdef int _arm(self, double deadline) except -1:
+        """Expire at ``deadline``, then every period (the kernel keeps the grid)."""
+        cdef itimerspec spec
+        cdef long long total = <long long>(deadline * 1e9 + 0.5)
+        cdef long long step = <long long>(self.period * 1e9 + 0.5)
+        if total < 1:
+            total = 1
+        spec.it_value.tv_sec = total // 1000000000
+        spec.it_value.tv_nsec = total % 1000000000
+        spec.it_interval.tv_sec = step // 1000000000
+        spec.it_interval.tv_nsec = step % 1000000000
+        if timerfd_settime(self.fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0:
+            _raise_errno(errno)
+        return 0
+
+    cdef void _stamp_ids(self) noexcept:
+        """The next IP ID in every IPv4 packet, and its header checksum."""
+        cdef Py_ssize_t i, k, header_len
+        cdef uint8_t *data
+        cdef uint32_t total
+        cdef uint16_t ident
+        for i in range(self.count):
+            self.ip_id += 1
+            ident = <uint16_t>(self.ip_id & 0xFFFF)
+            data = <uint8_t *>self.vectors[i].iov_base
+            header_len = (data[0] & 0x0F) * 4
+            data[4] = ident >> 8
+            data[5] = ident & 0xFF
+            data[10] = 0
+            data[11] = 0
+            total = 0
+            for k in range(0, header_len, 2):
+                total += (data[k] << 8) | data[k + 1]
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            total = ~total & 0xFFFF
+            data[10] = total >> 8
+            data[11] = total & 0xFF
+
+    def tick(self):
+        """The timerfd's reader: serve one expiry (see the class)."""
+        cdef uint64_t expirations = 0
+        cdef timespec clock
+        cdef double now, following
+        cdef int result
+        if self.fd < 0 or read(self.fd, &expirations, 8) != 8 or not expirations:
+            return
+        clock_gettime(CLOCK_MONOTONIC, &clock)
+        now = clock.tv_sec + clock.tv_nsec * 1e-9
+        if now < self.next:  # the kernel's nanosecond grid may run a hair ahead of the float one
+            now = self.next
+        if self.binding.sender is not self.sender or self.machine.effective_priority != self.priority:
+            self.on_stale()
+            return
+        if self.machine.advert_due(now) is None:
+            self.on_stale()
+            return
+        following = self.next + self.period  # what the machine's _rearm did
+        if following <= now:  # a stall: skip ahead, as the machine does
+            following = now + self.period
+            self._arm(following)
+        self.next = following
+        if self.ipv4:
+            self._stamp_ids()
+        with nogil:
+            result = sendmmsg(self.sock, self.messages, <unsigned int>self.count, MSG_DONTWAIT)
+        if result < self.count:
+            self.send_errors += self.count - (result if result > 0 else 0)
+        self.binding.adverts_sent += self.count
+        self.sender.ip_id = self.ip_id
+
+    def close(self):
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1

@@ -154,7 +154,7 @@ def options_from(args: argparse.Namespace) -> RunOptions:
 def config_test(options: RunOptions, out: TextIO, dump_json: bool = False) -> int:
     """``-t``: print every problem once; 0 when clean, keepalived's 5 when anything is wrong."""
     # The check builds ~10^5 objects and no garbage cycles: with the cyclic GC on, the first
-    # collection after the load would walk them all for nothing (a third of a large file's time).
+    # collection after the load walks them all for nothing (~0.1 s CPU for 10,000 real servers).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -40,3 +40,7 @@ class RunOptions:
     # can adopt them (``vrrp.machine.AdoptMaster``) instead of starting over.
     adopt_masters: tuple[str, ...] = ()
     adopt_since: float = 0.0
+    # Set by the supervisor only for a checker child it respawns after an abnormal exit: the dead
+    # child's IPVS table is still in the kernel, so the new one neither flushes it (``lvs_flush``)
+    # nor starts its real servers over, but seeds them from it (``check.seed``).
+    adopt_ipvs: bool = False

@@ -41,6 +41,7 @@ def log_events(text: str) -> list[tuple[float, int, str]]:
 class Kill:
     """One kill -9 of node 1's VRRP child; times in seconds from the kill."""
 
+    at: float  # the kill, wall clock (``time.time()``, the sniffer's clock)
     promoted: bool  # a standby took over (else a cold start)
     adopted: bool  # the successor carried on as MASTER (AdoptMaster) rather than re-electing
     respawn: float  # until the parent promoted or started the successor
@@ -101,6 +102,7 @@ class VrrpPair:
             if who == pid and "(VI_1) Entering MASTER STATE" in message
         ]
         return Kill(
+            at=killed,
             promoted=promoted,
             adopted="adopted" in mastered[0][1],
             respawn=respawned - killed,

@@ -34,6 +34,7 @@ from fastalived.check.icmp import PingProbe
 from fastalived.check.misc import MiscProbe
 from fastalived.check.probe import InFlight, Probe
 from fastalived.check.scheduler import DurationStats, TimerHeap
+from fastalived.check.seed import KernelWeights, Seeds, initial_states
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
 from fastalived.check.tcp import TcpProbe
@@ -101,6 +102,10 @@ class IpvsSink(Protocol):
 
     async def close(self, remove: bool, *, flush: bool = False) -> object: ...
 
+    async def observe(self, config: Config) -> KernelWeights | None:
+        """What the kernel table holds for ``config`` (read by a checker replacing a crashed one)."""
+        ...
+
 
 IpvsOpener = Callable[[Config], Awaitable[IpvsSink | None]]
 """Opens the kernel sink at start (``lvs_flush`` honoured); None on kernels without IPVS."""
@@ -120,6 +125,9 @@ class NoIpvs:
 
     async def close(self, remove: bool, *, flush: bool = False) -> None:
         """Nothing was programmed, so nothing to release."""
+
+    async def observe(self, config: Config) -> None:
+        """No table to resume from."""
 
 
 def build_probe(
@@ -234,7 +242,7 @@ class CheckRole:
             opened = await self._open_ipvs(config) if self._open_ipvs is not None else None
             self._ipvs = opened if opened is not None else NoIpvs()
         initialise(config.track_files, first_start=True)
-        self._apply_config(config)
+        self._apply_config(config, await self._kernel_seeds(config) if self.options.adopt_ipvs else None)
         await self._fifo_configure(config)
         self._ipvs_repair_timer = self._loop.call_later(IPVS_REPAIR_INTERVAL, self._repair_ipvs)
         count = sum(len(vs.servers) for vs in self.state.virtual_servers.values())
@@ -248,6 +256,20 @@ class CheckRole:
         initialise(config.track_files, first_start=False)
         self._apply_config(config)
         await self._fifo_configure(config)
+
+    async def _kernel_seeds(self, config: Config) -> Seeds | None:
+        """Replacing a crashed checker: start each real server where its IPVS table left it."""
+        assert self._ipvs is not None
+        try:
+            kernel = await self._ipvs.observe(config)
+        except OSError as exc:
+            log.warning("IPVS: cannot read the table the previous checker left (%s): starting over", exc)
+            return None
+        seeds = None if kernel is None else initial_states(config, kernel)
+        if seeds is not None:
+            up = sum(seed.up for seed in seeds.values())
+            log.info("Resuming from the IPVS table: %d of %d real servers up", up, len(seeds))
+        return seeds
 
     async def _fifo_configure(self, config: Config) -> None:
         """The notify FIFOs (``notify_fifo``, ``lvs_notify_fifo``) opened, their readers started."""
@@ -378,7 +400,7 @@ class CheckRole:
 
     # ------------------------------------------------------------------ configuration
 
-    def _apply_config(self, config: Config) -> None:
+    def _apply_config(self, config: Config, seeds: Seeds | None = None) -> None:
         self._config = config
         if self._alerts is None:  # the shared FIFO's reader is the VRRP role's to start, if it runs
             self._alerts = CheckAlerts(config.global_defs, runs_shared_fifo_script=self.options.check_only)
@@ -391,7 +413,7 @@ class CheckRole:
                 ssl_context = client_ssl_context(config.ssl)
             return ssl_context
 
-        events, started = self.state.load(config, time.monotonic())
+        events, started = self.state.load(config, time.monotonic(), seeds)
         ensure_file_limit(sum(1 for _ in self.state.checkers()))
         probes: dict[CheckerState, Probe] = {}
         for checker in self.state.checkers():

@@ -27,6 +27,7 @@ from fastalived.check.events import (
     VirtualServerChange,
 )
 from fastalived.check.scheduler import spread
+from fastalived.check.seed import Seed, Seeds, is_dynamic
 from fastalived.config.model import Checker, Config, RealServer, VirtualServer
 
 
@@ -188,7 +189,9 @@ class CheckState:
         # ``fastalived ctl drain``: (vs key, rs key) -> removed; weight 0 in IPVS until then (check.drain)
         self.drained: dict[tuple[str, RealServerKey], bool] = {}
 
-    def load(self, config: Config, now: float) -> tuple[list[CheckEvent], list[tuple[float, CheckerState]]]:
+    def load(
+        self, config: Config, now: float, seeds: Seeds | None = None
+    ) -> tuple[list[CheckEvent], list[tuple[float, CheckerState]]]:
         """Apply a (new) config; returns the changes and the new checkers with their first due time.
 
         First runs are spread over ``warmup`` (keepalived: a random delay in [0, warmup]) by a
@@ -196,7 +199,8 @@ class CheckState:
 
         Real servers whose config is unchanged keep their state, and so do checkers whose config is
         unchanged on a changed server; everything else starts fresh (``alpha`` rules). Removed
-        checkers are marked dead so the scheduler drops them.
+        checkers are marked dead so the scheduler drops them. ``seeds`` (a checker replacing a
+        crashed one, see :mod:`fastalived.check.seed`) sets where new real servers start instead.
         """
         events: list[CheckEvent] = []
         started: list[CheckerState] = []
@@ -214,6 +218,8 @@ class CheckState:
                     continue
                 before = previous.pop(rs_config.key, None)
                 rs, fresh = self._adopt_server(vs, rs_config, before)
+                if before is None and seeds is not None and (seed := seeds.get((vs.key, rs.key))) is not None:
+                    _seed(rs, seed)
                 vs.servers[rs.key] = rs
                 started.extend(fresh)
                 if before is None:
@@ -274,6 +280,16 @@ class CheckState:
         for vs in self.virtual_servers.values():
             for rs in vs.servers.values():
                 yield from rs.checkers
+
+
+def _seed(rs: RealServerState, seed: Seed) -> None:
+    """Start a new real server's checkers where the kernel table says it stood (``alpha`` aside)."""
+    for checker in rs.checkers:
+        checker.up = seed.up
+    if seed.weight is not None:  # the first dynamic checker holds it until it reports its own
+        dynamic = next((c for c in rs.checkers if is_dynamic(c.checker)), None)
+        if dynamic is not None:
+            dynamic.dynamic_weight = seed.weight
 
 
 def _retire(rs: RealServerState) -> None:

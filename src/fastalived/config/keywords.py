@@ -62,7 +62,6 @@ _NO_SNMP = "no SNMP agent; use the /metrics endpoint"
 _NO_DBUS = "no D-Bus interface; use the /status endpoint"
 _FIREWALL = "accept mode's drop rules go through nftables (the nftables keyword), never iptables/ipset"
 _NFT_IPVS = "IPVS virtual servers on address ranges (nftables fwmarks) are not implemented"
-_VMAC_ADDR = "VMACs for VIPs on other interfaces (use_vmac_addr) are not implemented"
 _PEERS_ONLY = "fastalived always drops unicast adverts from outside unicast_peer, as if it were set"
 _BFD = "BFD_CHECK is not implemented; VRRP track_bfd is"
 _TRACK_PROCESS = block(
@@ -309,7 +308,7 @@ KEYWORDS: Mapping[str, Support] = {
             "vrrp_gna_interval": IMPLEMENTED,
             "vrrp_min_garp": IMPLEMENTED,
             "vrrp_garp_extra_if": IMPLEMENTED,
-            "vrrp_vmac_garp_intvl": Support("implemented", "deprecated spelling of vrrp_garp_extra_if (warns)"),
+            "vrrp_vmac_garp_intvl": deprecated("vrrp_garp_extra_if"),
             "vrrp_lower_prio_no_advert": IMPLEMENTED,
             "vrrp_higher_prio_send_advert": IMPLEMENTED,
             "vrrp_version": IMPLEMENTED,
@@ -380,7 +379,7 @@ KEYWORDS: Mapping[str, Support] = {
             "vrrp_startup_delay": IMPLEMENTED,
             "log_unknown_vrids": IMPLEMENTED,
             "vmac_prefix": IMPLEMENTED,
-            "vmac_addr_prefix": unsupported(_VMAC_ADDR),
+            "vmac_addr_prefix": IMPLEMENTED,
             "umask": IMPLEMENTED,
             "random_seed": noop("fastalived does not use a seeded random generator"),
             "reload_check_config": noop(
@@ -390,9 +389,9 @@ KEYWORDS: Mapping[str, Support] = {
             "reload_repeat": unsupported(_RELOAD),
             "reload_file": unsupported(_RELOAD),
             "include_check": unsupported("every include is always read"),
-            "config_save_dir": unsupported(),
+            "config_save_dir": unsupported("saving copies of the configuration at each reload is not implemented"),
             "tmp_config_directory": noop("fastalived reads the config files directly, with no temporary copy"),
-            "data_use_instance": unsupported(),
+            "data_use_instance": unsupported("dump file names do not carry the instance or namespace name"),
         }
     ),
     "linkbeat_use_polling": Support("implemented", _LINKBEAT),
@@ -402,8 +401,8 @@ KEYWORDS: Mapping[str, Support] = {
     ),
     "net_namespace_ipvs": unsupported("IPVS is programmed in the namespace fastalived runs in (net_namespace)"),
     "namespace_with_ipsets": unsupported(_FIREWALL),
-    "use_pid_dir": unsupported("pid files are named with -p/-r/-c"),
-    "instance": unsupported("instance names are not implemented; use -p/-r/-c and separate configs"),
+    "use_pid_dir": IMPLEMENTED,
+    "instance": IMPLEMENTED,
     "child_wait_time": noop("the supervisor has its own stop timeouts"),
     "SSL": block({"password": IMPLEMENTED, "ca": IMPLEMENTED, "certificate": IMPLEMENTED, "key": IMPLEMENTED}),
     "virtual_server_group": IMPLEMENTED,
@@ -425,13 +424,15 @@ KEYWORDS: Mapping[str, Support] = {
             "notify_priority_changes": IMPLEMENTED,
         }
     ),
-    "garp_group": unsupported("GARP groups are not implemented"),
+    "garp_group": block(
+        {"garp_interval": IMPLEMENTED, "gna_interval": IMPLEMENTED, "interface": IMPLEMENTED, "interfaces": IMPLEMENTED}
+    ),
     "vrrp_instance": block(
         {
             "use_vmac": Support("implemented", "[NAME] [MAC]; the MAC may give 5 octets (the VRID is the 6th)"),
-            "use_vmac_addr": unsupported(_VMAC_ADDR),
+            "use_vmac_addr": Support("implemented", "also a VIP's own use_vmac option"),
             "vmac_xmit_base": IMPLEMENTED,
-            "use_ipvlan": unsupported("ipvlan interfaces are not implemented"),
+            "use_ipvlan": Support("implemented", "[NAME] [ADDRESS] [bridge|private|vepa]; an L2 ipvlan"),
             "unicast_peer": IMPLEMENTED,
             "unicast_fault_no_peer": IMPLEMENTED,
             "check_unicast_src": Support("implemented", _PEERS_ONLY),
@@ -487,7 +488,7 @@ KEYWORDS: Mapping[str, Support] = {
             "garp_lower_prio_repeat": IMPLEMENTED,
             "down_timer_adverts": IMPLEMENTED,
             "garp_extra_if": IMPLEMENTED,
-            "vmac_garp_intvl": Support("implemented", "deprecated spelling of garp_extra_if (warns)"),
+            "vmac_garp_intvl": deprecated("garp_extra_if"),
             "lower_prio_no_advert": IMPLEMENTED,
             "higher_prio_send_advert": IMPLEMENTED,
             "kernel_rx_buf_size": noop("fastalived sizes its VRRP receive buffers itself"),

@@ -115,6 +115,7 @@ class GlobalDefs:
     vrrp_startup_delay: float = 0.0  # instances start this long after the VRRP role
     default_interface: str = "eth0"  # instances without ``interface``, addresses without ``dev``
     vmac_prefix: str = "vrrp"  # use_vmac without a name: PREFIX.VRID
+    vmac_addr_prefix: str | None = None  # the names of VIPs' VMACs (None: vmac_prefix)
     # vrrp_garp_extra_if [SECONDS] [all]: the default of every instance's garp_extra_if (0: off)
     vrrp_garp_extra_if: int = 0
     vrrp_garp_extra_if_all: bool = False
@@ -133,6 +134,8 @@ class GlobalDefs:
     # its global data): the namespace every role runs in; IPVS's ("" = the one fastalived started in).
     net_namespace: str | None = None
     net_namespace_ipvs: str | None = None
+    instance_name: str | None = None  # top-level ``instance NAME``: pid files fastalived_NAME.pid ...
+    use_pid_dir: bool = False  # top-level ``use_pid_dir``: pid files in /run/fastalived/
     startup_script: str | None = None  # run by the parent before any child, with its user/group
     startup_script_user: str | None = None
     startup_script_group: str | None = None
@@ -156,6 +159,8 @@ class GlobalDefs:
     # interfaces whose link state is polled (SIOCGMIIREG/SIOCETHTOOL/SIOCGIFFLAGS) instead of netlink.
     linkbeat_use_polling: bool = False
     linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
+    # Top-level ``garp_group {}`` blocks (vrrp/garp_pacing.py): interfaces sharing one GARP/NA pace.
+    garp_groups: tuple[GarpGroup, ...] = ()
     where: Where = _where()
 
 
@@ -168,6 +173,19 @@ class InterfaceDelay:
     interface: str
     down: float
     up: float = 0.0
+    where: Where = _where()
+
+
+@dataclass(frozen=True, slots=True)
+class GarpGroup:
+    """One ``garp_group``: every GARP (``garp_interval``) / unsolicited NA (``gna_interval``) sent
+    from any of its ``interfaces`` (``interface`` and ``interfaces {}`` alike) waits that many
+    seconds after the previous one from the group; None: not paced (not even by the global
+    vrrp_garp_interval / vrrp_gna_interval, which only pace interfaces outside every group)."""
+
+    garp_interval: float | None = None
+    gna_interval: float | None = None
+    interfaces: tuple[str, ...] = ()
     where: Where = _where()
 
 
@@ -220,11 +238,22 @@ class IPAddressSpec:
     label: str | None = None
     peer: IPInterface | None = None
     no_track: bool = False
+    use_vmac: bool = False  # a VIP's own VMAC on its interface (resolved into ``dev``, see VmacAddr)
     where: Where = _where()
 
     @property
     def family(self) -> int:
         return 6 if self.address.version == 6 else 4
+
+
+@dataclass(frozen=True, slots=True)
+class VmacAddr:
+    """A VMAC keepalived makes for VIPs (``use_vmac_addr``, a VIP's ``use_vmac``): on ``base``,
+    with ``mac``; those VIPs' ``dev`` already names it. Instances with the same VRID share it."""
+
+    name: str
+    base: str
+    mac: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +446,14 @@ class VrrpInstance:
     # GARP/NA on its VIPs' other interfaces (vrrp/extra_garp.py decides which)
     garp_extra_if: int = 0
     garp_extra_if_all: bool = False
+    use_vmac_addr: bool = False  # VIPs on other interfaces (or of the other family) get VMACs too
+    vmac_addrs: tuple[VmacAddr, ...] = ()  # the VMACs of VIPs, created with the instance
+    # use_ipvlan [NAME] [ADDRESS] [bridge|private|vepa]: ``use_vmac`` then names an L2 ipvlan (no
+    # MAC of its own) instead of a macvlan; the address goes on it and is the advert source.
+    ipvlan: bool = False
+    ipvlan_mode: Literal["bridge", "private", "vepa"] = "bridge"
+    ipvlan_address: IPInterface | None = None
+    config_fault: str | None = None  # a configuration keepalived keeps in FAULT (IPv4 ipvlan, no address)
     v3_checksum_as_v2: bool = False  # RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)
     unicast_ttl: int | None = None  # TTL / hop limit of unicast adverts (None: 255)
     mcast_dst_ip: IPAddress | None = None  # effective multicast group (None: vrrp_mcast_group4/6)

@@ -159,21 +159,18 @@ class ParseState:
         if st.block is None:
             self.error(st, 0, ctx, f"{st.words[0]} needs a '{{' block")
             return
-        row_of = table.get  # the loop runs for every statement of the file: bound once
-        handler_of = (blocks or NO_BLOCKS).get
-        invalid = INVALID
         for child in st.block:
             keyword = child.words[0]
-            row = row_of(keyword)
+            row = table.get(keyword)
             if row is not None:
                 if child.block is not None:
                     self.warning(child, 0, ctx, f"{keyword} does not take a block; ignored")
                     continue
                 value = row[1](self, child, ctx)
-                if value is not invalid:
+                if value is not INVALID:
                     values[row[0]] = value
                 continue
-            handler = handler_of(keyword)
+            handler = blocks.get(keyword) if blocks else None
             if handler is not None:
                 handler(self, child, ctx, values)
             elif fallback is None or not fallback(self, child, ctx, values):
@@ -228,7 +225,6 @@ Converter = Callable[[ParseState, Stmt, str], Any]
 Table = dict[str, tuple[str, Converter]]
 Handler = Callable[[ParseState, Stmt, str, dict[str, Any]], None]
 Blocks = dict[str, Handler]
-NO_BLOCKS: Blocks = {}  # ``walk``'s handlers for a section without any (never modified)
 
 
 # =========================================================================== converters

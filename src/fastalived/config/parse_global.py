@@ -334,6 +334,25 @@ def net_namespace(p: ParseState, st: Stmt) -> None:
         p.global_values["net_namespace"] = st.words[1]
 
 
+def instance(p: ParseState, st: Stmt) -> None:
+    """Top-level ``instance NAME``: several daemons in one namespace get pid files named after it."""
+    if len(st.words) < 2:
+        p.error(st, 0, "", "instance name missing - ignoring")
+    elif "instance_name" in p.global_values:
+        p.error(st, 1, "", f"Duplicate instance definition {st.words[1]} - ignoring")
+    elif "/" in st.words[1] or st.words[1] in (".", ".."):
+        p.error(st, 1, "", f"instance '{st.words[1]}' is not a file name")
+    else:
+        p.extra_words(st, "", 2)
+        p.global_values["instance_name"] = st.words[1]
+
+
+def use_pid_dir(p: ParseState, st: Stmt) -> None:
+    """Top-level ``use_pid_dir``: pid files in the run directory (/run/fastalived)."""
+    p.extra_words(st, "", 1)
+    p.global_values["use_pid_dir"] = True
+
+
 def ssl(p: ParseState, st: Stmt) -> None:
     values: dict[str, Any] = {}
     p.walk(st, "SSL", values, SSL_SETTINGS)

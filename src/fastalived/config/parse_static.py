@@ -34,8 +34,8 @@ def ip_address_spec(p: ParseState, st: Stmt, ctx: str) -> m.IPAddressSpec | None
     while i < n:
         option = words[i]
         if option in ADDRESS_FLAGS:
-            if option == "no_track":
-                fields["no_track"] = True
+            if option in ("no_track", "use_vmac"):
+                fields[option] = True
             i += 1
             continue
         if i + 1 >= n:

@@ -15,10 +15,8 @@ from typing import Any
 from fastalived.config import model as m
 from fastalived.config.lexer import Stmt
 from fastalived.config.parse_core import COUNT, ParseState, Table, address, flag, integer, last_line
-from fastalived.config.parse_vmac_extras import INSTANCE_EXTRA_BLOCKS, finish_extra_if
-
-IFNAMSIZ = 16  # the kernel's limit, with the terminating NUL
-_RFC5798_MAC = bytes((0, 0, 0x5E, 0))  # 00:00:5e:00:01|02:VRID may not be given explicitly
+from fastalived.config.parse_vmac_addr import IFNAMSIZ, RFC5798_MAC, finish_vmac_addrs, vmac_name
+from fastalived.config.parse_vmac_extras import INSTANCE_EXTRA_BLOCKS, finish_extra_if, finish_ipvlan, ipvlan_xmit_base
 
 
 def _mac(p: ParseState, st: Stmt, index: int, ctx: str) -> bytes | None:
@@ -35,7 +33,7 @@ def _mac(p: ParseState, st: Stmt, index: int, ctx: str) -> bytes | None:
     if mac[0] & 1:
         p.error(st, index, ctx, f"use_vmac: MAC address {text} is multicast - ignored")
         return None
-    if mac[:4] == _RFC5798_MAC and len(mac) > 4 and mac[4] in (1, 2):
+    if mac[:4] == RFC5798_MAC and len(mac) > 4 and mac[4] in (1, 2):
         p.error(st, index, ctx, f"use_vmac: MAC address {text} is an RFC 5798 address - ignored")
         return None
     return mac
@@ -66,6 +64,7 @@ def use_vmac(p: ParseState, st: Stmt, ctx: str, values: dict[str, Any]) -> None:
 
 KNOB_SETTINGS: Table = {
     "vmac_xmit_base": ("vmac_xmit_base", flag),
+    "use_vmac_addr": ("use_vmac_addr", flag),
     "unicast_ttl": ("unicast_ttl", integer(0, 255)),
     "mcast_dst_ip": ("mcast_dst_ip", address),
     "promote_secondaries": ("promote_secondaries", flag),
@@ -82,18 +81,13 @@ KNOB_SETTINGS: Table = {
 KNOB_BLOCKS = {"use_vmac": use_vmac, **INSTANCE_EXTRA_BLOCKS}
 
 
-def vmac_name(prefix: str, vrid: int) -> str:
-    """keepalived's generated VMAC name ``PREFIX.VRID``, the prefix cut to fit IFNAMSIZ."""
-    suffix = f".{vrid}"
-    return prefix[: IFNAMSIZ - 1 - len(suffix)] + suffix
-
-
 def finish_knobs(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str, g: m.GlobalDefs) -> None:
     """Apply global defaults and keepalived's consistency rules; call once ``family``,
     ``virtual_router_id``, ``unicast_peers`` and ``strict_mode`` are final."""
     strict = values["strict_mode"]
     unicast = bool(values.get("unicast_peers"))
     vrid = values["virtual_router_id"]
+    finish_ipvlan(p, st, values, ctx)
     if values.get("use_vmac") == "":
         values["use_vmac"] = vmac_name(g.vmac_prefix, vrid)
     mac = values.get("vmac_mac")
@@ -118,6 +112,8 @@ def finish_knobs(p: ParseState, st: Stmt, values: dict[str, Any], ctx: str, g: m
     if "unicast_ttl" in values and not unicast:
         p.error(last_line(st, "unicast_ttl"), 0, ctx, "cannot use unicast_ttl without unicast peers - resetting")
         del values["unicast_ttl"]
+    ipvlan_xmit_base(p, st, values, ctx)
+    finish_vmac_addrs(p, values, ctx, g)
     _mcast_group(p, st, values, ctx, g, unicast)
     finish_extra_if(values, g)
     values.setdefault("check_unicast_src", g.vrrp_check_unicast_src)

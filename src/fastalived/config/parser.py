@@ -17,6 +17,7 @@ from fastalived.config import model as m
 from fastalived.config import (
     parse_bfd,
     parse_checkers,
+    parse_garp_group,
     parse_global,
     parse_links,
     parse_rules,
@@ -38,6 +39,8 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "static_routes": parse_static.static_routes,
     "static_rules": parse_rules.static_rules,
     "net_namespace": parse_global.net_namespace,
+    "instance": parse_global.instance,
+    "use_pid_dir": parse_global.use_pid_dir,
     "vrrp_script": parse_vrrp.vrrp_script,
     "vrrp_sync_group": parse_vrrp.vrrp_sync_group,
     "vrrp_instance": parse_vrrp.vrrp_instance,
@@ -51,6 +54,7 @@ SECTIONS: dict[str, Callable[[ParseState, Stmt], None]] = {
     "interface_up_down_delays": parse_links.interface_up_down_delays,
     "linkbeat_interfaces": parse_links.linkbeat_interfaces,
     "linkbeat_use_polling": parse_links.linkbeat_use_polling,
+    "garp_group": parse_garp_group.garp_group,
 }
 
 

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from fastalived.daemon import logsetup
 from fastalived.daemon.channel import TO_PARENT, Channel, Message
 from fastalived.daemon.dumps import DUMP_SIGNALS, write_dump, write_keepalived_dump
 from fastalived.daemon.metrics import metric_to_wire
+from fastalived.daemon.standby import PredecessorWatch, WarmStart, crashed, warm_up
 from fastalived.options import RunOptions
 from fastalived.runtime.role import DumpKind, Role, Steerable
 
@@ -94,7 +96,8 @@ def check_role(options: RunOptions) -> Role:
 
     async def open_director(config: Config) -> IpvsDirector | None:
         try:
-            return await IpvsDirector.open(flush=config.global_defs.lvs_flush)
+            # a successor of a crashed checker keeps (and resumes from) the table it left: no flush
+            return await IpvsDirector.open(flush=config.global_defs.lvs_flush and not options.adopt_ipvs)
         except OSError as exc:  # e.g. no permission for the netlink family: still worth checking
             log.warning("IPVS: cannot open (%s)", exc)
             return None
@@ -152,6 +155,10 @@ class RoleRunner:
         self._standby = standby  # wait for the parent's "start" (with the options to run) before loading
         self._promoted: asyncio.Future[RunOptions] | None = None
         self._overrides: Message | None = None  # the parent's latest ``fastalived ctl`` set for this role
+        # A standby's predecessor: the active child it takes over from when that dies ("arm").
+        self._predecessor = PredecessorWatch(self._predecessor_gone)
+        self._predecessor_masters: tuple[str, ...] = ()
+        self._parent_pid = os.getppid()
 
     async def load_and_log(self) -> Config | None:
         config, errors, warnings = await asyncio.to_thread(_load, self.options)
@@ -168,21 +175,29 @@ class RoleRunner:
             TO_PARENT.connect(self._channel.send)
             self._spawn(self._serve_channel())
         self._install_signals()
+        warm: WarmStart | None = None
         if self._standby:
-            self._send({"op": "standby", "pid": os.getpid()})  # imports done: ready to be promoted
+            warm = await warm_up(self.options, _load, self._role_class)  # all that needs no "start"
+            self._send({"op": "standby", "pid": os.getpid()})  # ready to be promoted
             stopping = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait((self._promoted, stopping), return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if not self._promoted.done() or self._stopping.is_set():
                 return EXIT_OK  # stopped (or the parent went away) before being needed
+            self._predecessor.close()
             self.options = self._promoted.result()
-        config = await self.load_and_log()
+        config = warm.config_for(self.options) if warm is not None else None
+        if config is not None and warm is not None:
+            for line in warm.warnings:
+                log.warning("%s", line)
+        else:
+            config = await self.load_and_log()
         if config is None:
             log.error("%s child: configuration is not usable; exiting", self.title)
             return EXIT_FATAL
         if self._stopping.is_set():
             return EXIT_OK
-        role: Role = self._role_class(self.options)
+        role: Role = (warm.role_for(self.options) if warm is not None else None) or self._role_class(self.options)
         self._role = role
         self._steer()  # ``fastalived ctl`` overrides sent with the spawn hold from the first moment
         try:
@@ -195,6 +210,8 @@ class RoleRunner:
         self._steer()  # again, now that the role is up: the parent sees what is in force
         self._send({"op": "ready", "pid": os.getpid()})
         self._spawn(self._heartbeat())
+        if warm is not None and warm.config is config:
+            self._spawn(self._catch_up(config))
         await self._stopping.wait()
         log.info("Stopping")
         await self._stop_role()
@@ -290,10 +307,31 @@ class RoleRunner:
                 self._answer_query(message.get("id"))
             elif op == "start" and self._promoted is not None and not self._promoted.done():
                 self._promoted.set_result(decode_options(message["options"]))  # a standby is promoted
+            elif op == "arm" and self._promoted is not None and not self._promoted.done():
+                self._arm(message)
             elif op == "steer":
                 self._overrides = message.get("overrides") or {}
                 self._send({"op": "steered", "id": message.get("id"), **self._steer()})
         self._parent_gone()
+
+    def _arm(self, message: Message) -> None:
+        """The parent's account of the active child: its pid, what it is MASTER of, the overrides."""
+        self._predecessor_masters = tuple(message.get("adopt_masters") or ())
+        self._overrides = message.get("overrides") or {}  # None: none in force (any more)
+        self._predecessor.watch(int(message["pid"]))
+
+    def _predecessor_gone(self, status: int | None) -> None:
+        """The active child died while we stand by: after a crash or a kill, take over now with
+        what the parent's "start" would say (that "start" then finds us started). Any other end,
+        or one whose status is gone, is left to the parent."""
+        if self._promoted is None or self._promoted.done() or self._stopping.is_set():
+            return
+        if os.getppid() != self._parent_pid or not crashed(status, EXIT_OK, EXIT_FATAL):
+            return  # the parent died too (we are stopping), or it decides
+        log.info("%s child process died: standby taking over", self.title)
+        since = time.monotonic()  # CLOCK_MONOTONIC, as the parent's adopt_since
+        masters = self._predecessor_masters
+        self._promoted.set_result(dataclasses.replace(self.options, adopt_masters=masters, adopt_since=since))
 
     def _steer(self) -> Message:
         """Apply the latest overrides to the running role: ``{"ok", "changed"}`` (or ``"error"``)."""
@@ -307,6 +345,21 @@ class RoleRunner:
         except Exception as exc:
             log.exception("%s child: applying run-time overrides failed", self.title)
             return {"ok": False, "error": repr(exc)}
+
+    async def _catch_up(self, started: Config) -> None:
+        """A promoted standby started with the config it loaded while waiting: if the files
+        changed since (an include the stat at promotion cannot see), apply them as a reload."""
+        config, _errors, _warnings = await asyncio.to_thread(_load, self.options)
+        async with self._reload_lock:
+            if config is None or config == started or self._role is None or self._stopping.is_set():
+                return
+            log.info("Configuration changed while on standby; applying it")
+            try:
+                await self._role.reload(config)
+            except Exception:
+                log.exception("%s child: reload failed", self.title)
+                return
+            self._steer()
 
     async def _reload_for_parent(self, request_id: object) -> None:
         ok = await self.reload()

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-dir", default=DEFAULT_RUN_DIR, help=f"the daemon's run directory (default {DEFAULT_RUN_DIR})"
     )
     where.add_argument("--socket", help=f"the control socket (default RUN_DIR/{SOCKET_NAME})")
+    where.add_argument(
+        "-s",
+        "--namespace",
+        metavar="NAME",
+        help=f"the daemon runs in network namespace NAME (-s or net_namespace): RUN_DIR is {DEFAULT_RUN_DIR}/NAME",
+    )
     parser.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
     commands = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     commands.add_parser("status", help="the same tables as 'fastalived status'")
@@ -85,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 def ctl_main(argv: list[str]) -> int:
     """``fastalived ctl ...``: 0 done (or nothing to do), 1 refused or unreachable, 2 usage."""
     args = build_parser().parse_args(argv)
-    path = Path(args.socket) if args.socket else socket_path(args.run_dir)
-    message = {key: value for key, value in vars(args).items() if key not in ("run_dir", "socket", "json")}
+    run_dir = str(Path(DEFAULT_RUN_DIR) / args.namespace) if args.namespace else args.run_dir
+    path = Path(args.socket) if args.socket else socket_path(run_dir)
+    local = ("run_dir", "socket", "json", "namespace")
+    message = {key: value for key, value in vars(args).items() if key not in local}
     try:
         reply = request(path, {k: v for k, v in message.items() if v is not None and v is not False})
     except (OSError, ValueError) as exc:

@@ -51,27 +51,37 @@ def effective_namespace(options: RunOptions, config: Config | None) -> str | Non
     return config.global_defs.net_namespace if config is not None else None
 
 
-def namespaced_options(options: RunOptions, name: str) -> RunOptions:
-    """``options`` running in namespace NAME: pid files and run directory default to NAME's own."""
-    base = os.path.join(DEFAULT_RUN_DIR, name)
+def placed_options(
+    options: RunOptions, name: str | None, instance: str | None = None, use_pid_dir: bool = False
+) -> RunOptions:
+    """keepalived's pid file placement: in namespace NAME, pid files and the run directory default
+    to NAME's own (``/run/fastalived/NAME/``); ``use_pid_dir`` (implied by a namespace or an
+    ``instance``) puts them in ``/run/fastalived/``; ``instance INST`` names them
+    ``fastalived_INST.pid``, ``fastalived_vrrp_INST.pid``, ``fastalived_checkers_INST.pid``."""
+    if name is None and instance is None and not use_pid_dir:
+        return options
+    base = os.path.join(DEFAULT_RUN_DIR, name) if name is not None else DEFAULT_RUN_DIR
+    suffix = f"_{instance}" if instance is not None else ""
     return dataclasses.replace(
         options,
         namespace=name,
-        pid_file=options.pid_file or os.path.join(base, "fastalived.pid"),
-        vrrp_pid_file=options.vrrp_pid_file or os.path.join(base, "fastalived_vrrp.pid"),
-        checkers_pid_file=options.checkers_pid_file or os.path.join(base, "fastalived_checkers.pid"),
+        pid_file=options.pid_file or os.path.join(base, f"fastalived{suffix}.pid"),
+        vrrp_pid_file=options.vrrp_pid_file or os.path.join(base, f"fastalived_vrrp{suffix}.pid"),
+        checkers_pid_file=options.checkers_pid_file or os.path.join(base, f"fastalived_checkers{suffix}.pid"),
         run_dir=base if options.run_dir == DEFAULT_RUN_DIR else options.run_dir,
     )
 
 
 def enter_namespace(options: RunOptions, loaded: LoadResult) -> RunOptions:
     """Before anything starts: enter ``-s``'s or the config's namespace, if any; the options to run
-    with. OSError when the namespace cannot be entered."""
-    name = effective_namespace(options, loaded.config if loaded.ok else None)
-    if name is None:
-        return options
-    enter_network_namespace(name)
-    return namespaced_options(options, name)
+    with (pid files placed as keepalived places them). OSError when the namespace cannot be entered."""
+    config = loaded.config if loaded.ok else None
+    name = effective_namespace(options, config)
+    if name is not None:
+        enter_network_namespace(name)
+    if config is None:
+        return placed_options(options, name)
+    return placed_options(options, name, config.global_defs.instance_name, config.global_defs.use_pid_dir)
 
 
 def warn_namespace_change(started: GlobalDefs, reloaded: GlobalDefs) -> None:

@@ -346,6 +346,7 @@ class Supervisor:
         message = await channel.receive()
         if message is not None and message.get("op") == "standby" and slot.standby is process:
             slot.standby_ready = True
+            self._arm_standby(slot)
         returncode = await process.wait()
         if slot.standby is process:  # died before it was needed: the next respawn starts cold
             self._take_standby(slot)
@@ -372,10 +373,25 @@ class Supervisor:
         )
         if states:
             slot.masters_silent_since = None  # a live child speaks for its instances again
+        self._arm_standby(slot)
+
+    def _arm_standby(self, slot: ChildSlot) -> None:
+        """Tell a ready VRRP standby which child it succeeds, what that one is MASTER of and the
+        overrides: it watches that process itself and takes over the moment it dies, where this
+        process (normal scheduling, a busy host) may react a tenth of a second later; the "start"
+        sent then finds it started. A standby is stopped before its active child, so that death
+        is never a stop."""
+        if slot.role != "vrrp" or not slot.standby_ready or slot.standby_channel is None or slot.process is None:
+            return
+        arm = {"op": "arm", "pid": slot.process.pid, "adopt_masters": sorted(slot.masters)}
+        slot.standby_channel.send({**arm, "overrides": self._control.for_role(slot.role)})
 
     def _respawn_options(self, slot: ChildSlot, returncode: int) -> RunOptions | None:
         """After an abnormal exit the VIPs of the dead VRRP child's masters are still in place: its
-        successor may adopt them (``vrrp.machine.AdoptMaster``). A clean exit released them."""
+        successor may adopt them (``vrrp.machine.AdoptMaster``); so is the checker's IPVS table,
+        which its successor keeps and resumes from (``check.seed``). A clean exit released them."""
+        if slot.role == "check" and returncode != EXIT_OK:
+            return dataclasses.replace(self.options, adopt_ipvs=True)
         if slot.role != "vrrp" or returncode == EXIT_OK or not slot.masters:
             return None
         if slot.masters_silent_since is None:
@@ -665,6 +681,7 @@ class Supervisor:
         slot = self._slots.get(role)
         if slot is None or not slot.wanted or slot.pid is None:
             return None
+        self._arm_standby(slot)  # a successor starts with them, too
         return await self._request(slot, {"op": "steer", "overrides": overrides}, STEER_TIMEOUT)
 
     async def _apply_status_listen(self, config: Config) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastalived.config.model import Config, LvsTimeouts, RealServerKey
-from fastalived.ipvs.desired import DesiredTable, DrainOverlay, IpvsTable, build_desired
+from fastalived.ipvs.desired import DesiredTable, DestKey, DrainOverlay, IpvsTable, build_desired, service_keys
 from fastalived.ipvs.netlink import IpvsClient, IpvsUnavailable
 from fastalived.ipvs.reconciler import Op, OpKind, Reconciler, apply_op
 
@@ -110,6 +110,29 @@ class IpvsDirector:
             await client.flush()
             log.info("Flushed the IPVS table (lvs_flush)")
         return cls(client)
+
+    async def observe(self, config: Config) -> dict[str, dict[RealServerKey, int]]:
+        """The kernel table in ``config``'s terms, for a checker taking over from a crashed one
+        (``check.seed.KernelWeights``): for each virtual server whose kernel services all exist,
+        the weight of each real server present in all of them (the lowest, for a group)."""
+        wanted = {vs.key: service_keys(vs, config) for vs in config.virtual_servers}
+        async with self._lock:
+            table = await self._client.table({key for keys in wanted.values() for key in keys})
+        observed: dict[str, dict[RealServerKey, int]] = {}
+        for vs in config.virtual_servers:
+            keys = wanted[vs.key]
+            if not keys or any(key not in table for key in keys):
+                continue
+            weights: dict[RealServerKey, int] = {}
+            for rs in vs.real_servers:
+                found = [
+                    table[key].dests.get(DestKey(str(rs.address), key.port if rs.port is None else rs.port))
+                    for key in keys
+                ]
+                if all(dest is not None for dest in found):
+                    weights[rs.key] = min(dest.weight for dest in found if dest is not None)
+            observed[vs.key] = weights
+        return observed
 
     @property
     def client(self) -> IpvsClient:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -33,6 +34,7 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP
 from fastalived.config.model import IPAddress, IPAddressSpec, RouteSpec, RuleSpec, VrrpInstance
 from fastalived.config.parse_static import ROUTE_TYPES
 from fastalived.vrrp import wire
+from fastalived.vrrp.ipvlan import ipvlan_address, ipvlan_link_request
 from fastalived.vrrp.rtnl import (
     ADD_OK,
     DEL_OK,
@@ -98,6 +100,11 @@ class NetlinkThread:
         self._thread = threading.Thread(target=main, name="fastalived-netlink", daemon=True)
         self._thread.start()
         ready.wait()
+
+    @property
+    def native_id(self) -> int | None:
+        """The thread's kernel id (for its scheduling policy); None before start()."""
+        return self._thread.native_id if self._thread is not None else None
 
     async def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the netlink thread and await its result from the caller's loop."""
@@ -219,12 +226,40 @@ class Netlink:
     async def instance_links(self, cfg: VrrpInstance) -> tuple[LinkInfo | None, LinkInfo | None]:
         """An instance's interface and, with use_vmac, its VMAC (created when missing)."""
         info = await self.link_info(cfg.interface)
+        for vmac in cfg.vmac_addrs:  # VIPs' own VMACs (use_vmac_addr): their VIPs need them, adverts do not
+            await self.ensure_vmac(vmac.name, vmac.base, vmac.mac)
         if not cfg.use_vmac or info is None:
             return info, None
-        mac = cfg.vmac_mac or vmac_address(cfg.virtual_router_id, cfg.family)
-        if not await self.ensure_vmac(cfg.use_vmac, cfg.interface, mac):
+        if cfg.ipvlan:  # use_ipvlan: an ipvlan under the VMAC's name, with its own address
+            made = await self._call(self._ensure_ipvlan(cfg.use_vmac, cfg.interface, cfg.ipvlan_mode))
+            if made and (own := ipvlan_address(cfg)) is not None:
+                await self.add_addresses([own], cfg.use_vmac)
+        else:
+            mac = cfg.vmac_mac or vmac_address(cfg.virtual_router_id, cfg.family)
+            made = await self.ensure_vmac(cfg.use_vmac, cfg.interface, mac)
+        if not made:
             return info, None
         return info, await self.link_info(cfg.use_vmac)
+
+    async def _ensure_ipvlan(self, name: str, base: str, mode: str) -> bool:
+        """Create (or reuse) ``use_ipvlan``'s L2 ipvlan on ``base``, up."""
+        base_index = await self._index(base)
+        if base_index is None or self._requester is None:
+            return False
+        if await self._index(name) is None:
+            code = self._requester.run([ipvlan_link_request(name, base_index, mode)])[0]
+            if code not in (0, errno.EEXIST):
+                log.warning("cannot set up ipvlan interface %s on %s: %s", name, base, os.strerror(code))
+                return False
+        index = await self._index(name)
+        if index is None:
+            return False
+        try:
+            await self.ipr.link("set", index=index, state="up")
+        except NetlinkError as exc:
+            log.warning("cannot bring ipvlan interface %s up: %s", name, exc)
+            return False
+        return True
 
     async def ensure_vmac(self, name: str, base: str, mac: bytes) -> bool:
         """Create (or reuse) ``use_vmac``'s macvlan on ``base``: private mode, the VRRP MAC, up."""

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from fastalived.config.model import GlobalDefs, IPAddress, VrrpInstance
 from fastalived.vrrp import ah
 from fastalived.vrrp.addresses import LinkInfo
+from fastalived.vrrp.advert_rules import AUTH_TYPES
+from fastalived.vrrp.effects import Heard
 from fastalived.vrrp.io import VRRP_TTL, AdvertSender, VrrpSocket
-from fastalived.vrrp.router import AUTH_TYPES, Heard
 from fastalived.vrrp.vips import Requests
 from fastalived.vrrp.wire import VRRP_PROTO
 
@@ -44,8 +45,9 @@ class Binding:
 
 def needs_restart(old: VrrpInstance, new: VrrpInstance) -> bool:
     """Identity changes cannot be applied in place: another router on the wire (or, for
-    ``auth_type AH`` coming or going, another protocol on it)."""
-    return (old.interface, old.virtual_router_id, old.family, old.version, old.use_vmac, ah.uses_ah(old)) != (
+    ``auth_type AH`` coming or going, another protocol on it; a changed ipvlan is made anew)."""
+    ipvlan = (old.ipvlan, old.ipvlan_mode, old.ipvlan_address) != (new.ipvlan, new.ipvlan_mode, new.ipvlan_address)
+    return ipvlan or (old.interface, old.virtual_router_id, old.family, old.version, old.use_vmac, ah.uses_ah(old)) != (
         new.interface, new.virtual_router_id, new.family, new.version, new.use_vmac, ah.uses_ah(new),
     )  # fmt: skip
 

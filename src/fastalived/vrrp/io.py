@@ -23,11 +23,13 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from fastalived.runtime.netlink import SO_RCVBUFFORCE
 from fastalived.vrrp import ah, wire
 from fastalived.vrrp.machine import vrrp_interval_field
+from fastalived.vrrp.pacing import Pacing, Watches
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -162,7 +164,7 @@ class VrrpSocket:
         sent = 0
         while sent < len(packets):
             try:
-                done = wire.send_many(self.fd, packets[sent:], dests[sent:])
+                done = wire.send_many(self.fd, packets[sent:], dests[sent:], self.family)
             except OSError as exc:
                 self.send_errors += 1
                 log.debug("VRRP send on %s failed: %s", self.ifname, exc)
@@ -174,15 +176,17 @@ class VrrpSocket:
             sent += done
         return sent
 
-    def receive(self) -> tuple[list[tuple[object, float]], list[Packet]]:
-        """Up to MAX_BATCH waiting packets: (owner, arrival) of steady repeats, and the rest."""
+    def receive(self) -> tuple[list[tuple[object, float]], list[Packet], int]:
+        """Up to MAX_BATCH waiting packets: (owner, arrival) of steady repeats, the rest, and how
+        many repeats a ``wire.Watch`` took in C (see ``vrrp/pacing.py``)."""
         try:
             if self.steady is not None:
-                return wire.recv_sorted(self.fd, self.steady, MAX_BATCH)
-            return [], wire.recv_many(self.fd, MAX_BATCH)
+                hits, packets = wire.recv_sorted(self.fd, self.steady, MAX_BATCH)
+                return hits, packets, self.steady.handled
+            return [], wire.recv_many(self.fd, MAX_BATCH), 0
         except OSError as exc:
             log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
-            return [], []
+            return [], [], 0
 
     def close(self) -> None:
         self.sock.close()
@@ -260,7 +264,7 @@ class SocketPool:
             if sender is not None:
                 make_send_only(vsock, *sender)
             else:
-                self._loop.add_reader(vsock.fd, self._readable, vsock)
+                self._loop.add_reader(vsock.fd, self._reader(vsock))
             self._sockets[key] = vsock
         vsock.users += 1
         return vsock
@@ -283,33 +287,63 @@ class SocketPool:
             vsock.resume = None
         vsock.close()
 
+    def drain_all(self) -> None:
+        for vsock in list(self._sockets.values()):
+            self.drain(vsock)
+
     def drain(self, vsock: VrrpSocket) -> None:
         """Hand over whatever is waiting on ``vsock`` now, without waiting for the loop's poll."""
         while True:
-            hits, packets = vsock.receive()
-            if not hits and not packets:
-                break
-            self._on_packets(vsock, packets, hits)
-            if len(hits) + len(packets) < MAX_BATCH:
+            hits, packets, handled = vsock.receive()
+            if hits or packets:
+                self._on_packets(vsock, packets, hits)
+            if len(hits) + len(packets) + handled < MAX_BATCH:
                 break
 
     def _read(self, vsock: VrrpSocket) -> int:
         """Up to READ_BATCHES batches, as long as they come full; returns packets read."""
         total = 0
         for _ in range(READ_BATCHES):
-            hits, packets = vsock.receive()
+            hits, packets, handled = vsock.receive()
             if hits or packets:
                 self._on_packets(vsock, packets, hits)
-            count = len(hits) + len(packets)
+            count = len(hits) + len(packets) + handled
             total += count
             if count < MAX_BATCH:
                 break
         return total
 
+    def _reader(self, vsock: VrrpSocket) -> Callable[[], None]:
+        """The loop reader: with a steady table, ``wire.SteadyReader`` reads in C and calls the
+        role only for what is not a watched repeat (``vrrp/pacing.py``)."""
+        if vsock.steady is not None:
+            reader: Callable[[], None] = wire.SteadyReader(
+                vsock.fd, vsock.steady, partial(self._steady_read, vsock), partial(self._readable, vsock)
+            )
+            return reader
+        return partial(self._readable, vsock)
+
+    def _steady_read(
+        self, vsock: VrrpSocket, hits: list[tuple[object, float]], packets: list[Packet], count: int
+    ) -> None:
+        """The rest of a ``SteadyReader`` wakeup: as :meth:`_readable` after its first batch."""
+        if hits or packets:
+            self._on_packets(vsock, packets, hits)
+        if count >= MAX_BATCH:
+            count += self._read(vsock)
+        if count > 1:
+            self._rest(vsock)
+
     def _readable(self, vsock: VrrpSocket) -> None:
-        if self._read(vsock):  # more of the burst is likely on its way: rest, then read it in one go
-            self._loop.remove_reader(vsock.fd)
-            vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
+        if self._read(vsock) > 1:
+            self._rest(vsock)
+
+    def _rest(self, vsock: VrrpSocket) -> None:
+        """More than one packet at once: a burst, more of it likely on its way: rest, then read it
+        in one go. A lone packet (one master, or a quiet LAN) is just read: resting would cost a
+        second wakeup and the reader's removal and return, for nothing to batch."""
+        self._loop.remove_reader(vsock.fd)
+        vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
 
     def _resume(self, vsock: VrrpSocket) -> None:
         vsock.resume = None
@@ -318,7 +352,7 @@ class SocketPool:
         if self._read(vsock):  # still arriving: rest again
             vsock.resume = self._loop.call_later(READ_PAUSE, self._resume, vsock)
         else:  # quiet: back to reading on the next packet
-            self._loop.add_reader(vsock.fd, self._readable, vsock)
+            self._loop.add_reader(vsock.fd, self._reader(vsock))
 
 
 class DeadlineScheduler:
@@ -331,7 +365,12 @@ class DeadlineScheduler:
     when it fires, ``on_due(now, keys)`` gets every key whose deadline has come.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_due: Callable[[float, list[str]], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_due: Callable[[float, list[str]], None],
+        drain: Callable[[], object] = lambda: None,
+    ) -> None:
         self._loop = loop
         self._on_due = on_due
         self._deadlines: dict[str, float] = {}
@@ -341,6 +380,8 @@ class DeadlineScheduler:
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
         self._tfd: int | None = None
+        self.pacing = Pacing(loop, self._take_back)  # steady masters' Adver_Timers, served in C
+        self.watching = Watches(loop, self._take_back, drain)  # steady backups' Master_Down_Timers, likewise
         try:
             self._tfd = wire.timer_open()
         except OSError as exc:
@@ -349,6 +390,10 @@ class DeadlineScheduler:
             loop.add_reader(self._tfd, self._on_timerfd)
 
     def set(self, key: str, deadline: float | None) -> None:
+        if self.pacing.pacers and key in self.pacing.pacers:  # a change: the loop serves it again
+            self.pacing.release(key)
+        if self.watching.watches and key in self.watching.watches:
+            self.watching.release(key)
         if deadline is None:
             self._deadlines.pop(key, None)
             return
@@ -357,6 +402,30 @@ class DeadlineScheduler:
         if queued is None or deadline < queued:
             self._queued[key] = deadline
             heapq.heappush(self._heap, (deadline, next(self._seq), key))
+
+    def pace(self, key: str, binding: Any, machine: Any, priority: int, deadline: float) -> bool:
+        """Serve ``key``'s Adver_Timer from ``deadline`` on with a pacer, if it qualifies (``Pacing.engage``)."""
+        return self._tfd is not None and self.pacing.engage(key, binding, machine, priority, deadline)
+
+    def watch(self, key: str, inst: Any, binding: Any) -> Any:
+        """The owner of ``key``'s new steady template: a ``wire.Watch`` serving its deadline, or ``binding``."""
+        deadline = self._deadlines.get(key)
+        if self._tfd is None or deadline is None:
+            return binding
+        watch = self.watching.engage(key, inst, binding, deadline)
+        if watch is None:
+            return binding
+        del self._deadlines[key]  # its heap entry is now stale and dropped when it surfaces
+        return watch
+
+    def unpace_all(self) -> None:
+        """Every paced key back into the heap, at the deadline its pacer was serving."""
+        for key, deadline in self.pacing.release_all():
+            self.set(key, deadline)
+
+    def _take_back(self, key: str, deadline: float) -> None:
+        self.set(key, deadline)
+        self.arm()
 
     def take_early(self, horizon: float, accept: Callable[[str, float], bool]) -> list[tuple[str, float]]:
         """Remove and return the (key, deadline) pairs due by ``horizon`` that ``accept`` allows
@@ -399,6 +468,8 @@ class DeadlineScheduler:
             self._handle = self._loop.call_later(max(0.0, earliest - wire.monotonic()), self._fire)
 
     def close(self) -> None:
+        self.pacing.release_all()
+        self.watching.release_all()
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None
@@ -509,6 +580,14 @@ class AdvertSender:
             for (_, dest, _), payload in zip(self._targets, payloads, strict=True):
                 vsock.queue(payload, dest)
         return len(self._targets)
+
+    def paced_packets(self, priority: int) -> list[tuple[bytes, SockAddr]] | None:
+        """This advert at ``priority`` per destination, as :meth:`queue` last built it (the IPv4
+        ID left to the pacer), for a ``wire.Pacer``; None under AH, whose every advert differs."""
+        payloads = self._by_priority.get(priority)
+        if self.sealer is not None or payloads is None:
+            return None
+        return [(packet, dest) for (_, dest, _), packet in zip(self._targets, payloads, strict=True)]
 
     def _queue_sealed(self, sealer: ah.Sealer, payloads: list[bytes]) -> None:
         """AH: the whole packet per advert, one sequence number shared by every destination."""

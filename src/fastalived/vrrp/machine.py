@@ -324,6 +324,30 @@ class VrrpMachine:
         self._adver_deadline = _rearm(deadline, self.params.advert_int, now)
         return self.effective_priority
 
+    def adverts_only(self) -> bool:
+        """Whether a master's Adver_Timer is its only pending timer: until something else changes
+        the machine, :meth:`advert_due` at each expiry is all it needs (``vrrp/pacing.py``)."""
+        return (
+            self.state == MASTER
+            and self._adver_deadline is not None
+            and self._master_down_deadline is None
+            and self._garp_delayed_deadline is None
+            and self._garp_refresh_deadline is None
+            and self._garp_lower_deadline is None
+        )
+
+    def down_timer_only(self) -> bool:
+        """Whether a backup's Master_Down_Timer is its only pending timer: until something else
+        changes the machine, :meth:`steady_advert` is all its master's repeats need (``vrrp/pacing.py``)."""
+        return (
+            self.state == BACKUP
+            and self._master_down_deadline is not None
+            and self._adver_deadline is None
+            and self._garp_delayed_deadline is None
+            and self._garp_refresh_deadline is None
+            and self._garp_lower_deadline is None
+        )
+
     def align_advert(self, window: float) -> None:
         """Move a master's next Adver_Timer expiry up to ``window`` earlier, toward the nearest
         earlier multiple of advert_int on the clock (no-op when on it, or not a master).

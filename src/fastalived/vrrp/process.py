@@ -46,6 +46,7 @@ from fastalived.vrrp.binding import (
     sends_on_vmac,
     source_address,
 )
+from fastalived.vrrp.effects import ArmTimer, Effect, GroupChanged, Heard, InstanceAction, InstanceEvent, StateChanged
 from fastalived.vrrp.io import TIMER_SLACK, DeadlineScheduler, Packet, SocketPool, VrrpSocket
 from fastalived.vrrp.keepalived_data import keepalived_data_text
 from fastalived.vrrp.linkwatch import LinkWatch, SourceTracking
@@ -65,22 +66,13 @@ from fastalived.vrrp.notify import NoSyncDaemon, Notifier, SyncDaemonHook
 from fastalived.vrrp.proc_events import ProcessTracking
 from fastalived.vrrp.realtime import RealtimeScheduling
 from fastalived.vrrp.report import Transition
-from fastalived.vrrp.router import (
-    ArmTimer,
-    Effect,
-    GroupChanged,
-    Heard,
-    InstanceAction,
-    InstanceEvent,
-    StateChanged,
-    VrrpRouter,
-)
+from fastalived.vrrp.router import VrrpRouter
 from fastalived.vrrp.rtnl import RtnlSender
 from fastalived.vrrp.scripts import ScriptRunner
 from fastalived.vrrp.sysctl import LocalIgmpReports, PromoteSecondaries
 from fastalived.vrrp.track_files import FileTracking
 from fastalived.vrrp.tracking import Status, TrackKind
-from fastalived.vrrp.vips import VipEffects, instance_vips, vip_device
+from fastalived.vrrp.vips import VipEffects, instance_vips, unshared_vmac_addrs, vip_device
 
 log = logging.getLogger("fastalived.vrrp")
 
@@ -138,19 +130,28 @@ class VrrpRole:
 
     # ------------------------------------------------------------------ Role protocol
 
-    async def start(self, config: Config) -> None:
+    async def prepare(self) -> None:
+        """What start() needs of neither the config nor the options (``daemon.standby.Preparable``):
+        a standby child does it before it is promoted, start() does it otherwise."""
+        if self._timers is not None:
+            return
         self._realtime.enter()
-        if config.global_defs.disable_local_igmp:
-            self._local_igmp.disable()
         loop = asyncio.get_running_loop()
         self._pool = SocketPool(loop, self._on_packets)
-        self._timers = DeadlineScheduler(loop, self._on_timers)
+        self._timers = DeadlineScheduler(loop, self._on_timers, self._pool.drain_all)
         try:
             self._vips.rtnl = RtnlSender(loop)
         except OSError as exc:
             log.warning("no rtnetlink socket (%s); VIPs go through the slow path", exc)
         self._netlink_thread.start()
         await self._netlink.open()
+
+    async def start(self, config: Config) -> None:
+        await self.prepare()
+        if self.options.adopt_masters:  # the adopting adverts wait on netlink answers: no queueing for a CPU
+            self._realtime.boost(self._netlink_thread.native_id)
+        if config.global_defs.disable_local_igmp:
+            self._local_igmp.disable()
         await self._links.start()
         self._set_config(config)
         await self._notifier.configure(config.global_defs)
@@ -169,6 +170,7 @@ class VrrpRole:
         for inst_config in config.vrrp_instances:
             adopting = adopt if inst_config.name in self.options.adopt_masters else None
             await self._add_instance(inst_config, clean_leftovers=True, adopt=adopting)
+        self._realtime.unboost()
         self._scripts.update(self.router.tracked_scripts(), config.global_defs)
         self._end_tick()
 
@@ -354,9 +356,10 @@ class VrrpRole:
         """Stop: a master sends priority 0 and drops its VIPs (unless ``-V``); then forget it."""
         binding = self.bindings[name]
         self._execute(self.router.remove(name, now))
-        vmac = binding.config.use_vmac
-        if vmac and not (self._stopping and self.options.dont_release_vrrp):
-            self._jobs.submit(name, lambda: self._netlink.delete_link(vmac))
+        others = [b.config for other, b in self.bindings.items() if other != name]
+        for vmac in [binding.config.use_vmac, *unshared_vmac_addrs(binding.config, others)]:
+            if vmac and not (self._stopping and self.options.dont_release_vrrp):
+                self._jobs.submit(name, partial(self._netlink.delete_link, vmac))
         self._unbind(binding)
         del self.bindings[name]
         self._align_max = self._masters = None
@@ -585,8 +588,9 @@ class VrrpRole:
         for name in masters:
             binding = bindings[name]
             by_interval.setdefault(binding.config.advert_int, []).append(binding)
-        if self._masters is None:
+        if self._masters is None:  # masters came or went: the paced ones may have phases to align
             self._masters = Counter(b.config.advert_int for b in bindings.values() if router.is_master(b.name))
+            timers.unpace_all()
         for advert_int, group in by_interval.items():
             tick = max([now, *(d for b in group if (d := router.deadline(b.name)) is not None)])
             window = _align_window(advert_int) if self._masters[advert_int] > 1 else 0.0
@@ -597,7 +601,15 @@ class VrrpRole:
                     self._execute(router.timer(name, tick))
                     continue
                 binding.adverts_sent += binding.sender.queue(due[0])
-                timers.set(name, due[1])
+                # a lone master's steady adverts: from C, until the machine changes (vrrp/pacing.py)
+                inst = router.instances[name]  # garp_extra_if: its timer is looked at per advert
+                if (
+                    window
+                    or due[1] is None
+                    or inst.extra_if.deadline is not None
+                    or not timers.pace(name, binding, inst.machine, due[0], due[1])
+                ):
+                    timers.set(name, due[1])
 
     def _end_tick(self) -> None:
         """Send what this tick queued, renew or drop steady templates, re-arm the timer."""
@@ -616,7 +628,8 @@ class VrrpRole:
             # Any change to the machine ends the shortcut, unless this tick's advert renews it.
             candidate = candidates.get(name) if candidates else None
             if candidate is not None and candidate[0] is binding.vsock and self.router.rearms_only(name, candidate[2]):
-                binding.vsock.steady.set(binding.config.virtual_router_id, candidate[1], binding)
+                owner = self._timers.watch(name, self.router.instances[name], binding)  # vrrp/pacing.py
+                binding.vsock.steady.set(binding.config.virtual_router_id, candidate[1], owner)
                 binding.steady_key = candidate[2]
             elif binding.steady_key is not None:
                 binding.vsock.steady.clear(binding.config.virtual_router_id)

@@ -15,8 +15,8 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from fastalived.vrrp.codec import UNKNOWN_HOP_LIMIT
 
@@ -49,11 +49,12 @@ def _borrowed_socket(fd: int) -> socket.socket:
     return socket.socket(fileno=fd)
 
 
-def send_many(fd: int, packets: Sequence[bytes], dests: Sequence[tuple[object, ...]]) -> int:
+def send_many(fd: int, packets: Sequence[bytes], dests: Sequence[tuple[object, ...]], family: int = 0) -> int:
     """Send ``packets[i]`` to ``dests[i]`` on a raw socket; return how many the kernel took.
 
     Stops at the first failure. A full socket buffer (EAGAIN/ENOBUFS) is not an error; any
     other error is raised only when nothing was sent, so the caller retries the rest and sees it.
+    ``family`` only spares the compiled build a getsockopt.
     """
     if len(packets) != len(dests):
         raise ValueError("one destination per packet")
@@ -185,6 +186,7 @@ class SteadyTable:
     def __init__(self) -> None:
         self.templates: list[bytes | None] = [None] * 256
         self.owners: list[object] = [None] * 256
+        self.handled = 0  # repeats the last ``recv_sorted`` gave to their :class:`Watch`
 
     def set(self, vrid: int, packet: bytes, owner: object) -> None:
         self.templates[vrid] = bytes(packet)
@@ -196,6 +198,29 @@ class SteadyTable:
 
     def get(self, vrid: int) -> bytes | None:
         return self.templates[vrid]
+
+
+class SteadyReader:
+    """The stand-in for the compiled ``SteadyReader`` (see there)."""
+
+    def __init__(
+        self,
+        fd: int,
+        table: SteadyTable,
+        on_read: Callable[[list[tuple[object, float]], list[Received], int], object],
+        on_error: Callable[[], object],
+    ) -> None:
+        self._fd, self._table, self._on_read, self._on_error = fd, table, on_read, on_error
+
+    def __call__(self) -> None:
+        try:
+            hits, packets = recv_sorted(self._fd, self._table, 64)
+        except OSError:
+            self._on_error()
+            return
+        count = len(hits) + len(packets) + self._table.handled
+        if hits or packets or count > 1:
+            self._on_read(hits, packets, count)
 
 
 def steady_match(template: bytes, data: bytes) -> bool:
@@ -220,17 +245,152 @@ def recv_sorted(
     """:func:`recv_many` on an IPv4 raw socket, split: ``(owner, arrival)`` for packets that repeat
     their VRID's template (one entry per packet, in order) and every other packet, as ``recv_many``
     returns it. A VRID whose packet did not match loses its template, so nothing after it in
-    the batch is taken out of order."""
+    the batch is taken out of order. Repeats whose owner is a :class:`Watch` go to it (counted
+    in ``table.handled``; those it declines come back with its binding as owner)."""
     hits: list[tuple[object, float]] = []
     packets: list[Received] = []
-    for item in recv_many(fd, max_packets):
+    handled = 0
+    received = recv_many(fd, max_packets)
+    now = monotonic()
+    offset = now - time.time()
+    for item in received:
         data = item[0]
         vrid = _steady_vrid(data)
         if vrid is not None:
             template = table.templates[vrid]
             if template is not None and steady_match(template, data):
-                hits.append((table.owners[vrid], item[3]))
+                owner, stamp = table.owners[vrid], item[3]
+                if isinstance(owner, Watch):
+                    at = stamp + offset
+                    if owner.hear(now if at > now or not stamp else at):
+                        handled += 1
+                        continue
+                    owner = owner.binding
+                hits.append((owner, stamp))
                 continue
             table.clear(vrid)
         packets.append(item)
+    table.handled = handled
     return hits, packets
+
+
+# ------------------------------------------------------------------------------------ C-served timers
+
+
+class Watch:
+    """A steady backup's Master_Down_Timer outside the loop: the stand-in for the compiled
+    ``Watch`` (see there)."""
+
+    def __init__(self, machine: Any, inst: Any, binding: Any, deadline: float, on_expire: Callable[[], object]) -> None:
+        self.fd = timer_open()
+        self.binding = binding
+        self._machine, self._inst, self._on_expire = machine, inst, on_expire
+        self.deadline = deadline
+        timer_set(self.fd, deadline)
+        self.active = True
+
+    def hear(self, at: float) -> bool:
+        """One exact repeat at ``at``: True when applied, False when the role must take it."""
+        if not self.active or self.deadline <= at:
+            return False
+        result = self._machine.steady_advert(at)
+        if result is None:
+            return False
+        self.deadline = result
+        self._inst.adverts_received += 1
+        return True
+
+    def rearm(self) -> None:
+        timer_set(self.fd, self.deadline)
+
+    def tick(self) -> None:
+        if self.fd < 0 or not timer_clear(self.fd) or not self.active:
+            return
+        if self.deadline > monotonic() + 0.0002:  # io.TIMER_SLACK
+            timer_set(self.fd, self.deadline)
+            return
+        self._on_expire()
+
+    def close(self) -> None:
+        self.active = False
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _with_ip_id(packet: bytearray, ident: int) -> None:
+    """Write IP ID ``ident`` (mod 2**16) and the header checksum into an IPv4 packet in place."""
+    header_len = (packet[0] & 0x0F) * 4
+    packet[4:6] = (ident & 0xFFFF).to_bytes(2, "big")
+    packet[10:12] = b"\0\0"
+    total = sum(int.from_bytes(packet[i : i + 2], "big") for i in range(0, header_len, 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    packet[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+
+
+class Pacer:
+    """A steady master's adverts on their own timerfd: the stand-in for the compiled ``Pacer``
+    (see there), with a one-shot timer re-armed per advert instead of a periodic one."""
+
+    def __init__(
+        self,
+        sock: int,
+        family: int,
+        packets: Sequence[bytes],
+        dests: Sequence[tuple[object, ...]],
+        ipv4: bool,
+        ip_id: int,
+        period: float,
+        first: float,
+        machine: Any,
+        binding: Any,
+        sender: Any,
+        priority: int,
+        on_stale: Callable[[], object],
+    ) -> None:
+        self.fd = -1
+        if len(packets) != len(dests) or not 0 < len(packets) <= 64:
+            raise ValueError("one destination per packet, 1 to 64 of them")
+        if ipv4 and any(len(p) < 20 or len(p) < (p[0] & 0x0F) * 4 for p in packets):
+            raise ValueError("not an IPv4 packet")
+        self._sock, self._family, self._dests = sock, family, list(dests)
+        self._packets = [bytearray(p) for p in packets]
+        self._ipv4, self.ip_id, self._period, self.next = ipv4, ip_id, period, first
+        self._machine, self._binding, self._sender, self._priority = machine, binding, sender, priority
+        self._on_stale = on_stale
+        self.send_errors = 0
+        self.fd = timer_open()
+        timer_set(self.fd, first)
+
+    def tick(self) -> None:
+        if self.fd < 0 or not timer_clear(self.fd):
+            return
+        now = max(monotonic(), self.next)
+        machine = self._machine
+        if self._binding.sender is not self._sender or machine.effective_priority != self._priority:
+            self._on_stale()
+            return
+        if machine.advert_due(now) is None:
+            self._on_stale()
+            return
+        following = self.next + self._period
+        self.next = following if following > now else now + self._period
+        timer_set(self.fd, self.next)
+        if self._ipv4:
+            for packet in self._packets:
+                self.ip_id += 1
+                _with_ip_id(packet, self.ip_id)
+        count = len(self._packets)
+        try:
+            sent = send_many(self._sock, [bytes(p) for p in self._packets], self._dests, self._family)
+        except OSError:
+            sent = 0
+        self.send_errors += count - sent
+        self._binding.adverts_sent += count
+        self._sender.ip_id = self.ip_id
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

@@ -24,8 +24,11 @@ class RealtimeScheduling:
 
     def __init__(self) -> None:
         self._saved: tuple[int, os.sched_param, tuple[int, int]] | None = None
+        self._boosted: tuple[int, int, os.sched_param] | None = None  # a helper thread: tid, policy, param
 
     def enter(self) -> None:
+        if self._saved is not None:
+            return  # already (a standby child enters before it is promoted; start enters again)
         try:
             rttime = resource.getrlimit(resource.RLIMIT_RTTIME)
             saved = (os.sched_getscheduler(0), os.sched_getparam(0), rttime)
@@ -36,7 +39,32 @@ class RealtimeScheduling:
             return
         self._saved = saved
 
+    def boost(self, tid: int | None) -> None:
+        """Run helper thread ``tid`` real-time too, until :meth:`unboost`: a promoted standby's
+        start waits on the netlink thread, which a busy host would otherwise delay past the peers'
+        Master_Down_Timer. Only while this thread is real-time itself."""
+        if self._saved is None or self._boosted is not None or tid is None:
+            return
+        try:
+            saved = (tid, os.sched_getscheduler(tid), os.sched_getparam(tid))
+            os.sched_setscheduler(tid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(RT_PRIORITY))
+        except (OSError, ValueError, AttributeError) as exc:
+            log.debug("cannot make thread %d real-time (%s)", tid, exc)
+            return
+        self._boosted = saved
+
+    def unboost(self) -> None:
+        if self._boosted is None:
+            return
+        tid, policy, param = self._boosted
+        self._boosted = None
+        try:
+            os.sched_setscheduler(tid, policy, param)
+        except (OSError, ValueError) as exc:
+            log.debug("cannot restore thread %d's scheduling policy: %s", tid, exc)
+
     def leave(self) -> None:
+        self.unboost()
         if self._saved is None:
             return
         policy, param, rttime = self._saved

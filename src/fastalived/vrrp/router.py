@@ -23,10 +23,22 @@ import ipaddress
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
 
 from fastalived.config.model import Config, TrackFile, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.vrrp import ah, wire
+from fastalived.vrrp.advert_rules import AdvertRules
+from fastalived.vrrp.effects import (
+    ArmTimer,
+    Effect,
+    GroupChanged,
+    Heard,
+    InstanceAction,
+    InstanceEvent,
+    Listener,
+    Received,
+    StateChanged,
+)
+from fastalived.vrrp.extra_garp import ExtraIfTimer
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -35,155 +47,21 @@ from fastalived.vrrp.machine import (
     STATE_NAMES,
     STOP,
     Action,
-    AddVips,
     AdoptMaster,
     MachineParams,
     Notify,
-    RemoveVips,
     SendAdvert,
-    SendGarp,
     VrrpMachine,
     WantMaster,
-    vrrp_interval_field,
 )
 from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, Status, SyncGroup, TrackKind, track_definitions
 
 log = logging.getLogger("fastalived.vrrp")
 
-AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
 LOG_EVERY = 1.0  # seconds between repeats of a per-advert log line for one instance
 MAX_SYNC_DEPTH = 4  # sync-group forcing can cascade once per member; this bounds a misconfiguration
 
-Heard = tuple[bytes, int, float]  # an accepted advert as the machine takes it: (src, priority, interval s)
-
-
-# ---------------------------------------------------------------------------------------- effects
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceAction:
-    """Carry out one of ``instance``'s machine actions: an advert, the VIPs, a GARP burst."""
-
-    instance: str
-    action: SendAdvert | AddVips | RemoveVips | SendGarp
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanged:
-    """``instance`` went from ``old`` to ``new`` (log, notify scripts, the sync-daemon hook)."""
-
-    instance: str
-    old: int
-    new: int
-    priority: int  # the effective priority at the change, for notify scripts
-    adopted: bool = False  # MASTER carried on from a killed child (AdoptMaster): no notify scripts
-
-
-@dataclass(frozen=True, slots=True)
-class GroupChanged:
-    """A sync group as a whole is now ``state`` (BACKUP, MASTER or FAULT): GROUP notifies."""
-
-    group: str
-    state: int
-    adopted: bool = False  # reached by adopting members (AdoptMaster): no notify scripts
-
-
-@dataclass(frozen=True, slots=True)
-class ArmTimer:
-    """``instance``'s machine next needs :meth:`VrrpRouter.timer` at ``deadline`` (None: never)."""
-
-    instance: str
-    deadline: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceEvent:
-    """keepalived's event notifies, which are not state changes: ``MASTER_RX_LOWER_PRI`` (a
-    master heard a lower priority), ``MASTER_PRIORITY`` / ``BACKUP_PRIORITY`` (tracking moved
-    the effective priority); the role decides whether they are wanted."""
-
-    instance: str
-    event: str
-    priority: int
-
-
-Effect = InstanceAction | StateChanged | GroupChanged | ArmTimer | InstanceEvent
-
-
-class Received(NamedTuple):
-    """What one received packet did: the instance that accepted it (None: dropped), the advert as
-    the machine heard it (the role's steady-advert template candidate), and the effects."""
-
-    instance: str | None
-    heard: Heard | None
-    effects: list[Effect]
-
-
-class Listener(Protocol):
-    """The receiving socket as the router sees it: where a packet came in."""
-
-    ifname: str
-    family: int
-    group_packed: bytes  # the multicast group, packed: the IPv6 checksum's destination
-
-
 # ---------------------------------------------------------------------------------------- instances
-
-
-@dataclass(frozen=True, slots=True)
-class AdvertRules:
-    """What an instance accepts: the settings of the RFC 5798 §7.1 checks that depend on it."""
-
-    version: int
-    auth_type: int
-    auth_pass: bytes
-    multicast: bool  # TTL / hop limit 255 is checked for multicast adverts only
-    accept_no_pseudo: bool  # v3_checksum_as_v2: RFC 9568's checksum form
-    interval: int  # the v2 interval field that must match ours
-    address_count: int | None  # None with vrrp_skip_check_adv_addr
-    peers: frozenset[bytes] | None  # unicast: the only sources heard
-    ah_key: bytes | None = None  # auth_type AH: the HMAC key (None: adverts must come without AH)
-
-    @classmethod
-    def of(cls, cfg: VrrpInstance, config: Config) -> AdvertRules:
-        peers = frozenset(p.packed for p in cfg.unicast_peers) or None
-        vips = [s for s in cfg.virtual_ipaddresses if s.family == cfg.family]
-        return cls(
-            version=cfg.version,
-            auth_type=AUTH_TYPES[cfg.auth_type],
-            auth_pass=cfg.auth_pass or b"",
-            multicast=peers is None,
-            accept_no_pseudo=cfg.v3_checksum_as_v2,
-            interval=vrrp_interval_field(cfg.version, cfg.advert_int),
-            address_count=None if cfg.skip_check_adv_addr else len(vips),
-            peers=peers,
-            ah_key=ah.key_of(cfg.auth_pass or b"") if ah.uses_ah(cfg) else None,
-        )
-
-    def violation(
-        self, advert: wire.Advert, sealed: ah.Sealed | None = None, counter: ah.SeqCounter | None = None
-    ) -> wire.Drop | ah.AhDrop | None:
-        """The first check ``advert`` fails, in keepalived's order: AH present as configured, the
-        codec's protocol checks (TTL, version, checksum form, auth type and password), the AH
-        ICV, SPI and sequence number against ``counter`` (``sealed``: the AH the advert came
-        in), then the v2 interval, the address count, the peers."""
-        if (sealed is None) != (self.ah_key is None):
-            return ah.AhDrop.AH_MISSING if sealed is None else ah.AhDrop.AH_UNEXPECTED
-        reason = wire.check_advert(advert, version=self.version, auth_type=self.auth_type, auth_pass=self.auth_pass,
-                                   multicast=self.multicast, accept_no_pseudo=self.accept_no_pseudo)  # fmt: skip
-        if reason is not None:
-            return reason
-        if sealed is not None and self.ah_key is not None:
-            ah_reason = ah.authenticate(sealed, self.ah_key, not self.multicast, counter or ah.SeqCounter())
-            if ah_reason is not None:
-                return ah_reason
-        if self.version == 2 and advert.interval != self.interval:
-            return wire.Drop.BAD_INTERVAL
-        if self.address_count is not None and advert.count != self.address_count:
-            return wire.Drop.BAD_ADDR_COUNT
-        if self.peers and advert.src not in self.peers:
-            return wire.Drop.NOT_A_PEER
-        return None
 
 
 @dataclass
@@ -204,6 +82,7 @@ class InstanceCore:
     priority_zero_received: int = 0
     priority_zero_sent: int = 0
     ah_seq: ah.SeqCounter = field(default_factory=ah.SeqCounter)  # auth_type AH: sent and accepted
+    extra_if: ExtraIfTimer = field(default_factory=ExtraIfTimer)  # garp_extra_if
 
     @property
     def name(self) -> str:
@@ -332,6 +211,7 @@ class VrrpRouter:
         self._refresh_tracking_inputs(inst)
         params = self._params(inst.config, inst.machine.params.primary_ip)
         self._apply(inst, inst.machine.reconfigure(now, params), now, out)
+        inst.extra_if.reconfigured(inst.config, inst.machine.state, now)
         self._apply_tracking(inst, now, out)
         return out
 
@@ -494,7 +374,7 @@ class VrrpRouter:
         if deferred is not None:
             return self.start(name, now, deferred[1]) if now >= deferred[0] else [ArmTimer(name, deferred[0])]
         out: list[Effect] = []
-        self._apply(inst, inst.machine.on_timer(now), now, out)
+        self._apply(inst, inst.extra_if.after_adverts(inst.config, inst.machine.on_timer(now), now), now, out)
         return out
 
     def set_maintenance(self, name: str, on: bool, now: float) -> list[Effect]:
@@ -514,6 +394,8 @@ class VrrpRouter:
         if inst.listening is None:
             return None
         machine = inst.machine
+        if inst.extra_if.due(now):  # its GARPs go with the advert: the slow way
+            return None
         priority = machine.advert_due(now)
         if priority is None:
             return None
@@ -579,8 +461,10 @@ class VrrpRouter:
 
     @staticmethod
     def _own_fault(inst: InstanceCore) -> bool:
-        """Tracking, no socket, or unicast_fault_no_peer without a peer."""
+        """Tracking, no socket, unicast_fault_no_peer without a peer, or a config keepalived faults."""
         cfg = inst.config
+        if cfg.config_fault is not None:
+            return True
         return inst.tracking.faulted or inst.listening is None or (cfg.unicast_fault_no_peer and not cfg.unicast_peers)
 
     def _apply_tracking(self, inst: InstanceCore, now: float, out: list[Effect], initial: bool = False) -> None:
@@ -621,6 +505,7 @@ class VrrpRouter:
         state = notify.state
         old, inst.last_state = inst.last_state, state
         inst.became_master += state == MASTER and not notify.adopted
+        inst.extra_if.entered(inst.config, state, now)
         if state == MASTER:
             inst.ah_seq.entering_master()
         inst.released_master += old == MASTER

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from fastalived.config.model import GlobalDefs, IPAddress, IPAddressSpec, VrrpInstance
 from fastalived.runtime.jobs import SerialTasks
 from fastalived.vrrp.addresses import FrameSender, Netlink, announcement_frames
+from fastalived.vrrp.garp_pacing import GarpPacer
 from fastalived.vrrp.io import VrrpSocket
-from fastalived.vrrp.machine import GARP_LOWER_PRIO, GARP_REFRESH
+from fastalived.vrrp.machine import GARP_EXTRA_IF, GARP_LOWER_PRIO, GARP_REFRESH
 from fastalived.vrrp.rtnl import RtnlSender, address_requests
 
 log = logging.getLogger("fastalived.vrrp")
@@ -45,11 +46,42 @@ def vip_device(cfg: VrrpInstance) -> str:
     return cfg.use_vmac or cfg.interface
 
 
+def base_device(cfg: VrrpInstance, dev: str) -> str:
+    """The interface whose GARP pace ``dev``'s frames share: a VMAC's parent (keepalived's IF_BASE_IFP)."""
+    if dev == cfg.use_vmac:
+        return cfg.interface
+    return next((v.base for v in cfg.vmac_addrs if v.name == dev), dev)
+
+
+def unshared_vmac_addrs(cfg: VrrpInstance, others: Iterable[VrrpInstance]) -> list[str]:
+    """The VIPs' VMACs of ``cfg`` that none of ``others`` uses: to delete with the instance."""
+    used = {v.name for other in others for v in other.vmac_addrs}
+    return [v.name for v in cfg.vmac_addrs if v.name not in used]
+
+
 def _by_device(cfg: VrrpInstance, vips: Iterable[IPAddressSpec]) -> dict[str, list[IPAddress]]:
     by_dev: dict[str, list[IPAddress]] = {}
     for spec in vips:
         by_dev.setdefault(spec.dev or vip_device(cfg), []).append(spec.address.ip)
     return by_dev
+
+
+def extra_if_vips(cfg: VrrpInstance) -> list[IPAddressSpec]:
+    """garp_extra_if's GARP/NA: the first VIP on each interface other than the instance's, as
+    keepalived's ``vrrp_send_vmac_update``. A plain interface needs ``all``; the instance's own
+    (VMAC) one only counts with vmac_xmit_base, when no advert goes out on it. Nothing at all when
+    no VIP is elsewhere (keepalived turns the timer off then)."""
+    own = vip_device(cfg)
+    ours = {v.name for v in cfg.vmac_addrs} | ({cfg.use_vmac} if cfg.use_vmac else set())  # fastalived's
+    placed = [(spec.dev or own, spec) for spec in instance_vips(cfg)]
+    elsewhere = {dev for dev, _ in placed if dev != own}
+    if cfg.garp_extra_if <= 0 or not (elsewhere & ours or (elsewhere and cfg.garp_extra_if_all)):
+        return []
+    first: dict[str, IPAddressSpec] = {}
+    for dev, spec in placed:
+        if (dev in ours or cfg.garp_extra_if_all) and (dev != own or cfg.vmac_xmit_base):
+            first.setdefault(dev, spec)
+    return list(first.values())
 
 
 def _master_repeat(cfg: VrrpInstance) -> int:
@@ -74,6 +106,7 @@ class VipEffects:
         self.global_defs = GlobalDefs()
         self.macs: dict[str, bytes] = {}  # interface -> MAC, the source of GARP / NA frames
         self._garps: list[tuple[str, list[bytes]]] = []  # this tick's GARP/NA, sent after the VIPs
+        self.pacer = GarpPacer()  # garp_group / vrrp_garp_interval / vrrp_gna_interval
 
     def prebuilt(self, cfg: VrrpInstance) -> tuple[Requests, Requests] | None:
         """The instance's VIP add and delete requests, packed now so a takeover only sends them.
@@ -127,6 +160,9 @@ class VipEffects:
 
     def announce(self, cfg: VrrpInstance, burst: int, fast: bool) -> None:
         """One GARP / NA burst; ``fast``: the VIPs went the pre-built way, so may the frames."""
+        if burst == GARP_EXTRA_IF:
+            self.jobs.submit(cfg.name, lambda: self._announce(cfg, extra_if_vips(cfg), 1))
+            return
         repeat = _BURST_REPEAT.get(burst, _master_repeat)(cfg)
         if not (fast and self._queue_announce(cfg, repeat)):
             self.jobs.submit(cfg.name, lambda: self._announce(cfg, instance_vips(cfg), repeat))
@@ -152,11 +188,8 @@ class VipEffects:
     def _queue_announce(self, cfg: VrrpInstance, repeat: int) -> bool:
         """Queue the GARP / NA burst for this tick (sent right after the VIP requests) when no
         spacing is configured and every interface's MAC is known; False: use :meth:`_announce`."""
-        g = self.global_defs
-        if g.vrrp_garp_interval > 0 or g.vrrp_gna_interval > 0:
-            return False
         by_dev = _by_device(cfg, instance_vips(cfg))
-        if any(dev not in self.macs for dev in by_dev):
+        if any(dev not in self.macs or self.pacer.paced(self.global_defs, base_device(cfg, dev)) for dev in by_dev):
             return False
         for dev, addresses in by_dev.items():
             self._garps.append((dev, announcement_frames(self.macs[dev], addresses, repeat)))
@@ -193,9 +226,11 @@ class VipEffects:
     async def _announce(self, cfg: VrrpInstance, vips: Iterable[IPAddressSpec], repeat: int) -> None:
         """GARP / unsolicited NA bursts for the VIPs, from each VIP's own interface.
 
-        Back to back like keepalived, unless vrrp_garp_interval / vrrp_gna_interval space them.
+        Back to back like keepalived, unless garp_group / vrrp_garp_interval / vrrp_gna_interval
+        pace the interface (:class:`~.garp_pacing.GarpPacer`, shared by every instance).
         """
         g = self.global_defs
+        clock = asyncio.get_running_loop().time
         for dev, addresses in _by_device(cfg, vips).items():
             mac = self.macs.get(dev)
             if mac is None:  # not learnt from a bind: ask once (netlink dumps are costly)
@@ -203,11 +238,13 @@ class VipEffects:
                 if info is None:
                     continue
                 mac = self.macs[dev] = info.mac
-            for version, spacing in ((4, g.vrrp_garp_interval), (6, g.vrrp_gna_interval)):
+            base = base_device(cfg, dev)
+            for version in (4, 6):
                 frames = announcement_frames(mac, [a for a in addresses if a.version == version], repeat)
-                if spacing <= 0:
+                if not self.pacer.paced(g, base):
                     self.frames.send(dev, frames)
                     continue
                 for frame in frames:
+                    if (wait := self.pacer.slot(g, base, version, clock()) - clock()) > 0:
+                        await asyncio.sleep(wait)
                     self.frames.send(dev, [frame])
-                    await asyncio.sleep(spacing)

@@ -49,6 +49,9 @@ timer_set = _io.timer_set
 timer_clear = _io.timer_clear
 steady_match = _io.steady_match
 recv_sorted = _io.recv_sorted
+Pacer = _io.Pacer
+Watch = _io.Watch
+SteadyReader = _io.SteadyReader
 SteadyTable = importlib.import_module("fastalived.vrrp.rawsock").SteadyTable  # one class for both
 
 __all__ = [
@@ -78,4 +81,7 @@ __all__ = [
     "SteadyTable",
     "steady_match",
     "recv_sorted",
+    "Pacer",
+    "Watch",
+    "SteadyReader",
 ]

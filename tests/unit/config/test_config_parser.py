@@ -316,7 +316,7 @@ bfd_instance bfd1 {
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 1
-    use_vmac_addr
+    old_unicast_checksum
 }
 virtual_server 198.51.100.1 80 {
     real_server 203.0.113.1 80 {
@@ -331,7 +331,7 @@ virtual_server 198.51.100.1 80 {
     assert [d.keyword for d in result.warnings] == [
         "enable_snmp_vrrp",
         "vrrp_iptables",
-        "use_vmac_addr",
+        "old_unicast_checksum",
         "BFD_CHECK",
     ]
     assert str(result.warnings[-1]) == (

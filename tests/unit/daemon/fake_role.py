@@ -39,6 +39,7 @@ class FakeVrrpRole:
         self._generation = 0
         self._watch: asyncio.Task | None = None
         self._adopt = list(options.adopt_masters)  # what a respawn after an abnormal exit was handed
+        self._adopt_ipvs = options.adopt_ipvs  # the checker's: resume from the IPVS table left behind
 
     def _items_of(self, config: Config) -> dict[str, object]:
         return {i.name: i for i in config.vrrp_instances}
@@ -51,7 +52,7 @@ class FakeVrrpRole:
     async def start(self, config: Config) -> None:
         self._items = self._items_of(config)
         self._generation = 1
-        self._record("start", items=sorted(self._items), adopt=self._adopt)
+        self._record("start", items=sorted(self._items), adopt=self._adopt, adopt_ipvs=self._adopt_ipvs)
         if self.name == "vrrp":  # every item MASTER, as the real VRRP role reports its states
             TO_PARENT.send({"op": "vrrp", "states": dict.fromkeys(self._items, 2)})
         self._watch = asyncio.get_running_loop().create_task(self._stall_when_asked())

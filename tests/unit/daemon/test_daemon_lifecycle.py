@@ -15,7 +15,7 @@ from fastalived.config.model import GlobalDefs
 from fastalived.daemon.lifecycle import (
     effective_namespace,
     enter_namespace,
-    namespaced_options,
+    placed_options,
     run_lifecycle_script,
     warn_namespace_change,
 )
@@ -30,7 +30,7 @@ def test_dash_s_overrides_the_configured_namespace() -> None:
 
 
 def test_pid_files_and_run_dir_default_to_the_namespace_s_own() -> None:
-    options = namespaced_options(RunOptions(), "blue")
+    options = placed_options(RunOptions(), "blue")
     assert (options.namespace, options.pid_file, options.vrrp_pid_file, options.checkers_pid_file, options.run_dir) == (
         "blue",
         "/run/fastalived/blue/fastalived.pid",
@@ -38,8 +38,24 @@ def test_pid_files_and_run_dir_default_to_the_namespace_s_own() -> None:
         "/run/fastalived/blue/fastalived_checkers.pid",
         "/run/fastalived/blue",
     )
-    given = namespaced_options(RunOptions(pid_file="/p", run_dir="/r"), "blue")
+    given = placed_options(RunOptions(pid_file="/p", run_dir="/r"), "blue")
     assert (given.pid_file, given.run_dir) == ("/p", "/r")
+
+
+def test_instance_and_use_pid_dir_place_the_pid_files_as_keepalived() -> None:
+    loaded = parse_string("instance lb2\nglobal_defs {\n}\n")
+    assert loaded.config.global_defs.instance_name == "lb2"
+    options = enter_namespace(RunOptions(), loaded)
+    assert (options.pid_file, options.vrrp_pid_file, options.checkers_pid_file, options.run_dir) == (
+        "/run/fastalived/fastalived_lb2.pid",
+        "/run/fastalived/fastalived_vrrp_lb2.pid",
+        "/run/fastalived/fastalived_checkers_lb2.pid",
+        "/run/fastalived",
+    )
+    in_dir = enter_namespace(RunOptions(vrrp_pid_file="/v.pid"), parse_string("use_pid_dir\n"))
+    assert (in_dir.pid_file, in_dir.vrrp_pid_file) == ("/run/fastalived/fastalived.pid", "/v.pid")
+    both = placed_options(RunOptions(), "blue", "lb2")
+    assert both.checkers_pid_file == "/run/fastalived/blue/fastalived_checkers_lb2.pid"
 
 
 def test_no_namespace_leaves_the_options_alone_and_a_missing_one_raises() -> None:

@@ -13,6 +13,7 @@ import socket
 
 import pytest
 
+from fastalived.vrrp.effects import GroupChanged, InstanceAction, StateChanged
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -31,7 +32,7 @@ from fastalived.vrrp.machine import (
     SendGarp,
     VrrpMachine,
 )
-from fastalived.vrrp.router import GroupChanged, InstanceAction, StateChanged, VrrpRouter
+from fastalived.vrrp.router import VrrpRouter
 from tests.unit.vrrp.test_router import ETH0, GROUPED, ME, config, instance, packet
 
 SELF = ipaddress.IPv4Address("192.0.2.10").packed

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastalived.config import parse_string
 from fastalived.config.model import Config
 from fastalived.vrrp import wire
+from fastalived.vrrp.effects import ArmTimer, Effect, GroupChanged, InstanceAction, InstanceEvent, StateChanged
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -21,15 +22,7 @@ from fastalived.vrrp.machine import (
     SendAdvert,
     SendGarp,
 )
-from fastalived.vrrp.router import (
-    ArmTimer,
-    Effect,
-    GroupChanged,
-    InstanceAction,
-    InstanceEvent,
-    StateChanged,
-    VrrpRouter,
-)
+from fastalived.vrrp.router import VrrpRouter
 from tests.support.testbed import vrrp_instance_config
 
 ME = socket.inet_aton("192.0.2.10")

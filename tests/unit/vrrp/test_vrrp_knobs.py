@@ -11,6 +11,7 @@ from pathlib import Path
 from fastalived.config.model import GlobalDefs, VrrpInstance
 from fastalived.vrrp.ah import SeqCounter
 from fastalived.vrrp.binding import advert_group, advert_sender, ipv6_sender, sends_on_vmac
+from fastalived.vrrp.effects import ArmTimer
 from fastalived.vrrp.machine import (
     BACKUP,
     FAULT,
@@ -22,7 +23,7 @@ from fastalived.vrrp.machine import (
     SendAdvert,
     SendGarp,
 )
-from fastalived.vrrp.router import ArmTimer, VrrpRouter
+from fastalived.vrrp.router import VrrpRouter
 from fastalived.vrrp.sysctl import PromoteSecondaries
 from tests.unit.vrrp.test_machine import HIGHER_IP, LOWER_IP, master, started
 from tests.unit.vrrp.test_router import ETH0, LOW_PEER, ME, actions, config, instance, packet, router_for, states
