@@ -9,7 +9,7 @@ ROOT=$(pwd)
 VENV="$ROOT/.venv"
 APT_PACKAGES=(python3 python3-venv python3-dev gcc make iproute2 keepalived ipvsadm tcpdump
               procps kmod psmisc qemu-system-x86 busybox-static xz-utils cpio haproxy frr
-              prometheus lintian dpkg-dev man-db git systemd bird2 nftables)
+              prometheus lintian dpkg-dev man-db git systemd bird2 nftables valgrind)
 
 apt_setup() {
     local missing=()

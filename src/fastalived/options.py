@@ -37,7 +37,7 @@ class RunOptions:
     compat_notes: tuple[str, ...] = ()
     # Set by the supervisor only for a VRRP child it respawns after an abnormal exit: the instances
     # the dead child last reported as MASTER, and when it died (CLOCK_MONOTONIC), so the new child
-    # can adopt them (``vrrp.machine.AdoptMaster``) instead of starting over.
+    # can adopt them (``vrrp.actions.AdoptMaster``) instead of starting over.
     adopt_masters: tuple[str, ...] = ()
     adopt_since: float = 0.0
     # Set by the supervisor only for a checker child it respawns after an abnormal exit: the dead

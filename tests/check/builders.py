@@ -7,6 +7,7 @@ from typing import Any
 
 from fastalived.config.model import (
     CheckerCommon,
+    Command,
     Config,
     HttpCheck,
     RealServer,
@@ -53,6 +54,11 @@ def notify_script(directory: Any) -> tuple[Any, Any]:
     script.write_text(f'#!/bin/sh\necho "$@" >> {log_file}\n')
     script.chmod(0o755)
     return script, log_file
+
+
+def up_down_notifies(script: Any) -> dict[str, Command]:
+    """``notify_up "SCRIPT up"`` and ``notify_down "SCRIPT down"`` for a real_server."""
+    return {"notify_up": Command(f"{script} up"), "notify_down": Command(f"{script} down")}
 
 
 async def probe_once(probe: Any) -> Any:

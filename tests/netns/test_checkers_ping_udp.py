@@ -22,7 +22,7 @@ from fastalived.check import icmp
 from fastalived.check.events import CheckEvent, RealServerChange
 from fastalived.check.process import CheckRole
 from fastalived.config.model import CheckerCommon, PingCheck, UdpCheck
-from tests.check.builders import config, notify_script, real_server, virtual_server
+from tests.check.builders import config, notify_script, real_server, up_down_notifies, virtual_server
 from tests.check.test_check_role import RecordingSink, until
 from tests.support.testbed import Testbed, in_netns, unavailable_reason
 
@@ -88,7 +88,7 @@ def test_ping_check_follows_link_state(farm: Testbed, tmp_path: Path, unprivileg
 
     async def main() -> None:
         ping = PingCheck("PING_CHECK", common("203.0.113.2", 0))
-        rs = real_server(UDP_PORT, ping, ip="203.0.113.2", notify_up=f"{script} up", notify_down=f"{script} down")
+        rs = real_server(UDP_PORT, ping, ip="203.0.113.2", **up_down_notifies(script))
         vs = virtual_server(rs, address="198.51.100.100", port=UDP_PORT, protocol="UDP")
         events: list[CheckEvent] = []
         sink = RecordingSink()
@@ -117,7 +117,7 @@ def test_udp_check_port_unreachable_link_down_and_reply(farm: Testbed, tmp_path:
         replying = UdpCheck(
             "UDP_CHECK", common("203.0.113.3"), require_reply=True, reply_data=b"OK\x00", reply_mask=b"\x00\x00\xff"
         )
-        rs2 = real_server(UDP_PORT, silent, ip="203.0.113.2", notify_up=f"{script} up", notify_down=f"{script} down")
+        rs2 = real_server(UDP_PORT, silent, ip="203.0.113.2", **up_down_notifies(script))
         rs3 = real_server(UDP_PORT, replying, ip="203.0.113.3")
         vs = virtual_server(rs2, rs3, address="198.51.100.100", port=UDP_PORT, protocol="UDP")
         events: list[CheckEvent] = []

@@ -412,7 +412,12 @@ def test_a_hundred_reloads_leak_no_fds_and_bounded_memory(pair) -> None:
     pids = {"parent": node1.proc.pid, "vrrp": node1.child_pid("vrrp"), "check": node1.child_pid("check")}
     for n in range(10):  # warm-up: lazily imported modules, caches, first GARP bursts
         node1.reload(configs[n % 2])
-    node1.status()
+
+    def standbys_ready() -> bool:  # each warm standby's channel is one more parent fd
+        children = node1.status()["parent"]["children"]
+        return all(children[role]["standby"] for role in ("vrrp", "check"))
+
+    assert wait_for(standbys_ready, 20)
     before = {role: (fd_count(pid), rss_kib(pid)) for role, pid in pids.items()}
     started = time.monotonic()
     for n in range(100):

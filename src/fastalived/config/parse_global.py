@@ -321,30 +321,28 @@ def global_defs(p: ParseState, st: Stmt) -> None:
     p.walk(st, "global_defs", p.global_values, GLOBAL_SETTINGS, GLOBAL_BLOCKS, GLOBAL_IGNORED)
 
 
-def net_namespace(p: ParseState, st: Stmt) -> None:
-    """Top-level ``net_namespace NAME`` (keepalived reads it outside global_defs): the first one wins."""
+def _top_level_name(p: ParseState, st: Stmt, key: str, what: str) -> None:
+    """``net_namespace NAME`` / ``instance NAME`` (keepalived reads them outside global_defs):
+    the first one wins; NAME names a file, so no ``/``."""
+    keyword = st.words[0]
     if len(st.words) < 2:
-        p.error(st, 0, "", "net_namespace name missing - ignoring")
-    elif "net_namespace" in p.global_values:
-        p.error(st, 1, "", f"Duplicate net_namespace definition {st.words[1]} - ignoring")
+        p.error(st, 0, "", f"{keyword} name missing - ignoring")
+    elif key in p.global_values:
+        p.error(st, 1, "", f"Duplicate {keyword} definition {st.words[1]} - ignoring")
     elif "/" in st.words[1] or st.words[1] in (".", ".."):
-        p.error(st, 1, "", f"net_namespace '{st.words[1]}' is not a namespace name")
+        p.error(st, 1, "", f"{keyword} '{st.words[1]}' is not a {what}")
     else:
         p.extra_words(st, "", 2)
-        p.global_values["net_namespace"] = st.words[1]
+        p.global_values[key] = st.words[1]
+
+
+def net_namespace(p: ParseState, st: Stmt) -> None:
+    _top_level_name(p, st, "net_namespace", "namespace name")
 
 
 def instance(p: ParseState, st: Stmt) -> None:
     """Top-level ``instance NAME``: several daemons in one namespace get pid files named after it."""
-    if len(st.words) < 2:
-        p.error(st, 0, "", "instance name missing - ignoring")
-    elif "instance_name" in p.global_values:
-        p.error(st, 1, "", f"Duplicate instance definition {st.words[1]} - ignoring")
-    elif "/" in st.words[1] or st.words[1] in (".", ".."):
-        p.error(st, 1, "", f"instance '{st.words[1]}' is not a file name")
-    else:
-        p.extra_words(st, "", 2)
-        p.global_values["instance_name"] = st.words[1]
+    _top_level_name(p, st, "instance_name", "file name")
 
 
 def use_pid_dir(p: ParseState, st: Stmt) -> None:

@@ -388,7 +388,7 @@ class Supervisor:
 
     def _respawn_options(self, slot: ChildSlot, returncode: int) -> RunOptions | None:
         """After an abnormal exit the VIPs of the dead VRRP child's masters are still in place: its
-        successor may adopt them (``vrrp.machine.AdoptMaster``); so is the checker's IPVS table,
+        successor may adopt them (``vrrp.actions.AdoptMaster``); so is the checker's IPVS table,
         which its successor keeps and resumes from (``check.seed``). A clean exit released them."""
         if slot.role == "check" and returncode != EXIT_OK:
             return dataclasses.replace(self.options, adopt_ipvs=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from fastalived.vrrp.machine import AddVips, RemoveVips, SendAdvert, SendGarp
+from fastalived.vrrp.actions import AddVips, RemoveVips, SendAdvert, SendGarp
 
 Heard = tuple[bytes, int, float]  # an accepted advert as the machine takes it: (src, priority, interval s)
 

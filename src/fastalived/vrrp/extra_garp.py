@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastalived.config.model import VrrpInstance
-from fastalived.vrrp.machine import GARP_EXTRA_IF, MASTER, Action, SendAdvert, SendGarp
+from fastalived.vrrp.actions import GARP_EXTRA_IF, Action, SendAdvert, SendGarp
+from fastalived.vrrp.machine import MASTER
 
 
 @dataclass(slots=True)

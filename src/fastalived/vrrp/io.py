@@ -469,7 +469,7 @@ class DeadlineScheduler:
 
     def close(self) -> None:
         self.pacing.release_all()
-        self.watching.release_all()
+        self.watching.close()
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None

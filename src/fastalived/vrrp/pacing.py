@@ -89,7 +89,8 @@ class Pacing:
 
 
 class Watches:
-    """The watched backups of one scheduler (see the module); ``take_back`` as for :class:`Pacing`."""
+    """The watched backups of one scheduler (see the module), behind one ``wire.WatchSet``;
+    ``take_back`` as for :class:`Pacing`."""
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, take_back: Callable[[str, float], None], drain: Callable[[], object]
@@ -97,19 +98,22 @@ class Watches:
         self._loop = loop
         self._take_back = take_back
         self._drain = drain  # reads every socket now: a repeat may wait there, read late
+        self._set: Any = None  # the WatchSet, opened with the first watch
         self.watches: dict[str, Any] = {}
 
     def engage(self, key: str, inst: Any, binding: Any, deadline: float) -> Any:
         """A ``wire.Watch`` serving ``deadline`` for ``key``, or None when its machine has other timers."""
         if key in self.watches or not inst.machine.down_timer_only():
             return None
-        try:
-            watch = wire.Watch(inst.machine, inst, binding, deadline, partial(self._expired, key))
-        except OSError as exc:
-            log.debug("(%s) Master_Down_Timer not watched: %s", key, exc)
-            return None
-        self.watches[key] = watch
-        self._loop.add_reader(watch.fd, watch.tick)
+        if self._set is None:
+            try:
+                self._set = wire.WatchSet()
+            except OSError as exc:
+                log.debug("Master_Down_Timers not watched: %s", exc)
+                return None
+            self._loop.add_reader(self._set.fd, self._set.tick)
+        watch = self.watches[key] = wire.Watch(inst.machine, inst, binding, deadline, partial(self._expired, key))
+        self._set.add(watch)
         return watch
 
     def release(self, key: str) -> float | None:
@@ -118,14 +122,16 @@ class Watches:
         watch = self.watches.pop(key, None)
         if watch is None:
             return None
-        self._loop.remove_reader(watch.fd)
-        watch.close()
+        self._set.remove(watch)
         deadline: float = watch.deadline
         return deadline
 
-    def release_all(self) -> None:
-        for key in list(self.watches):
-            self.release(key)
+    def close(self) -> None:
+        self.watches.clear()
+        if self._set is not None:
+            self._loop.remove_reader(self._set.fd)
+            self._set.close()
+            self._set = None
 
     def _expired(self, key: str) -> None:
         """The deadline came: unless a repeat waiting in a socket moves it, the loop takes over."""
@@ -134,8 +140,7 @@ class Watches:
             return
         self._drain()
         if watch.active and watch.deadline > wire.monotonic() + 0.0002:  # io.TIMER_SLACK
-            watch.rearm()
-            return
+            return  # the set arms for the new earliest deadline
         deadline = self.release(key)
         if deadline is not None:
             self._take_back(key, deadline)

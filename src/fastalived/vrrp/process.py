@@ -34,6 +34,7 @@ from fastalived.options import RunOptions
 from fastalived.runtime.jobs import SerialTasks
 from fastalived.runtime.role import DumpKind, Metric
 from fastalived.vrrp import report, wire
+from fastalived.vrrp.actions import AddVips, AdoptMaster, RemoveVips, SendAdvert, SendGarp
 from fastalived.vrrp.addresses import FrameSender, LinkInfo, LinkMonitor, Netlink, NetlinkThread
 from fastalived.vrrp.bfd_link import BfdLink
 from fastalived.vrrp.binding import (
@@ -50,17 +51,7 @@ from fastalived.vrrp.effects import ArmTimer, Effect, GroupChanged, Heard, Insta
 from fastalived.vrrp.io import TIMER_SLACK, DeadlineScheduler, Packet, SocketPool, VrrpSocket
 from fastalived.vrrp.keepalived_data import keepalived_data_text
 from fastalived.vrrp.linkwatch import LinkWatch, SourceTracking
-from fastalived.vrrp.machine import (
-    BACKUP,
-    INIT,
-    STATE_NAMES,
-    STOP,
-    AddVips,
-    AdoptMaster,
-    RemoveVips,
-    SendAdvert,
-    SendGarp,
-)
+from fastalived.vrrp.machine import BACKUP, INIT, STATE_NAMES, STOP
 from fastalived.vrrp.nft import NftFirewall
 from fastalived.vrrp.notify import NoSyncDaemon, Notifier, SyncDaemonHook
 from fastalived.vrrp.proc_events import ProcessTracking

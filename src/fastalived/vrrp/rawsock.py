@@ -282,11 +282,9 @@ class Watch:
     ``Watch`` (see there)."""
 
     def __init__(self, machine: Any, inst: Any, binding: Any, deadline: float, on_expire: Callable[[], object]) -> None:
-        self.fd = timer_open()
-        self.binding = binding
-        self._machine, self._inst, self._on_expire = machine, inst, on_expire
+        self.binding, self.on_expire = binding, on_expire
+        self._machine, self._inst = machine, inst
         self.deadline = deadline
-        timer_set(self.fd, deadline)
         self.active = True
 
     def hear(self, at: float) -> bool:
@@ -300,19 +298,45 @@ class Watch:
         self._inst.adverts_received += 1
         return True
 
-    def rearm(self) -> None:
-        timer_set(self.fd, self.deadline)
+
+class WatchSet:
+    """Every :class:`Watch` behind one timerfd: the stand-in for the compiled ``WatchSet``."""
+
+    def __init__(self) -> None:
+        self.fd = timer_open()
+        self._watches: list[Watch] = []
+        self._armed: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def _arm(self, deadline: float | None) -> None:
+        timer_set(self.fd, deadline)
+        self._armed = deadline
+
+    def add(self, watch: Watch) -> None:
+        self._watches.append(watch)
+        if self._armed is None or watch.deadline < self._armed:
+            self._arm(watch.deadline)
+
+    def remove(self, watch: Watch) -> None:
+        watch.active = False
+        if watch in self._watches:
+            self._watches.remove(watch)
 
     def tick(self) -> None:
-        if self.fd < 0 or not timer_clear(self.fd) or not self.active:
+        if self.fd < 0 or not timer_clear(self.fd):
             return
-        if self.deadline > monotonic() + 0.0002:  # io.TIMER_SLACK
-            timer_set(self.fd, self.deadline)
-            return
-        self._on_expire()
+        now = monotonic() + 0.0002  # io.TIMER_SLACK
+        for watch in [w for w in self._watches if w.deadline <= now]:
+            if watch.active:
+                watch.on_expire()
+        self._arm(min((w.deadline for w in self._watches), default=None))
 
     def close(self) -> None:
-        self.active = False
+        for watch in self._watches:
+            watch.active = False
+        self._watches = []
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

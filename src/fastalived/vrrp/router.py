@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from fastalived.config.model import Config, TrackFile, VrrpInstance, VrrpScript, VrrpSyncGroup
 from fastalived.vrrp import ah, wire
+from fastalived.vrrp.actions import Action, AdoptMaster, Notify, SendAdvert, WantMaster
 from fastalived.vrrp.advert_rules import AdvertRules
 from fastalived.vrrp.effects import (
     ArmTimer,
@@ -39,21 +40,7 @@ from fastalived.vrrp.effects import (
     StateChanged,
 )
 from fastalived.vrrp.extra_garp import ExtraIfTimer
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
-    INIT,
-    MASTER,
-    STATE_NAMES,
-    STOP,
-    Action,
-    AdoptMaster,
-    MachineParams,
-    Notify,
-    SendAdvert,
-    VrrpMachine,
-    WantMaster,
-)
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STATE_NAMES, STOP, MachineParams, VrrpMachine
 from fastalived.vrrp.tracking import PriorityCalculator, ScriptTracker, Status, SyncGroup, TrackKind, track_definitions
 
 log = logging.getLogger("fastalived.vrrp")
@@ -192,7 +179,7 @@ class VrrpRouter:
 
     def start(self, name: str, now: float, adopt: AdoptMaster | None = None) -> list[Effect]:
         """Bring a new instance up with the current tracking inputs; ``adopt``: see
-        :class:`~fastalived.vrrp.machine.AdoptMaster` (the machine decides whether it may)."""
+        :class:`~fastalived.vrrp.actions.AdoptMaster` (the machine decides whether it may)."""
         inst = self.instances[name]
         if now < self.startup_until:  # vrrp_startup_delay: :meth:`timer` starts it then
             self._deferred[name] = (self.startup_until, adopt)

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 
 from fastalived.config.model import GlobalDefs, IPAddress, IPAddressSpec, VrrpInstance
 from fastalived.runtime.jobs import SerialTasks
+from fastalived.vrrp.actions import GARP_EXTRA_IF, GARP_LOWER_PRIO, GARP_REFRESH
 from fastalived.vrrp.addresses import FrameSender, Netlink, announcement_frames
 from fastalived.vrrp.garp_pacing import GarpPacer
 from fastalived.vrrp.io import VrrpSocket
-from fastalived.vrrp.machine import GARP_EXTRA_IF, GARP_LOWER_PRIO, GARP_REFRESH
 from fastalived.vrrp.rtnl import RtnlSender, address_requests
 
 log = logging.getLogger("fastalived.vrrp")

@@ -51,6 +51,7 @@ steady_match = _io.steady_match
 recv_sorted = _io.recv_sorted
 Pacer = _io.Pacer
 Watch = _io.Watch
+WatchSet = _io.WatchSet
 SteadyReader = _io.SteadyReader
 SteadyTable = importlib.import_module("fastalived.vrrp.rawsock").SteadyTable  # one class for both
 
@@ -83,5 +84,6 @@ __all__ = [
     "recv_sorted",
     "Pacer",
     "Watch",
+    "WatchSet",
     "SteadyReader",
 ]

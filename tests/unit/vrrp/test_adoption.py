@@ -13,25 +13,9 @@ import socket
 
 import pytest
 
+from fastalived.vrrp.actions import GARP_REFRESH, AddVips, AdoptMaster, Notify, RemoveVips, SendAdvert, SendGarp
 from fastalived.vrrp.effects import GroupChanged, InstanceAction, StateChanged
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
-    GARP_REFRESH,
-    INIT,
-    MASTER,
-    STOP,
-    TRANSITIONS,
-    AddVips,
-    AdoptMaster,
-    Event,
-    MachineParams,
-    Notify,
-    RemoveVips,
-    SendAdvert,
-    SendGarp,
-    VrrpMachine,
-)
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STOP, TRANSITIONS, Event, MachineParams, VrrpMachine
 from fastalived.vrrp.router import VrrpRouter
 from tests.unit.vrrp.test_router import ETH0, GROUPED, ME, config, instance, packet
 

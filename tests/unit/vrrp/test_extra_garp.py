@@ -4,9 +4,10 @@ becoming MASTER, looked at by the timed adverts only), and the shell's choice of
 from __future__ import annotations
 
 from fastalived.config.model import VrrpInstance
+from fastalived.vrrp.actions import GARP_EXTRA_IF, SendAdvert, SendGarp
 from fastalived.vrrp.effects import InstanceAction
 from fastalived.vrrp.extra_garp import ExtraIfTimer
-from fastalived.vrrp.machine import BACKUP, GARP_EXTRA_IF, MASTER, SendAdvert, SendGarp
+from fastalived.vrrp.machine import BACKUP, MASTER
 from fastalived.vrrp.router import VrrpRouter
 from fastalived.vrrp.vips import base_device, extra_if_vips, unshared_vmac_addrs
 from tests.unit.vrrp.test_router import ETH0, config, instance, packet, router_for, run_timers

@@ -10,26 +10,28 @@ import math
 import pytest
 
 from fastalived.config.model import VrrpInstance
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
+from fastalived.vrrp.actions import (
     GARP_DELAYED,
     GARP_ON_MASTER,
     GARP_REFRESH,
+    Action,
+    AddVips,
+    Notify,
+    RemoveVips,
+    SendAdvert,
+    SendGarp,
+    WantMaster,
+)
+from fastalived.vrrp.machine import (
+    BACKUP,
+    FAULT,
     INIT,
     MASTER,
     STATE_NAMES,
     STOP,
     TRANSITIONS,
-    Action,
-    AddVips,
     MachineParams,
-    Notify,
-    RemoveVips,
-    SendAdvert,
-    SendGarp,
     VrrpMachine,
-    WantMaster,
 )
 
 ME = ipaddress.IPv4Address("192.0.2.10").packed

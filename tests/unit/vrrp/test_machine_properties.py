@@ -7,20 +7,8 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
-    INIT,
-    MASTER,
-    STOP,
-    Action,
-    AddVips,
-    MachineParams,
-    Notify,
-    RemoveVips,
-    SendAdvert,
-    VrrpMachine,
-)
+from fastalived.vrrp.actions import Action, AddVips, Notify, RemoveVips, SendAdvert
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, STOP, MachineParams, VrrpMachine
 
 ME = ipaddress.IPv4Address("192.0.2.10").packed
 PEERS = [ipaddress.IPv4Address(a).packed for a in ("192.0.2.5", "192.0.2.10", "192.0.2.20")]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from fastalived.vrrp.actions import Notify, RemoveVips, SendAdvert, WantMaster
 from fastalived.vrrp.effects import GroupChanged
-from fastalived.vrrp.machine import BACKUP, FAULT, MASTER, Notify, RemoveVips, SendAdvert, WantMaster
+from fastalived.vrrp.machine import BACKUP, FAULT, MASTER
 from tests.unit.vrrp.test_machine import HIGHER_IP, LOWER_IP, become_master, master, started
 from tests.unit.vrrp.test_router import ETH0, GROUPED, actions, config, instance, packet, router_for, run_timers, states
 

@@ -219,30 +219,32 @@ def test_watched_repeats_restart_the_down_timer_in_the_edge(
         hits, handled = _receive_all(codec_impl, raw4, table, 1)
         assert [owner for owner, _ in hits] == [binding] and handled == 0 and not expired
     finally:
-        watch.close()
+        table.clear(201)
 
 
-def test_watch_rearms_early_expiries_and_hands_back_when_due(codec_impl: ModuleType) -> None:
+def test_watch_set_expires_due_watches_and_rearms_for_moved_ones(codec_impl: ModuleType) -> None:
+    """One timer for every watch: early expiries re-arm for the new earliest deadline, due
+    watches expire, released ones are never heard again."""
     machine, inst, expired = FakeBackup(down_interval=60), SimpleNamespace(adverts_received=0), []
-    watch = codec_impl.Watch(machine, inst, object(), wire.monotonic() + 0.01, lambda: expired.append(1))
+    watches = codec_impl.WatchSet()
+    now = wire.monotonic()
+    moved = codec_impl.Watch(machine, inst, object(), now + 0.01, lambda: expired.append("moved"))
+    due = codec_impl.Watch(machine, inst, object(), now + 0.02, lambda: (expired.append("due"), watches.remove(due)))
     try:
-        assert select.select([watch.fd], [], [], 2.0)[0]
-        watch.tick()
-        assert expired == [1]  # nothing moved it: the deadline came
+        watches.add(moved)
+        watches.add(due)
+        assert moved.hear(wire.monotonic())  # a repeat: its deadline moves a minute on
+        assert select.select([watches.fd], [], [], 2.0)[0]  # armed for its old deadline still
+        watches.tick()
+        assert expired == [] and inst.adverts_received == 1  # nothing due yet: re-armed
+        assert select.select([watches.fd], [], [], 2.0)[0]
+        watches.tick()
+        assert expired == ["due"]  # its deadline came: the role took it back
+        assert len(watches) == 1 and select.select([watches.fd], [], [], 0.1)[0] == []
+        watches.remove(moved)
+        assert not moved.hear(wire.monotonic())  # released: repeats go back to the role
     finally:
-        watch.close()
-    expired.clear()
-    watch = codec_impl.Watch(machine, inst, object(), wire.monotonic() + 0.05, lambda: expired.append(1))
-    try:
-        assert watch.hear(wire.monotonic())  # a repeat: the deadline moves a minute on
-        assert select.select([watch.fd], [], [], 2.0)[0]  # the stale expiry still comes
-        watch.tick()
-        assert not expired and inst.adverts_received == 1  # re-armed, not handed back
-        assert select.select([watch.fd], [], [], 0.1)[0] == []
-        watch.close()
-        assert not watch.hear(wire.monotonic())  # released: repeats go back to the role
-    finally:
-        watch.close()
+        watches.close()
 
 
 def test_an_expiring_watch_reads_the_sockets_before_handing_back() -> None:
@@ -260,8 +262,9 @@ def test_an_expiring_watch_reads_the_sockets_before_handing_back() -> None:
             watch = sched.watch("VI_1", inst, object())
             assert isinstance(watch, wire.Watch) and sched._earliest() is None
             late_repeat[:] = [(watch, deadline - 0.001)] if repeat_waiting else []
-            assert select.select([watch.fd], [], [], 2.0)[0]
-            watch.tick()
+            watches = sched.watching._set
+            assert select.select([watches.fd], [], [], 2.0)[0]
+            watches.tick()
             if repeat_waiting:
                 assert "VI_1" in sched.watching.watches and inst.adverts_received == 1
                 sched.set("VI_1", None)  # the router moved on: released

@@ -11,17 +11,9 @@ from pathlib import Path
 from fastalived.config import parse_string
 from fastalived.config.model import Config
 from fastalived.vrrp import wire
+from fastalived.vrrp.actions import GARP_ON_MASTER, AddVips, RemoveVips, SendAdvert, SendGarp
 from fastalived.vrrp.effects import ArmTimer, Effect, GroupChanged, InstanceAction, InstanceEvent, StateChanged
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
-    GARP_ON_MASTER,
-    MASTER,
-    AddVips,
-    RemoveVips,
-    SendAdvert,
-    SendGarp,
-)
+from fastalived.vrrp.machine import BACKUP, FAULT, MASTER
 from fastalived.vrrp.router import VrrpRouter
 from tests.support.testbed import vrrp_instance_config
 

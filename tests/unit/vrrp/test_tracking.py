@@ -7,7 +7,8 @@ import ipaddress
 import pytest
 
 from fastalived.config.model import TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup
-from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, MachineParams, Notify, SendAdvert, VrrpMachine
+from fastalived.vrrp.actions import Notify, SendAdvert
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER, MachineParams, VrrpMachine
 from fastalived.vrrp.tracking import (
     PriorityCalculator,
     ScriptTracker,

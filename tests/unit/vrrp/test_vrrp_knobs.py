@@ -9,20 +9,11 @@ from ipaddress import ip_address
 from pathlib import Path
 
 from fastalived.config.model import GlobalDefs, VrrpInstance
+from fastalived.vrrp.actions import GARP_LOWER_PRIO, Notify, RemoveVips, SendAdvert, SendGarp
 from fastalived.vrrp.ah import SeqCounter
 from fastalived.vrrp.binding import advert_group, advert_sender, ipv6_sender, sends_on_vmac
 from fastalived.vrrp.effects import ArmTimer
-from fastalived.vrrp.machine import (
-    BACKUP,
-    FAULT,
-    GARP_LOWER_PRIO,
-    INIT,
-    MASTER,
-    Notify,
-    RemoveVips,
-    SendAdvert,
-    SendGarp,
-)
+from fastalived.vrrp.machine import BACKUP, FAULT, INIT, MASTER
 from fastalived.vrrp.router import VrrpRouter
 from fastalived.vrrp.sysctl import PromoteSecondaries
 from tests.unit.vrrp.test_machine import HIGHER_IP, LOWER_IP, master, started

@@ -23,6 +23,7 @@ from fastalived.ipvs.desired import (
     IpvsTable,
     ServiceKey,
 )
+from tests.support.testbed import fastalived_executable
 
 IN_GUEST = os.environ.get("VMRUN_GUEST") == "1"
 T = TypeVar("T")
@@ -121,3 +122,15 @@ def _expected_id(key: ServiceKey) -> tuple:
     if key.fwmark:
         return ("fwmark", key.fwmark, key.family == AF_INET6)
     return (key.protocol, key.address, key.port)
+
+
+def start_checker_daemon(conf: Path, tmp_path: Path, *flags: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``fastalived -n -l -C -f CONF`` (plus ``flags``) with its pid files in ``tmp_path`` and its
+    output in ``tmp_path/daemon.log``; returns the process and the log path."""
+    log_path = tmp_path / "daemon.log"
+    argv = [fastalived_executable(), "-n", "-l", "-C", "-f", str(conf), *flags,
+            "-p", str(tmp_path / "main.pid"), "-c", str(tmp_path / "check.pid")]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
+    return proc, log_path

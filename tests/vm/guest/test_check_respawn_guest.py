@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.testbed import fastalived_executable, wait_for
+from tests.support.testbed import wait_for
 
-from .helpers import IN_GUEST, sh
+from .helpers import IN_GUEST, sh, start_checker_daemon
 from .test_daemon_guest import OUTCOME_TIMEOUT, START_TIMEOUT, destinations
 
 pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
@@ -82,13 +81,8 @@ def test_a_killed_checker_is_replaced_without_touching_the_ipvs_table(tmp_path: 
     ports = {a: (listeners[a].getsockname()[1] if a in listeners else closed_port(a)) for a in addresses}
     conf = tmp_path / "keepalived.conf"
     conf.write_text(config(ports))
-    log_path = tmp_path / "daemon.log"
     sh("ipvsadm", "-A", "-t", "198.51.100.8:80")  # lvs_flush: the first start empties the table
-    argv = [fastalived_executable(), "-n", "-l", "-C", "-f", str(conf), "--run-dir", str(tmp_path / "run"),
-            "-p", str(tmp_path / "main.pid"), "-c", str(tmp_path / "check.pid")]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+    proc, log_path = start_checker_daemon(conf, tmp_path, "--run-dir", str(tmp_path / "run"))
 
     def logs() -> str:
         return log_path.read_text(errors="replace")[-6000:]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.testbed import fastalived_executable, wait_for
 
-from .helpers import IN_GUEST
+from .helpers import IN_GUEST, start_checker_daemon
 from .test_daemon_guest import OUTCOME_TIMEOUT, START_TIMEOUT, Listeners, checker_config, destinations
 
 pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
@@ -28,12 +28,7 @@ def test_drain_sets_weight_zero_restore_brings_it_back_and_a_timeout_removes_it(
     conf = tmp_path / "keepalived.conf"
     conf.write_text(checker_config(servers))
     run_dir = tmp_path / "run"
-    log_path = tmp_path / "daemon.log"
-    argv = [fastalived_executable(), "-n", "-l", "-C", "-f", str(conf), "--run-dir", str(run_dir),
-            "-p", str(tmp_path / "main.pid"), "-c", str(tmp_path / "check.pid")]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+    proc, log_path = start_checker_daemon(conf, tmp_path, "--run-dir", str(run_dir))
 
     def logs() -> str:
         return log_path.read_text(errors="replace")[-4000:]

@@ -14,16 +14,15 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.testbed import Testbed, VrrpDaemon, fastalived_executable, wait_for
+from tests.support.testbed import Testbed, VrrpDaemon, wait_for
 
-from .helpers import IN_GUEST, ipvsadm_rules
+from .helpers import IN_GUEST, ipvsadm_rules, start_checker_daemon
 
 pytestmark = [pytest.mark.vm, pytest.mark.skipif(not IN_GUEST, reason="needs the IPVS guest: tests/vm/vmrun")]
 
@@ -207,12 +206,7 @@ def test_checker_daemon_programs_ipvs_reloads_and_cleans_up(tmp_path: Path):
     }
     conf = tmp_path / "keepalived.conf"
     conf.write_text(checker_config(servers))
-    log_path = tmp_path / "daemon.log"
-    argv = [fastalived_executable(), "-n", "-l", "-D", "-C", "-f", str(conf),
-            "-p", str(tmp_path / "main.pid"), "-c", str(tmp_path / "check.pid")]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+    proc, log_path = start_checker_daemon(conf, tmp_path, "-D")
 
     def logs() -> str:
         return log_path.read_text(errors="replace")[-4000:]
