@@ -87,8 +87,11 @@ def configure(options: RunOptions, process: str) -> None:
     """Route this process's records to the console (``-l``) and/or syslog (unless ``-G``); ``-D`` adds detail.
 
     Without ``/dev/log`` (containers, test namespaces) syslog falls back to stderr rather than silence.
+    In a network namespace (``-s``, ``net_namespace``) the ident gets ``_NAME``, as keepalived's does.
     """
     ident = IDENTS.get(process, f"fastalived_{process}")
+    if options.namespace:  # keepalived appends the network namespace to its syslog ident
+        ident = f"{ident}_{options.namespace}"
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -66,3 +66,9 @@ def test_json_log_format_is_one_object_a_line(capsys) -> None:
     assert entry["process"] == "fastalived_healthcheckers" and entry["pid"] == os.getpid()
     assert entry["logger"] == "fastalived.check" and "RuntimeError: boom" in entry["exception"]
     assert entry["time"][4] == "-" and entry["time"][10] == "T"
+
+
+def test_a_namespace_is_appended_to_the_ident(capsys) -> None:
+    logsetup.configure(RunOptions(log_console=True, no_syslog=True, namespace="blue"), "vrrp")
+    logging.getLogger("x").info("hello")
+    assert "fastalived_vrrp_blue[" in capsys.readouterr().err
