@@ -16,15 +16,23 @@ reference testbed's LD_PRELOAD shim (built from ``--ipvs-shim``); its checks/s c
     python bench/e2e_checkers.py --quick    # same N, 3 s warm-up, 5 s window
     python bench/e2e_checkers.py --quick --keepalived
     python bench/e2e_checkers.py --n 2000 --profile /tmp/check.prof
+    python bench/e2e_checkers.py --runs 5 --json   # issue #14 row: both whole daemons, interleaved
+
+``--runs N`` (and ``--json``) is the daemon-against-daemon mode: N interleaved runs of the full
+``fastalived -n -l -D -C`` and ``keepalived -n -l -C`` at 2,000 servers, delay_loop 1, each counted
+the same way from outside: checks from haproxy's ``CumConns``, CPU over the whole process tree
+(parent + checker child + any other child), RSS summed over the tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +44,8 @@ DEFAULT_SHIM = str(Path(__file__).resolve().parents[2] / "shared/reference/keepa
 PORT_BASE = 20000  # below the ephemeral range, so checker sockets never collide with listeners
 PORTS_PER_ADDRESS = 2500
 KEEPALIVED_CHECKS_PER_CPU_SECOND = 3988.8 / 0.3195
+ROW_AXIS = "HTTP_GET checks per CPU-second, 2,000 servers at delay_loop 1 (parent + children)"
+DAEMON_SERVERS = 2000
 COLUMNS = [  # (title, result key, width, format)
     ("checker", "checker", 10, ""),
     ("servers", "n", 8, ""),
@@ -125,6 +135,48 @@ def rss_mib(pid: str = "self") -> float:
     return 0.0
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and every live descendant, from /proc (children of a daemon come and go)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
+        tree += frontier
+    return tree
+
+
+def tree_cpu_seconds(root: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``root``'s tree, reaped children (cutime/cstime) included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited between the listing and the read
+        user += int(fields[11]) + (int(fields[13]) if pid == root else 0)
+        system += int(fields[12]) + (int(fields[14]) if pid == root else 0)
+    return user / tick, system / tick
+
+
+def tree_rss_mib(root: int) -> float:
+    total = 0.0
+    for pid in process_tree(root):
+        try:
+            total += rss_mib(str(pid))
+        except OSError:
+            continue
+    return total
+
+
 def worker(n: int, warmup: float, window: float, profile: str | None) -> dict:
     """Runs in the checker child: build N checkers, warm up, measure one window."""
     import asyncio
@@ -201,8 +253,7 @@ def keepalived_conf(n: int) -> str:
 
 def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window: float, nice: int) -> dict:
     """The real keepalived checker against the same haproxy, measured from outside."""
-    shim = os.path.join(workdir, "ipvs_shim.so")
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim, shim_source, "-ldl"], check=True)
+    shim = build_shim(workdir, shim_source)
     conf = os.path.join(workdir, "keepalived.conf")
     with open(conf, "w") as f:
         f.write(keepalived_conf(n))
@@ -218,6 +269,7 @@ def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window
             time.sleep(0.05)
         with open(pids["check"]) as f:
             pid = f.read().strip()
+        wait_checking(workdir, proc, n)  # keepalived spreads its first checks over several seconds
         time.sleep(warmup)
         conns0, cpu0, t0 = haproxy_connections(workdir), cpu_seconds(pid), time.monotonic()
         time.sleep(window)
@@ -243,6 +295,132 @@ def run_keepalived(n: int, workdir: str, shim_source: str, warmup: float, window
         proc.wait(10)
 
 
+def build_shim(workdir: str, shim_source: str) -> str:
+    shim = os.path.join(workdir, "ipvs_shim.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim, shim_source, "-ldl"], check=True)
+    return shim
+
+
+def daemon_command(
+    checker: str, workdir: str, conf: str, source: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one whole daemon, health checker only, in the foreground.
+
+    ``source``: a ``src`` directory of another fastalived tree to run instead (a before/after pair).
+    """
+    pid = functools.partial(os.path.join, workdir)
+    env = dict(os.environ, TMPDIR=workdir)
+    if source is not None:
+        env["PYTHONPATH"] = source
+    if checker == "keepalived":
+        cmd = ["keepalived", "-n", "-l", "-C", "-f", conf, "-p", pid("main.pid"), "-r", pid("vrrp.pid")]
+        cmd += ["-c", pid("check.pid"), "-b", pid("bfd.pid")]
+        env.update(LD_PRELOAD=os.path.join(workdir, "ipvs_shim.so"), IPVS_SHIM_QUIET="1")
+        return cmd, env
+    cmd = [str(Path(sys.executable).with_name("fastalived")), "-n", "-l", "-D", "-C", "-f", conf]
+    cmd += ["-p", pid("main.pid"), "-r", pid("vrrp.pid"), "-c", pid("check.pid"), "--run-dir", pid("run")]
+    return cmd, env
+
+
+def wait_checking(workdir: str, proc: subprocess.Popen[bytes], n: int, timeout: float = 40.0) -> None:
+    """Until haproxy sees the daemon check at its full rate (keepalived spreads its start over seconds)."""
+    deadline = time.monotonic() + timeout
+    last = haproxy_connections(workdir)
+    while True:
+        time.sleep(1.0)
+        now = haproxy_connections(workdir)
+        if now - last >= 0.9 * n:  # delay_loop 1: n checks a second once every checker runs
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"daemon did not reach its check rate; see {workdir}/daemon.log")
+        last = now
+
+
+def run_daemon(
+    checker: str, n: int, shim_source: str, warmup: float, window: float, nice: int, source: str | None = None
+) -> dict:
+    """One whole daemon against a fresh haproxy: checks and tree CPU over one window."""
+    with tempfile.TemporaryDirectory() as workdir:
+        haproxy = start_haproxy(n, workdir, nice)
+        try:
+            if checker == "keepalived":
+                build_shim(workdir, shim_source)
+            conf = os.path.join(workdir, "keepalived.conf")
+            with open(conf, "w") as f:
+                f.write(keepalived_conf(n))
+            cmd, env = daemon_command(checker, workdir, conf, source)
+            with open(os.path.join(workdir, "daemon.log"), "wb") as log:
+                proc = subprocess.Popen(
+                    ["nice", "-n", str(nice), *cmd],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            try:
+                wait_checking(workdir, proc, n)
+                time.sleep(warmup)
+                conns0, cpu0, t0 = haproxy_connections(workdir), tree_cpu_seconds(proc.pid), time.monotonic()
+                time.sleep(window)
+                conns1, cpu1, t1 = haproxy_connections(workdir), tree_cpu_seconds(proc.pid), time.monotonic()
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{checker} exited during the window")
+                checks, user, system = max(1, conns1 - conns0), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+                cpu = user + system
+                return {
+                    "checker": checker,
+                    "checks_per_s": checks / (t1 - t0),
+                    "checks_per_cpu_s": checks / cpu if cpu > 0 else float("inf"),
+                    "cpu_percent": cpu / (t1 - t0) * 100,
+                    "system_percent": system / cpu * 100 if cpu > 0 else 0.0,
+                    "rss_mib": tree_rss_mib(proc.pid),
+                    "processes": len(process_tree(proc.pid)),
+                }
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        finally:
+            haproxy.terminate()
+            haproxy.wait()
+
+
+def compare_daemons(
+    runs: int, shim_source: str, warmup: float, window: float, nice: int, baseline: str | None = None
+) -> dict:
+    """``runs`` interleaved runs of both whole daemons; the order alternates so neither always goes first.
+
+    ``baseline`` (a fastalived ``src`` directory) adds a third series, on stderr only.
+    """
+    values: dict[str, list[float]] = {"fastalived": [], "keepalived": []}
+    if baseline is not None:
+        values["baseline"] = []
+    for index in range(runs):
+        order = list(values) if index % 2 == 0 else list(reversed(values))
+        for name in order:
+            checker, source = ("fastalived", baseline) if name == "baseline" else (name, None)
+            row = run_daemon(checker, DAEMON_SERVERS, shim_source, warmup, window, nice, source)
+            values[name].append(round(row["checks_per_cpu_s"], 1))
+            print(
+                f"run {index + 1}/{runs} {name:>10}: {row['checks_per_s']:7.1f} checks/s "
+                f"{row['checks_per_cpu_s']:8.0f} checks/CPU-s  CPU {row['cpu_percent']:5.1f} % "
+                f"({row['system_percent']:.0f} % system)  "
+                f"RSS {row['rss_mib']:6.1f} MiB ({row['processes']} processes, "
+                f"{row['rss_mib'] / DAEMON_SERVERS * 1000:.1f} MiB per 1,000 servers)",
+                file=sys.stderr,
+            )
+    for checker, series in values.items():
+        ordered = sorted(series)
+        print(f"{checker:>10}: min {ordered[0]:.0f}  median {statistics.median(ordered):.0f}  max {ordered[-1]:.0f}",
+              file=sys.stderr)  # fmt: skip
+    row = {"axis": ROW_AXIS, "unit": "checks/CPU-s", "higher_is_better": True}
+    row.update(fastalived=values["fastalived"], keepalived=values["keepalived"])
+    return {"rows": [row]}
+
+
 def _cell(value: object, width: int, fmt: str) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
 
@@ -260,6 +438,9 @@ def main() -> int:
     )
     parser.add_argument("--keepalived", action="store_true", help="also measure keepalived -C on the same servers")
     parser.add_argument("--ipvs-shim", default=DEFAULT_SHIM, help="source of the LD_PRELOAD IPVS shim for keepalived")
+    parser.add_argument("--runs", type=int, help="interleaved whole-daemon runs of both (default 5 with --json)")
+    parser.add_argument("--json", action="store_true", help="print the issue #14 row as one JSON object")
+    parser.add_argument("--baseline-src", help="with --runs: also run the fastalived of this src directory")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--window", type=float, help=argparse.SUPPRESS)
@@ -270,6 +451,12 @@ def main() -> int:
     if shutil.which("haproxy") is None:
         print("haproxy is needed for the real servers", file=sys.stderr)
         return 2
+    if args.runs or args.json:
+        warmup, window = (args.warmup or 2.0), (args.window or 10.0)
+        result = compare_daemons(args.runs or 5, args.ipvs_shim, warmup, window, args.nice, args.baseline_src)
+        if args.json:
+            print(json.dumps(result))
+        return 0
     warmup, window = (3.0, 5.0) if args.quick else (5.0, 20.0)
     rows = []
     # keepalived closes gracefully and leaves TIME_WAIT sockets behind for 60 s: run it last so

@@ -38,6 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_bench_config import lvs_config, vrrp_config
 
+AXIS = "parse 1,000 virtual servers x 10 HTTP_GET real servers, -t wall time"
+
 
 def fastalived_command() -> list[str]:
     exe = shutil.which("fastalived", path=str(Path(sys.executable).parent))
@@ -76,7 +78,8 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def measure(
     config: Path, runs: int, keepalived: str | None, pythonpath: str | None = None, instructions: bool = False
-) -> dict[str, dict[str, dict[str, float]]]:
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, list[float]]]]:
+    """Summaries per daemon and kind (cpu, wall, instructions), and the raw per-run samples."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if pythonpath:  # another fastalived tree (e.g. a ``git archive`` of the last commit), for before/after
         env["PYTHONPATH"] = pythonpath
@@ -98,7 +101,14 @@ def measure(
         for name, argv in daemons.items():
             count = float(count_instructions(argv, env))
             results[name]["instructions"] = {"min": count, "median": count, "max": count}
-    return results
+    return results, samples
+
+
+def contract_rows(samples: dict[str, dict[str, list[float]]]) -> dict[str, list[dict[str, object]]]:
+    """The issue's row in bench/perf_table.py's JSON shape: raw wall times per run, both daemons."""
+    row: dict[str, object] = {"axis": AXIS, "unit": "s", "higher_is_better": False}
+    row.update({name: kinds["wall"] for name, kinds in samples.items()})
+    return {"rows": [row]}
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], label: str, runs: int) -> str:
@@ -131,7 +141,7 @@ def main() -> int:
     ap.add_argument("--no-keepalived", dest="keepalived", action="store_const", const=None)
     ap.add_argument("--pythonpath", metavar="DIR", help="run the fastalived package found in DIR instead")
     ap.add_argument("--instructions", action="store_true", help="also count instructions under valgrind (slow)")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--json", action="store_true", help="print the raw wall times per run as JSON (perf_table.py)")
     args = ap.parse_args()
     if args.vrrp:
         text, label = vrrp_config(args.vrrp), f"{args.vrrp} vrrp_instances"
@@ -142,12 +152,8 @@ def main() -> int:
         config = Path(tmp) / "keepalived.conf"
         config.write_text(text)
         label += f" ({text.count(chr(10))} lines)"
-        results = measure(config, args.runs, args.keepalived, args.pythonpath, args.instructions)
-    print(
-        json.dumps({"config": label, "runs": args.runs, **results}, indent=2)
-        if args.json
-        else render(results, label, args.runs)
-    )
+        results, samples = measure(config, args.runs, args.keepalived, args.pythonpath, args.instructions)
+    print(json.dumps(contract_rows(samples)) if args.json else render(results, label, args.runs))
     return 0
 
 

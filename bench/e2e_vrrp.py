@@ -17,7 +17,8 @@ For each daemon, in one run on the same host:
 ``--cpu`` runs only the two CPU rows (µs per advert received at 200 x v3 0.01; CPU % master /
 backup of one instance at v3 0.01), the daemons interleaved, ``--runs`` times each, and prints
 min / median / max with the fastalived / keepalived ratio of the medians: the box may be shared,
-and CPU time, unlike wall-clock, does not grow with the neighbours' load.
+and CPU time, unlike wall-clock, does not grow with the neighbours' load. ``--cpu --json`` prints
+instead one JSON object with the raw per-run values of those three rows (bench/perf_table.py).
 All clocks are CLOCK_REALTIME in this one process (kernel packet timestamps, time.time()).
 """
 
@@ -96,9 +97,11 @@ def _config(router_id: str, priority: int, cell: Cell, vips: list[str]) -> str:
     """One instance per VIP (VRIDs 1..n) with the cell's timing; v2 gets PASS auth."""
     auth = "fastaliv" if cell.version == 2 else None
     return global_defs_config(router_id) + "".join(
-        vrrp_instance_config(f"VI_{vrid}", vrid, priority, [vip], version=cell.version,
-                             advert_int=cell.advert_int, auth_pass=auth)
-        for vrid, vip in enumerate(vips, start=1))
+        vrrp_instance_config(
+            f"VI_{vrid}", vrid, priority, [vip], version=cell.version, advert_int=cell.advert_int, auth_pass=auth
+        )
+        for vrid, vip in enumerate(vips, start=1)
+    )
 
 
 def _start_pair(bed: Testbed, flavour: Flavour, cell: Cell, vips: list[str]) -> tuple[VrrpDaemon, VrrpDaemon]:
@@ -131,12 +134,15 @@ def _kill_trial(bed: Testbed, sniffer: Sniffer, master: VrrpDaemon, cell: Cell) 
         raise RuntimeError("backup never took the VIP after the kill")
     before_kill = [f for f in sniffer.adverts(src_ip=bed.node(1).ipv4) if f.timestamp < killed_at]
     last_advert = before_kill[-1].timestamp if before_kill else None
-    return ((taken.received_at - killed_at) * 1000,
-            None if last_advert is None else (taken.received_at - last_advert) * 1000)
+    return (
+        (taken.received_at - killed_at) * 1000,
+        None if last_advert is None else (taken.received_at - last_advert) * 1000,
+    )
 
 
-def failover_series(flavour: Flavour, cell: Cell, runs: int, gap_window: float,
-                    progress: Callable[[str], None]) -> FailoverResult:
+def failover_series(
+    flavour: Flavour, cell: Cell, runs: int, gap_window: float, progress: Callable[[str], None]
+) -> FailoverResult:
     result = FailoverResult()
     with Testbed(2) as bed:
         sniffer = bed.sniffer()
@@ -154,8 +160,10 @@ def failover_series(flavour: Flavour, cell: Cell, runs: int, gap_window: float,
                 result.kill_to_vip_ms.append(kill_ms)
                 if last_ms is not None:
                     result.last_advert_to_vip_ms.append(last_ms)
-                progress(f"{flavour} {cell.label} run {run + 1}/{runs}: kill->VIP {kill_ms:.1f} ms, "
-                         f"last advert->VIP {last_ms if last_ms is None else round(last_ms, 1)} ms")
+                progress(
+                    f"{flavour} {cell.label} run {run + 1}/{runs}: kill->VIP {kill_ms:.1f} ms, "
+                    f"last advert->VIP {last_ms if last_ms is None else round(last_ms, 1)} ms"
+                )
                 sniffer.clear()
                 if run + 1 < runs:
                     _restart_master(bed, master, cell)
@@ -193,8 +201,12 @@ def _daemon_cpu(daemon: VrrpDaemon) -> float:
 
 def _port_rx_packets(bed: Testbed, index: int) -> int:
     """Frames node ``index`` sent, as counted by its switch port (no sniffer CPU involved)."""
-    out = subprocess.run(["ip", "-n", bed.switch_netns, "-s", "-j", "link", "show", bed.port_name(index)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ip", "-n", bed.switch_netns, "-s", "-j", "link", "show", bed.port_name(index)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(json.loads(out)[0]["stats64"]["rx"]["packets"])
 
 
@@ -212,8 +224,13 @@ def cpu_run(flavour: Flavour, instances: int, cell: Cell, window: float) -> CpuR
     with Testbed(2) as bed:
         master, backup = _start_pair(bed, flavour, cell, [f"{vip}/24" for vip in vips])
         try:
-            converged = bool(wait_for(lambda: _count_vips(bed.node(1), wanted) == instances
-                                      and _count_vips(bed.node(2), wanted) == 0, 30, interval=0.2))
+            converged = bool(
+                wait_for(
+                    lambda: _count_vips(bed.node(1), wanted) == instances and _count_vips(bed.node(2), wanted) == 0,
+                    30,
+                    interval=0.2,
+                )
+            )
             time.sleep(3)
             flaps_before = _transitions(master) + _transitions(backup)
             cpu = (_daemon_cpu(master), _daemon_cpu(backup))
@@ -230,32 +247,78 @@ def cpu_run(flavour: Flavour, instances: int, cell: Cell, window: float) -> CpuR
             master.close()
             backup.close()
     per_advert = 1e6 / max(sent, 1)
-    return CpuResult(master_s / elapsed * 100, backup_s / elapsed * 100, sent / elapsed, backup_sent / elapsed,
-                     master_s * per_advert, backup_s * per_advert, flaps, converged)
+    return CpuResult(
+        master_s / elapsed * 100,
+        backup_s / elapsed * 100,
+        sent / elapsed,
+        backup_sent / elapsed,
+        master_s * per_advert,
+        backup_s * per_advert,
+        flaps,
+        converged,
+    )
 
 
-def cpu_series(flavours: list[Flavour], runs: int, windows: tuple[float, float],
-               progress: Callable[[str], None]) -> list[tuple[str, dict[str, str]]]:
-    """The issue's two CPU rows, each daemon ``runs`` times, interleaved (the order alternates)."""
-    cell = Cell(3, 0.01)
+CPU_CELL = Cell(3, 0.01)
+# issue #14's rows (bench/perf_table.py's axes) per sample key: (axis, unit)
+CPU_AXES = {
+    "received": ("VRRP CPU per advert received, 200 x v3 @ 0.01 s", "us"),
+    "master": ("one instance at 10 ms, CPU % master", "%"),
+    "backup": ("one instance at 10 ms, CPU % backup", "%"),
+}
+
+
+def cpu_samples(
+    flavours: list[Flavour], runs: int, windows: tuple[float, float], progress: Callable[[str], None]
+) -> dict[tuple[str, str], list[float]]:
+    """The issue's two CPU rows, each daemon ``runs`` times, interleaved (the order alternates):
+    raw values per (flavour, key of CPU_AXES)."""
+    cell = CPU_CELL
     samples: dict[tuple[str, str], list[float]] = {}
     for run in range(runs):
         for flavour in flavours if run % 2 == 0 else flavours[::-1]:
             many = cpu_run(flavour, 200, cell, windows[0])
             one = cpu_run(flavour, 1, cell, windows[1])
-            for key, value in (("received", many.backup_us_per_advert), ("master", one.master_cpu_pct),
-                               ("backup", one.backup_cpu_pct)):
+            for key, value in (
+                ("received", many.backup_us_per_advert),
+                ("master", one.master_cpu_pct),
+                ("backup", one.backup_cpu_pct),
+            ):
                 samples.setdefault((flavour, key), []).append(value)
-            progress(f"{flavour} run {run + 1}/{runs}: {many.backup_us_per_advert:.2f} us per advert received "
-                     f"(200 x {cell.label}, {many.flaps} flaps); one instance CPU % master "
-                     f"{one.master_cpu_pct:.2f} / backup {one.backup_cpu_pct:.2f}")
+            progress(
+                f"{flavour} run {run + 1}/{runs}: {many.backup_us_per_advert:.2f} us per advert received "
+                f"(200 x {cell.label}, {many.flaps} flaps); one instance CPU % master "
+                f"{one.master_cpu_pct:.2f} / backup {one.backup_cpu_pct:.2f}"
+            )
+    return samples
+
+
+def cpu_json(samples: dict[tuple[str, str], list[float]]) -> dict[str, object]:
+    """The bench JSON contract of issue #14: one row per CPU axis, raw per-run values."""
+    return {
+        "rows": [
+            {
+                "axis": axis,
+                "unit": unit,
+                "higher_is_better": False,
+                **{flavour: samples.get((flavour, key), []) for flavour in ("fastalived", "keepalived")},
+            }
+            for key, (axis, unit) in CPU_AXES.items()
+        ]
+    }
+
+
+def cpu_table(flavours: list[Flavour], samples: dict[tuple[str, str], list[float]]) -> list[tuple[str, dict[str, str]]]:
+    """min / median / max per daemon and the ratio of the medians, one table row per CPU axis."""
+    cell = CPU_CELL
 
     def cells(key: str, digits: int) -> dict[str, str]:
         out = {}
         for flavour in flavours:
             values = samples[flavour, key]
-            out[flavour] = (f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} / "
-                            f"{max(values):.{digits}f}")
+            out[flavour] = (
+                f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} / {max(values):.{digits}f}"
+            )
         if len(flavours) == 2:
             fast, keep = (statistics.median(samples[f, key]) for f in flavours)
             out["ratio"] = f"{fast / keep:.2f}x" if keep else "n/a"
@@ -284,8 +347,10 @@ def _gap_summary(gaps_ms: list[float], advert_int: float) -> str:
     if not gaps_ms:
         return "n/a"
     jitter = [abs(gap - advert_int * 1000) for gap in gaps_ms]
-    return (f"{_percentile(gaps_ms, 0.5):.3f} / {_percentile(gaps_ms, 0.99):.3f}; "
-            f"jitter p99 {_percentile(jitter, 0.99):.3f} (n={len(gaps_ms)})")
+    return (
+        f"{_percentile(gaps_ms, 0.5):.3f} / {_percentile(gaps_ms, 0.99):.3f}; "
+        f"jitter p99 {_percentile(jitter, 0.99):.3f} (n={len(gaps_ms)})"
+    )
 
 
 def _print_table(rows: list[tuple[str, dict[str, str]]], flavours: list[str]) -> None:
@@ -301,18 +366,24 @@ def _print_table(rows: list[tuple[str, dict[str, str]]], flavours: list[str]) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, help="kills per failover cell (default 10); --cpu: runs (default 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 runs per cell, shorter windows, 50 instances for CPU (smoke test)")
-    parser.add_argument("--daemons", default="fastalived,keepalived",
-                        help="comma-separated subset of fastalived,keepalived")
-    parser.add_argument("--cpu", action="store_true",
-                        help="only the CPU rows, --runs times per daemon, interleaved")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs per cell, shorter windows, 50 instances for CPU (smoke test)"
+    )
+    parser.add_argument(
+        "--daemons", default="fastalived,keepalived", help="comma-separated subset of fastalived,keepalived"
+    )
+    parser.add_argument("--cpu", action="store_true", help="only the CPU rows, --runs times per daemon, interleaved")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="with --cpu: print one JSON object of raw per-run values (bench/perf_table.py)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM would skip every cleanup; as SystemExit it unwinds and tears the namespaces down
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     runs = 3 if args.quick else args.runs or 10
     gap_window, cpu_window, instances = (1.0, 4.0, 50) if args.quick else (3.0, 10.0, 200)
-    cpu_cell = Cell(3, 0.01)
+    cpu_cell = CPU_CELL
 
     flavours: list[Flavour] = [f for f in ("fastalived", "keepalived") if f in args.daemons.split(",")]
     skipped: dict[str, str] = {}
@@ -325,35 +396,59 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cpu:
         runs = args.runs or 3
-        cpu_rows = cpu_series(active, runs, (4.0, 8.0) if args.quick else (8.0, 15.0), progress)
+        samples = cpu_samples(active, runs, (4.0, 8.0) if args.quick else (8.0, 15.0), progress)
+        if args.json:
+            print(json.dumps(cpu_json(samples)))
+            return 0
         print(f"\nVRRP CPU (schedstat of parent + VRRP process), {runs} interleaved runs per daemon")
-        _print_table(cpu_rows, [*flavours, "ratio"] if len(active) == 2 else flavours)
+        _print_table(cpu_table(active, samples), [*flavours, "ratio"] if len(active) == 2 else flavours)
         return 0
     rows: list[tuple[str, dict[str, str]]] = []
-    failovers = {(f, cell): failover_series(f, cell, runs, gap_window, progress)
-                 for cell in FAILOVER_CELLS for f in active}
+    failovers = {
+        (f, cell): failover_series(f, cell, runs, gap_window, progress) for cell in FAILOVER_CELLS for f in active
+    }
     for cell in FAILOVER_CELLS:
-        rows.append((f"failover {cell.label}: kill -> VIP, ms med/min/max",
-                     {f: _spread(failovers[f, cell].kill_to_vip_ms) for f in active}))
-        rows.append((f"failover {cell.label}: last advert -> VIP, ms (RFC {cell.master_down * 1000:.1f})",
-                     {f: _spread(failovers[f, cell].last_advert_to_vip_ms) for f in active}))
+        rows.append(
+            (
+                f"failover {cell.label}: kill -> VIP, ms med/min/max",
+                {f: _spread(failovers[f, cell].kill_to_vip_ms) for f in active},
+            )
+        )
+        rows.append(
+            (
+                f"failover {cell.label}: last advert -> VIP, ms (RFC {cell.master_down * 1000:.1f})",
+                {f: _spread(failovers[f, cell].last_advert_to_vip_ms) for f in active},
+            )
+        )
     for cell in FAILOVER_CELLS:
         if cell.version == 3:
-            rows.append((f"advert gap {cell.label}: p50 / p99 ms",
-                         {f: _gap_summary(failovers[f, cell].gaps_ms, cell.advert_int) for f in active}))
+            rows.append(
+                (
+                    f"advert gap {cell.label}: p50 / p99 ms",
+                    {f: _gap_summary(failovers[f, cell].gaps_ms, cell.advert_int) for f in active},
+                )
+            )
     cpu = {f: cpu_run(f, instances, cpu_cell, cpu_window) for f in active}
     for f, result in cpu.items():
         progress(f"{f} cpu: {result}")
     prefix = f"{instances} x {cpu_cell.label}"
     rows += [
-        (f"{prefix}: frames/s on the wire from master / backup",
-         {f: f"{r.adverts_per_s:.0f} / {r.backup_frames_per_s:.0f}" for f, r in cpu.items()}),
-        (f"{prefix}: CPU % master / backup",
-         {f: f"{r.master_cpu_pct:.1f} / {r.backup_cpu_pct:.1f}" for f, r in cpu.items()}),
-        (f"{prefix}: CPU us per advert sent / received",
-         {f: f"{r.master_us_per_advert:.1f} / {r.backup_us_per_advert:.1f}" for f, r in cpu.items()}),
-        (f"{prefix}: state transitions in window (converged)",
-         {f: f"{r.flaps} ({'yes' if r.converged else 'NO'})" for f, r in cpu.items()}),
+        (
+            f"{prefix}: frames/s on the wire from master / backup",
+            {f: f"{r.adverts_per_s:.0f} / {r.backup_frames_per_s:.0f}" for f, r in cpu.items()},
+        ),
+        (
+            f"{prefix}: CPU % master / backup",
+            {f: f"{r.master_cpu_pct:.1f} / {r.backup_cpu_pct:.1f}" for f, r in cpu.items()},
+        ),
+        (
+            f"{prefix}: CPU us per advert sent / received",
+            {f: f"{r.master_us_per_advert:.1f} / {r.backup_us_per_advert:.1f}" for f, r in cpu.items()},
+        ),
+        (
+            f"{prefix}: state transitions in window (converged)",
+            {f: f"{r.flaps} ({'yes' if r.converged else 'NO'})" for f, r in cpu.items()},
+        ),
     ]
     print(f"\nend-to-end VRRP, {runs} kill -9 runs per failover cell, CPU window {cpu_window:g} s")
     _print_table(rows, flavours)

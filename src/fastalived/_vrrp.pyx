@@ -10,6 +10,7 @@ pure-Python stand-in and owns the ``SteadyTable`` that ``recv_sorted`` reads.
 
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.float cimport PyFloat_AS_DOUBLE
 from libc.errno cimport EAGAIN, EINTR, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset, strerror
@@ -97,6 +98,7 @@ cdef extern from "<arpa/inet.h>" nogil:
 
 cdef enum:
     BATCH = 64  # messages per sendmmsg/recvmmsg call
+    FIRST_BATCH = 8  # a wakeup's first recvmmsg: mostly one packet, so only these slots are set up
     RECV_SIZE = 4224  # == rawsock.RECV_BUFFER_SIZE: any valid VRRP packet with its IP header
     CONTROL_SIZE = 128  # == rawsock.RECV_CONTROL_SIZE
 
@@ -277,7 +279,7 @@ def recv_many(int fd, int max_packets=64):
     cdef list received = []
     cdef int wanted, result, error, i
     while len(received) < max_packets:
-        wanted = min(BATCH, max_packets - len(received))
+        wanted = min(BATCH if received else FIRST_BATCH, max_packets - len(received))
         result = _recv_batch(fd, messages, vectors, wanted, &error)
         if result < 0:
             if error == EINTR:
@@ -357,6 +359,11 @@ cdef class Watch:
     the instance's master's advert straight to the machine (``VrrpMachine.steady_advert``, what
     ``VrrpRouter.steady_advert`` does, counted on the router's instance as there) and keeps the
     deadline here; its :class:`WatchSet` calls ``on_expire`` when the deadline comes.
+
+    While the machine is as ``steady_advert`` last left it (the deadline it set, the same state,
+    priority and Master_Adver_Interval), a repeat only moves the deadline by the same
+    ``master_down_interval``: ``hear`` then writes it without the Python call, tens of thousands of
+    times a second with hundreds of instances. Anything else goes through ``steady_advert``.
     """
 
     cdef readonly double deadline
@@ -364,20 +371,39 @@ cdef class Watch:
     cdef readonly object binding  # the owner the role's own steady path expects
     cdef readonly object on_expire
     cdef object machine, inst
+    cdef object wset  # the WatchSet serving it, once added
+    cdef object state, priority, adver_int  # the machine's, as steady_advert last saw them
+    cdef double interval  # its master_down_interval then; 0.0: not known yet
 
     def __init__(self, machine, inst, binding, double deadline, on_expire):
         self.machine, self.inst, self.binding, self.on_expire = machine, inst, binding, on_expire
         self.deadline = deadline
         self.active = True
+        self.interval = 0.0
 
     cpdef int hear(self, double at) except -1:
         """One exact repeat at ``at``: 1 when applied, 0 when the role must take it instead."""
+        cdef object machine = self.machine
+        cdef object current
+        cdef double deadline
         if not self.active or self.deadline <= at:
             return 0
-        result = self.machine.steady_advert(at)
-        if result is None:
-            return 0
-        self.deadline = result
+        current = machine._master_down_deadline if self.interval > 0.0 else None
+        if (type(current) is float and PyFloat_AS_DOUBLE(current) == self.deadline
+                and machine.state is self.state and machine.effective_priority is self.priority
+                and machine.master_adver_int is self.adver_int):
+            deadline = at + self.interval  # what steady_advert computes, as it is unchanged
+            machine._master_down_deadline = deadline
+        else:
+            result = machine.steady_advert(at)
+            if result is None:
+                self.interval = 0.0
+                return 0
+            deadline = result
+            self.state, self.priority = machine.state, machine.effective_priority
+            self.adver_int = machine.master_adver_int
+            self.interval = machine.master_down_interval  # the sum steady_advert adds, exactly
+        self.deadline = deadline
         self.inst.adverts_received += 1
         return 1
 
@@ -417,8 +443,22 @@ cdef class WatchSet:
 
     def add(self, Watch watch):
         self.watches.append(watch)
+        watch.wset = self
         if self.armed == 0.0 or watch.deadline < self.armed:
             self._arm(watch.deadline)
+
+    cpdef int refresh(self, double now) except -1:
+        """After repeats moved deadlines: arm for the earliest one once the armed expiry is in
+        the first half of what is left before it, so a steady backup neither wakes up before
+        its deadline (a wasted tick every few adverts) nor re-arms on every advert."""
+        cdef double earliest = 0.0
+        cdef Watch watch
+        for watch in self.watches:
+            if earliest == 0.0 or watch.deadline < earliest:
+                earliest = watch.deadline
+        if earliest > self.armed > 0.0 and self.armed - now < (earliest - now) * 0.5:
+            self._arm(earliest)
+        return 0
 
     def remove(self, Watch watch):
         watch.active = False
@@ -494,9 +534,10 @@ cdef tuple _recv_sorted(int fd, table, int max_packets):
     cdef Py_ssize_t size, header_len
     cdef int vrid, handled = 0
     cdef object template, owner
-    cdef double now, offset, stamp, at
+    cdef object wset = None  # the WatchSet of the last watch that took a repeat
+    cdef double now = 0.0, offset, stamp, at
     while count < max_packets:
-        wanted = min(BATCH, max_packets - count)
+        wanted = min(BATCH if count else FIRST_BATCH, max_packets - count)
         result = _recv_batch(fd, messages, vectors, wanted, &error)
         if result < 0:
             if error == EINTR:
@@ -525,6 +566,10 @@ cdef tuple _recv_sorted(int fd, table, int max_packets):
                             at = now
                         if (<Watch>owner).hear(at):
                             handled += 1
+                            if (<Watch>owner).wset is not wset:
+                                if wset is not None:
+                                    (<WatchSet>wset).refresh(now)
+                                wset = (<Watch>owner).wset
                             continue
                         owner = (<Watch>owner).binding
                     hits.append((owner, stamp))
@@ -535,6 +580,8 @@ cdef tuple _recv_sorted(int fd, table, int max_packets):
         count += result
         if result < wanted:
             break
+    if wset is not None:
+        (<WatchSet>wset).refresh(now)
     table.handled = handled
     return hits, received
 
@@ -548,6 +595,10 @@ cdef class Pacer:
     packets with sendmmsg, the IPv4 ID counted up as ``AdvertSender`` does; the role's counters
     follow. Anything else (a changed sender or priority, a machine that declines) calls
     ``on_stale`` with nothing done, and the loop's scheduler takes the instance back.
+
+    While the machine is as ``advert_due`` last left it (the Adver_Timer it re-armed being the
+    one served here, the same state, no other timer), the expiry re-arms it as ``advert_due``
+    would, without the Python call.
     """
 
     cdef readonly int fd  # the timerfd
@@ -558,6 +609,7 @@ cdef class Pacer:
     cdef bint ipv4
     cdef double period
     cdef object machine, binding, sender, on_stale
+    cdef object state  # the machine's state when advert_due last agreed; None: ask it
     cdef list packets  # bytearray per destination, patched in place
     cdef mmsghdr messages[BATCH]
     cdef iovec vectors[BATCH]
@@ -642,16 +694,29 @@ cdef class Pacer:
         now = clock.tv_sec + clock.tv_nsec * 1e-9
         if now < self.next:  # the kernel's nanosecond grid may run a hair ahead of the float one
             now = self.next
-        if self.binding.sender is not self.sender or self.machine.effective_priority != self.priority:
+        cdef object machine = self.machine
+        cdef object current = None
+        if self.binding.sender is not self.sender or machine.effective_priority != self.priority:
             self.on_stale()
             return
-        if self.machine.advert_due(now) is None:
-            self.on_stale()
-            return
-        following = self.next + self.period  # what the machine's _rearm did
+        if self.state is not None:
+            current = machine._adver_deadline
+        cdef bint unchanged = (
+            type(current) is float and PyFloat_AS_DOUBLE(current) == self.next and machine.state is self.state
+            and machine._master_down_deadline is None and machine._garp_delayed_deadline is None
+            and machine._garp_refresh_deadline is None and machine._garp_lower_deadline is None)
+        if not unchanged:
+            if machine.advert_due(now) is None:
+                self.state = None
+                self.on_stale()
+                return
+            self.state = machine.state
+        following = self.next + self.period  # what the machine's _rearm did (or does, below)
         if following <= now:  # a stall: skip ahead, as the machine does
             following = now + self.period
             self._arm(following)
+        if unchanged:
+            machine._adver_deadline = following
         self.next = following
         if self.ipv4:
             self._stamp_ids()

@@ -44,3 +44,6 @@ class RunOptions:
     # child's IPVS table is still in the kernel, so the new one neither flushes it (``lvs_flush``)
     # nor starts its real servers over, but seeds them from it (``check.seed``).
     adopt_ipvs: bool = False
+    # Set by the supervisor: the config it parsed, which its children load instead of parsing the
+    # file again (``config.snapshot``; ignored when a file changed since, or the snapshot is gone).
+    config_snapshot: str | None = None

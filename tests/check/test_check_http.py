@@ -91,6 +91,20 @@ def test_slow_response_times_out_after_connect_timeout() -> None:
     run_with_server(scenario)
 
 
+def test_checks_with_different_timeouts_share_one_sweep_and_each_keeps_its_own() -> None:
+    """The poller times connections out per ``connect_timeout``, not in the order they started."""
+
+    async def scenario(port: int) -> None:
+        probes = [HttpProbe(http_check(port, UrlSpec("/slow"), connect_timeout=t)) for t in (0.8, 0.3, 0.8, 0.3)]
+        results = await asyncio.gather(*(probe_once(probe) for probe in probes))
+        assert {r.reason for r in results} == {"url(1) timeout"}
+        short, long = [r.latency for r in results[1::2]], [r.latency for r in results[::2]]
+        assert all(0.25 < latency < 0.75 for latency in short), short
+        assert all(0.75 < latency < 2.5 for latency in long), long
+
+    run_with_server(scenario)
+
+
 def test_connect_in_progress_times_out_or_completes_later() -> None:
     """Not loopback-instant: the request waits for the connect to finish (SYN retransmitted after ~1 s)."""
 

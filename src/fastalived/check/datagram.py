@@ -106,9 +106,8 @@ class _UdpExchange(DatagramExchange):
     def on_datagram(self, data: bytes) -> None:
         self.finish(reply_failure(self.check, data) if self.check.require_reply else None)
 
-    def _timed_out(self) -> None:
+    def timed_out(self) -> None:
         """No answer and no ICMP error: keepalived counts that as up unless a reply is required."""
-        self.timer = None
         self.finish("no reply" if self.check.require_reply else None)
 
 

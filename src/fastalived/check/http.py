@@ -33,6 +33,9 @@ from fastalived.config.model import HttpCheck, SslDefs, StatusCodeRange, UrlSpec
 from fastalived.config.parse_checkers import compile_regex
 
 READ_SIZE = 65536
+# A status line a status-only check can judge without a parser: the usual case, one read holding
+# the status line and all headers. Anything else goes through httptools.
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])[ \r]")
 REGEX_BODY_LIMIT = 4 * 1024 * 1024  # body bytes kept for the regex; the rest is not searched
 
 
@@ -153,18 +156,33 @@ class ResponseCheck:
     """Judges one response fed in pieces: ``verdict`` is None until decided, then "" (pass) or why not.
 
     This status-only variant has no body callbacks, so httptools does not even call back per header.
+    When the first read holds a plain status line and the whole header block (nearly always), the
+    status code is read straight from it and no parser is made at all: like keepalived, a
+    status-only check then looks at the status code alone.
     """
 
     __slots__ = ("codes", "parser", "verdict")
+    status_only = True  # the subclass reads bodies: always through httptools
 
     def __init__(self, codes: tuple[StatusCodeRange, ...]) -> None:
         self.codes = codes
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = None
         self.verdict: str | None = None
 
     def feed(self, data: bytes) -> str | None:
+        parser = self.parser
+        if parser is None:
+            if self.status_only and (found := _STATUS_LINE.match(data)) and b"\r\n\r\n" in data:
+                status = int(found[1])  # inline: this runs once per check
+                for codes in self.codes:
+                    if codes.low <= status <= codes.high:
+                        self.verdict = ""
+                        return ""
+                self.verdict = f"HTTP status {status}"
+                return self.verdict
+            parser = self.parser = httptools.HttpResponseParser(self)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError:
             self._decide("invalid HTTP response")
         return self.verdict
@@ -175,7 +193,7 @@ class ResponseCheck:
         The parser and this object point at each other; left alone, every check would leave a
         reference cycle for the garbage collector (measured: ~6 % of the checker's CPU).
         """
-        self.parser = None  # type: ignore[assignment]
+        self.parser = None
 
     def end(self, error: str | None) -> str:
         """The connection ended (``error`` if it broke); returns the final verdict."""
@@ -187,6 +205,7 @@ class ResponseCheck:
             self.verdict = verdict
 
     def _status_ok(self) -> bool:
+        assert self.parser is not None
         status = self.parser.get_status_code()
         if any(status in codes for codes in self.codes):
             return True
@@ -202,6 +221,7 @@ class BodyResponseCheck(ResponseCheck):
     """Also reads the body: its MD5 against the url's ``digest``, its text against the ``regex``."""
 
     __slots__ = ("digest", "md5", "regex", "body", "delimited", "headers_done")
+    status_only = False
 
     def __init__(self, codes: tuple[StatusCodeRange, ...], digest: str | None, regex: BodyRegex | None = None) -> None:
         super().__init__(codes)
@@ -269,19 +289,20 @@ class _PlainExchange(RawConnection):
 
     def _send(self) -> None:
         assert self.sock is not None
+        pending = self.pending
         try:
-            sent = self.sock.send(self.pending)
+            sent = self.sock.send(pending)
         except BlockingIOError:
             self.want_write()
             return
         except OSError as exc:
             self.finish(failure_text(exc))
             return
-        self.pending = self.pending[sent:]
-        if self.pending:
-            self.want_write()
-        else:
+        if sent == len(pending):  # the usual case: the whole request in one send
             self.want_read()
+            return
+        self.pending = pending[sent:]
+        self.want_write()
 
     def on_readable(self) -> None:
         assert self.sock is not None
@@ -305,7 +326,8 @@ class _PlainExchange(RawConnection):
         self.open()
 
     def close(self) -> None:
-        self.response.release()
+        if self.response.parser is not None:
+            self.response.release()
         super().close()
 
     def finish(self, failure: str | None) -> None:
@@ -323,6 +345,10 @@ class HttpProbe:
         self.recovery = UrlRecovery(len(self.plans), recovering)
 
     def start(self, done: Done) -> _PlainExchange:
+        if self.recovery.count == 1:  # one url: nothing to recover url by url (the common case)
+            exchange = _PlainExchange(asyncio.get_running_loop(), self.target, self.plans, 0, done)
+            exchange.open()
+            return exchange
         first, end = span = self.recovery.span()
         judged = done if span == (0, len(self.plans)) else functools.partial(self._judged, span, done)
         exchange = _PlainExchange(asyncio.get_running_loop(), self.target, self.plans[:end], first, judged)

@@ -7,6 +7,7 @@ returned :class:`LoadResult`, so ``fastalived -t`` can list them all at once.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,10 +22,13 @@ __all__ = ["Config", "Diagnostic", "LoadResult", "Where", "dump_json", "load_con
 def load_config(path: str, config_id: str | None = None) -> LoadResult:
     """Load ``path``; ``config_id`` selects ``@id`` lines (default: the short host name)."""
     with _no_cyclic_gc():
+        started = time.time_ns()
         report = Reporter()
         lexer = Lexer(report, config_id)
         root = lexer.read_file(path)
-        return _parse(report, lexer, root)
+        result = _parse(report, lexer, root)
+        result.read_since_ns = started
+        return result
 
 
 def parse_string(text: str, filename: str = "<string>", config_id: str | None = None) -> LoadResult:

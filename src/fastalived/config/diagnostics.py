@@ -37,6 +37,9 @@ class LoadResult:
     config: Config
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notices: list[Diagnostic] = field(default_factory=list)
+    # CLOCK_REALTIME (ns) before the first file was read: a file modified later than this may not
+    # be what was parsed (config/snapshot.py writes no snapshot then)
+    read_since_ns: int = 0
 
     @property
     def errors(self) -> list[Diagnostic]:

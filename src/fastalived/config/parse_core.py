@@ -12,7 +12,6 @@ is kept. Nothing here raises on bad input.
 
 from __future__ import annotations
 
-import difflib
 import grp
 import ipaddress
 import pwd
@@ -365,5 +364,7 @@ def last_line(st: Stmt, keyword: str) -> Stmt:
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a known keyword is close to ``word``."""
+    import difflib  # only a config with a typo pays for it
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""

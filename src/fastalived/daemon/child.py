@@ -122,7 +122,23 @@ def _die_with_parent() -> None:
 
 
 def _load(options: RunOptions) -> tuple[Config | None, list[str], list[str]]:
-    """Load the config off the event loop: parsing a big file must not delay adverts or heartbeats."""
+    """Load the config off the event loop: parsing a big file must not delay adverts or heartbeats.
+
+    The parent's snapshot of the config it validated is taken when it still matches the files
+    (its warnings were logged by the parent); otherwise the file is parsed as keepalived does."""
+    if options.config_snapshot is not None:
+        from fastalived.config import snapshot
+
+        try:
+            config = snapshot.read(options.config_snapshot)
+        except FileNotFoundError:
+            config = None
+        except Exception as exc:  # a snapshot is an optimisation: any defect in it means "parse"
+            log.warning("Configuration snapshot %s unusable (%s); parsing the file", options.config_snapshot, exc)
+            config = None
+        if config is not None:
+            log.debug("Configuration taken from the parent's snapshot %s", options.config_snapshot)
+            return config, [], []
     from fastalived.config import load_config
 
     result = load_config(options.config_file, options.config_id)

@@ -38,19 +38,28 @@ class HeartbeatMonitor:
     """Tracks the last sign of life of one child.
 
     A child gets ``startup_grace`` to load its config and start (big configs take a while), then must
-    beat at least every ``timeout`` seconds; a loop blocked for longer is considered hung.
+    beat at least every ``timeout`` seconds; a loop blocked for longer is considered hung. Right
+    after it starts or takes a reload, a child applies the whole config at once (the first round of
+    checks, the IPVS table): ``busy(now, grace)`` holds off the verdict that long, so a slow machine
+    with a big config is not taken for a hung one and killed over and over.
     """
 
     def __init__(self, timeout: float = 5.0, startup_grace: float = 30.0) -> None:
         self.timeout = timeout
         self.startup_grace = startup_grace
         self._deadline = float("inf")
+        self._busy_until = float("-inf")
 
     def spawned(self, now: float) -> None:
         self._deadline = now + self.startup_grace
+        self._busy_until = float("-inf")
+
+    def busy(self, now: float, grace: float) -> None:
+        self._busy_until = max(self._busy_until, now + grace)
+        self._deadline = max(self._deadline, self._busy_until)
 
     def beat(self, now: float) -> None:
-        self._deadline = now + self.timeout
+        self._deadline = max(now + self.timeout, self._busy_until)
 
     def stalled(self, now: float) -> bool:
         return now > self._deadline

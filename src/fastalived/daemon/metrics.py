@@ -8,7 +8,7 @@ prometheus_client's registry because samples arrive as plain data from child pro
 from __future__ import annotations
 
 import math
-import platform
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,7 +23,7 @@ def build_info() -> Metric:
     """The usual ``*_build_info`` gauge: always 1, the facts in its labels."""
     labels = (
         ("version", __version__),
-        ("python", platform.python_version()),
+        ("python", ".".join(map(str, sys.version_info[:3]))),
         ("codec", "cython" if extension_in_use() else "python"),
     )
     return Metric("fastalived_build_info", 1, labels, help="Version of fastalived, its Python and VRRP codec build.")

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from fastalived.config.model import Config
+from fastalived.config.snapshot import FileSignature, file_signature
 from fastalived.options import RunOptions
 from fastalived.runtime.role import Role
 
 log = logging.getLogger("fastalived.child")
 
 Loader = Callable[[RunOptions], tuple[Config | None, list[str], list[str]]]  # config, errors, warnings
-FileSignature = tuple[int, int, int, int]
 
 
 @runtime_checkable
@@ -41,15 +41,6 @@ class Preparable(Protocol):
     options: RunOptions
 
     async def prepare(self) -> None: ...
-
-
-def file_signature(path: str) -> FileSignature | None:
-    """What changes when the file is edited or replaced; None when it cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @dataclass(frozen=True)

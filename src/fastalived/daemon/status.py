@@ -14,7 +14,6 @@ import json
 import logging
 import sys
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
@@ -176,6 +175,8 @@ def format_status(status: dict[str, Any]) -> str:
 
 
 def fetch_status(address: str = DEFAULT_ADDRESS, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
+    import urllib.request  # only ``fastalived status`` asks: the daemon never loads http.client and email
+
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     url_host = f"[{host}]" if ":" in host else host

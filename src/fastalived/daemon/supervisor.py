@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -26,6 +27,7 @@ import uvloop
 from fastalived import __version__
 from fastalived.announce.announcer import Announcer
 from fastalived.config import dump_json
+from fastalived.config import snapshot as config_snapshot
 from fastalived.config.diagnostics import LoadResult
 from fastalived.config.model import Config, GlobalDefs
 from fastalived.daemon import logsetup, pidfile, sdnotify
@@ -46,6 +48,9 @@ from fastalived.vrrp.machine import MASTER
 log = logging.getLogger("fastalived.supervisor")
 
 HEARTBEAT_TIMEOUT = 5.0  # a child loop silent this long is hung: SIGKILL and respawn
+# After a start or a reload a child applies the whole config in one go, which costs some multiple of
+# the parent's parse of it: that long (at least HEARTBEAT_TIMEOUT) its silence is not yet a hang.
+BUSY_GRACE_PER_PARSE = 10.0
 WATCHDOG_INTERVAL = 0.5
 CHILD_STOP_TIMEOUT = 25.0  # the child's bounds (10 s for a running reload + 10 s stop) plus slack, then SIGKILL
 RELOAD_ACK_TIMEOUT = 60.0
@@ -148,6 +153,8 @@ class Supervisor:
         self._control = Controller(options.run_dir, self._steer, self.collect)  # ``fastalived ctl``
         self._control_server: ControlServer | None = None
         self._last_reload: tuple[bool, float] = (True, time.time())  # (succeeded, wall clock of the last success)
+        self._read_since_ns = 0  # when the running config's files were read (config.snapshot)
+        self._busy_grace = HEARTBEAT_TIMEOUT  # see BUSY_GRACE_PER_PARSE
 
     # ------------------------------------------------------------------ life cycle
 
@@ -168,7 +175,10 @@ class Supervisor:
         except OSError as exc:  # e.g. a read-only /run: without its lock the daemon must not run
             log.error("cannot write pid file %s: %s", parent_pid_file.path, exc.strerror or exc)
             return EXIT_FAILURE
-        dump_dir(self.options)  # creates run_dir (0700) for the children's dumps and state
+        if dump_dir(self.options) == Path(self.options.run_dir):  # creates run_dir (0700): dumps, state
+            snapshot_path = Path(self.options.run_dir) / f"config.{os.getpid()}.snapshot"  # never in a /tmp fallback
+            self.options = dataclasses.replace(self.options, config_snapshot=str(snapshot_path))
+        await self._write_snapshot(config)
         try:
             self._install_signals()
             await self._start_control(config)
@@ -202,6 +212,8 @@ class Supervisor:
             log.info("announce: draining for %.1f s before stopping", drain)
             await asyncio.sleep(drain)
         await asyncio.gather(*(self._stop_child(slot) for slot in self._slots.values()))
+        if self.options.config_snapshot is not None:
+            Path(self.options.config_snapshot).unlink(missing_ok=True)
         if self._global_defs is not None:
             await run_lifecycle_script("shutdown", self._global_defs)
         self._announcer.close()
@@ -246,7 +258,21 @@ class Supervisor:
         if self._global_defs is not None:
             warn_namespace_change(self._global_defs, result.config.global_defs)
         self._global_defs = result.config.global_defs
+        self._read_since_ns = result.read_since_ns
+        parse_seconds = (time.time_ns() - result.read_since_ns) / 1e9
+        self._busy_grace = max(HEARTBEAT_TIMEOUT, BUSY_GRACE_PER_PARSE * parse_seconds)
         return result.config
+
+    async def _write_snapshot(self, config: Config) -> None:
+        """Hand the children the config just validated (``config.snapshot``), not a second parse."""
+        path = self.options.config_snapshot
+        if path is None:
+            return
+        try:
+            await asyncio.to_thread(config_snapshot.write, config, path, self._read_since_ns)
+        except OSError as exc:  # e.g. a full /run: the children parse the file instead
+            log.warning("Configuration snapshot %s not written (%s); children parse the file", path, exc)
+            Path(path).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ children
 
@@ -405,6 +431,7 @@ class Supervisor:
             slot.heartbeat.beat(self._clock())
             op = message.get("op")
             if op == "ready":
+                slot.heartbeat.busy(self._clock(), self._busy_grace)
                 slot.ready.set()
                 self._spawn_task(self._prepare_standby(slot, slot.process))
             elif op in ("reloaded", "state", "steered"):
@@ -557,6 +584,7 @@ class Supervisor:
             self._reloads["invalid"] += 1
             self._last_reload = (False, self._last_reload[1])
             return False
+        await self._write_snapshot(config)
         await self._apply_status_listen(config)
         self._announcer.configure(config)
         wanted = wanted_roles(config, self.options)
@@ -579,6 +607,7 @@ class Supervisor:
         if slot is None or not slot.wanted or slot.pid is None:
             await self._spawn(self._slot(role))  # newly configured (or between respawns): start fresh
             return True
+        slot.heartbeat.busy(self._clock(), self._busy_grace)  # it is about to apply the new config
         try:
             answer = await self._request(slot, {"op": "reload"}, RELOAD_ACK_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:

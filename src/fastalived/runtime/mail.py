@@ -1,31 +1,38 @@
 """Alert e-mail (``smtp_alert``) through the standard library's SMTP client.
 
 ``smtplib`` blocks, so each message is delivered on a worker thread: a slow or dead mail server
-costs a thread for at most ``smtp_connect_timeout``, never an advert or a check.
+costs a thread for at most ``smtp_connect_timeout``, never an advert or a check. ``smtplib`` and
+``email`` (some 20 modules) are imported at the first alert, not by every child at start.
 """
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import socket
 from collections.abc import Iterable
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate
+from typing import TYPE_CHECKING
 
 from fastalived.config.model import GlobalDefs
 
-SmtpError = smtplib.SMTPException  # what the callers catch besides OSError / TimeoutError
-_UNFOLDED = SMTP.clone(max_line_length=998)  # RFC 5322's limit: keepalived never folds a Subject
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+
+class SmtpError(Exception):
+    """The mail server refused the message (what the callers catch besides OSError / TimeoutError)."""
 
 
 def _deliver(
     server: str, port: int, helo: str, sender: str, recipients: list[str], message: EmailMessage, timeout: float
 ) -> None:
-    with smtplib.SMTP(server, port, local_hostname=helo, timeout=timeout) as client:
-        client.helo(helo)  # keepalived speaks plain HELO; smtplib would otherwise try EHLO first
-        client.send_message(message, sender, recipients)
+    import smtplib
+
+    try:
+        with smtplib.SMTP(server, port, local_hostname=helo, timeout=timeout) as client:
+            client.helo(helo)  # keepalived speaks plain HELO; smtplib would otherwise try EHLO first
+            client.send_message(message, sender, recipients)
+    except smtplib.SMTPException as exc:
+        raise SmtpError(str(exc) or type(exc).__name__) from exc
 
 
 async def send_mail(
@@ -42,8 +49,12 @@ async def send_mail(
 
     Raises OSError / TimeoutError / SmtpError; the caller logs and carries on.
     """
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formatdate
+
     recipients = list(recipients)
-    message = EmailMessage(policy=_UNFOLDED)
+    message = EmailMessage(policy=SMTP.clone(max_line_length=998))  # RFC 5322's limit: no folded Subject
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Subject"] = subject

@@ -25,7 +25,6 @@ import grp
 import logging
 import os
 import pwd
-import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,6 +123,8 @@ def judge(argv: list[str], user: str | None, group: str | None, global_defs: Glo
         who = script_identity(user, group, global_defs)
     except UnknownUser as exc:
         return Verdict(None, refused=str(exc))
+    import shutil  # with bz2 and lzma: only once a script is configured
+
     name = argv[0] if argv else ""
     path = name if "/" in name else shutil.which(name, path=SCRIPT_PATH)
     try:

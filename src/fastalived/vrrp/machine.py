@@ -247,7 +247,8 @@ class VrrpMachine:
     def steady_advert(self, now: float) -> float | None:
         """The shortcut for an advert :meth:`rearms_only` approved: restart the
         Master_Down_Timer and return its new deadline. None, with nothing done, when that
-        timer is already due (the caller then uses :meth:`on_advert`, which fires it first)."""
+        timer is already due (the caller then uses :meth:`on_advert`, which fires it first).
+        ``wire.Watch.hear`` repeats it in C while nothing it reads has changed: keep the two alike."""
         deadline = self._master_down_deadline
         if deadline is None or deadline <= now or self.state != BACKUP:
             return None
@@ -262,7 +263,8 @@ class VrrpMachine:
     def advert_due(self, now: float) -> int | None:
         """Fast form of :meth:`on_timer` for a master whose only due timer is the Adver_Timer:
         restart it and return the priority to advertise (what ``on_timer`` would return as its
-        single SEND_ADVERT action). None, with nothing done, in every other case."""
+        single SEND_ADVERT action). None, with nothing done, in every other case.
+        ``wire.Pacer.tick`` repeats it in C while nothing it reads has changed: keep the two alike."""
         deadline = self._adver_deadline
         if self.state != MASTER or deadline is None or deadline > now:
             return None

@@ -250,6 +250,7 @@ def recv_sorted(
     hits: list[tuple[object, float]] = []
     packets: list[Received] = []
     handled = 0
+    sets: set[WatchSet] = set()  # of the watches that took a repeat
     received = recv_many(fd, max_packets)
     now = monotonic()
     offset = now - time.time()
@@ -264,12 +265,16 @@ def recv_sorted(
                     at = stamp + offset
                     if owner.hear(now if at > now or not stamp else at):
                         handled += 1
+                        if owner.wset is not None:
+                            sets.add(owner.wset)
                         continue
                     owner = owner.binding
                 hits.append((owner, stamp))
                 continue
             table.clear(vrid)
         packets.append(item)
+    for wset in sets:
+        wset.refresh(now)
     table.handled = handled
     return hits, packets
 
@@ -284,6 +289,7 @@ class Watch:
     def __init__(self, machine: Any, inst: Any, binding: Any, deadline: float, on_expire: Callable[[], object]) -> None:
         self.binding, self.on_expire = binding, on_expire
         self._machine, self._inst = machine, inst
+        self.wset: WatchSet | None = None  # the set serving it, once added
         self.deadline = deadline
         self.active = True
 
@@ -316,8 +322,16 @@ class WatchSet:
 
     def add(self, watch: Watch) -> None:
         self._watches.append(watch)
+        watch.wset = self
         if self._armed is None or watch.deadline < self._armed:
             self._arm(watch.deadline)
+
+    def refresh(self, now: float) -> None:
+        """After repeats moved deadlines: as the compiled ``WatchSet.refresh`` (see there)."""
+        earliest = min((w.deadline for w in self._watches), default=None)
+        armed = self._armed
+        if earliest is not None and armed is not None and earliest > armed and armed - now < (earliest - now) / 2:
+            self._arm(earliest)
 
     def remove(self, watch: Watch) -> None:
         watch.active = False

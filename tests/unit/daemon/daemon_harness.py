@@ -136,4 +136,3 @@ class FakeDaemon:
             pid = self.child_pid(role)
             if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-

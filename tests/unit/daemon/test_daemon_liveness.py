@@ -26,3 +26,18 @@ def test_heartbeat_gets_a_startup_grace_then_the_normal_timeout() -> None:
     assert not monitor.stalled(136.0)
     assert monitor.stalled(136.1)
     assert abs(monitor.overdue_by(137.0) - 1.0) < 1e-9
+
+
+def test_a_busy_child_is_not_stalled_until_its_grace_ends() -> None:
+    monitor = HeartbeatMonitor(timeout=5.0, startup_grace=30.0)
+    monitor.spawned(0.0)
+    monitor.beat(10.0)  # "ready": it now applies the whole config in one go
+    monitor.busy(10.0, 40.0)
+    monitor.beat(11.0)  # a beat before the block does not shorten the grace
+    assert not monitor.stalled(49.9)
+    assert monitor.stalled(50.1)
+    monitor.beat(60.0)  # after the grace: the normal timeout again
+    assert monitor.stalled(65.1)
+    monitor.spawned(70.0)  # a respawned child starts with no grace carried over
+    monitor.beat(71.0)
+    assert monitor.stalled(76.1)

@@ -18,6 +18,7 @@ import pytest
 from fastalived.vrrp import wire
 from fastalived.vrrp.io import DeadlineScheduler
 from tests.unit.vrrp.test_codec_sockets import SO_TIMESTAMPNS, _advert4, raw4  # noqa: F401 - raw4: a fixture
+from tests.unit.vrrp.test_machine import master, started
 
 PERIOD = 0.01
 HEADER = bytes.fromhex("45c0001c0000000040700000c63364010a000001")  # IPv4, TTL 64, proto 112
@@ -26,10 +27,13 @@ PAYLOAD = b"\x31\x07\x96\x01\x00\x01\x02\x03"
 
 @dataclass
 class FakeMachine:
-    """Answers ``advert_due`` as a steady master does; ``declines`` makes it refuse."""
+    """Answers ``advert_due`` as a steady master does; ``declines`` makes it refuse. It keeps no
+    Adver_Timer, so the compiled pacer asks it at every expiry."""
 
     effective_priority: int = 150
     declines: bool = False
+    state: str = "MASTER"
+    _adver_deadline: float | None = None
     due_calls: list[float] = field(default_factory=list)
     params: Any = field(default_factory=lambda: SimpleNamespace(advert_int=PERIOD))
 
@@ -123,6 +127,29 @@ def test_changed_sender_or_priority_or_declining_machine_hands_back(codec_impl: 
         assert not machine.due_calls and _received(rx) == [], change
 
 
+def test_a_real_master_is_left_where_advert_due_would(codec_impl: ModuleType, udp) -> None:
+    """The compiled pacer re-arms an unchanged machine's Adver_Timer itself: after each expiry
+    the machine is due exactly when the pacer is, and it asks the machine again once it changed."""
+    rx, tx = udp
+    machine, stale = master(wire.monotonic(), version=3, advert_int=PERIOD, garp_master_delay=0), []
+    sender = SimpleNamespace(ip_id=0)
+    binding = SimpleNamespace(sender=sender, adverts_sent=0)
+    assert machine.adverts_only()
+    pacer = codec_impl.Pacer(
+        tx.fileno(), socket.AF_INET, [HEADER + PAYLOAD], [rx.getsockname()], True, 0, PERIOD,
+        machine.next_deadline, machine, binding, sender, machine.effective_priority, lambda: stale.append(1),
+    )  # fmt: skip
+    try:
+        for _ in range(4):
+            _tick_until(pacer, 1)
+            assert machine.next_deadline == pacer.next and machine.adverts_only()
+        machine.set_priority(pacer.next, 50)  # a change the pacer must not serve
+        _tick_until(pacer, 1)
+    finally:
+        pacer.close()
+    assert binding.adverts_sent == 4 == len(_received(rx)) and stale == [1]
+
+
 @pytest.fixture
 def scheduler() -> Iterator[DeadlineScheduler]:
     loop = asyncio.new_event_loop()
@@ -169,17 +196,23 @@ def test_a_machine_with_other_timers_is_not_paced(scheduler: DeadlineScheduler, 
 
 @dataclass
 class FakeBackup:
-    """Answers ``steady_advert`` as a backup hearing its master does; ``declines``: it is due."""
+    """Answers ``steady_advert`` as a backup hearing its master does, with the fields the
+    compiled ``Watch`` reads to repeat it; ``declines``: it is due."""
 
-    down_interval: float = 0.036
+    master_down_interval: float = 0.036
     declines: bool = False
     heard_at: list[float] = field(default_factory=list)
+    state: str = "BACKUP"
+    effective_priority: int = 100
+    master_adver_int: float = 0.01
+    _master_down_deadline: float | None = None
 
     def steady_advert(self, now: float) -> float | None:
         if self.declines:
             return None
         self.heard_at.append(now)
-        return now + self.down_interval
+        self._master_down_deadline = now + self.master_down_interval
+        return self._master_down_deadline
 
 
 def _receive_all(codec: ModuleType, sock: socket.socket, table: Any, count: int) -> tuple[list, int]:
@@ -211,10 +244,10 @@ def test_watched_repeats_restart_the_down_timer_in_the_edge(
             raw4.sendto(_advert4(codec_impl, 201, 150, ident), ("127.0.0.1", 0))
         hits, handled = _receive_all(codec_impl, raw4, table, 2)
         assert (hits, handled) == ([], 2)  # the role saw nothing
-        assert inst.adverts_received == 2 and len(machine.heard_at) == 2
+        assert inst.adverts_received == 2 and machine.heard_at  # the compiled one repeats the first itself
         assert before - 0.5 < machine.heard_at[0] <= wire.monotonic()  # kernel arrival, on the monotonic clock
-        assert watch.deadline == machine.heard_at[-1] + machine.down_interval
-        machine.declines = True  # the deadline came first: the role's own path takes the repeat
+        assert watch.deadline == machine._master_down_deadline >= machine.heard_at[0] + machine.master_down_interval
+        machine.declines, machine.state = True, "MASTER"  # it changed: the role's own path takes the repeat
         raw4.sendto(_advert4(codec_impl, 201, 150, 4), ("127.0.0.1", 0))
         hits, handled = _receive_all(codec_impl, raw4, table, 1)
         assert [owner for owner, _ in hits] == [binding] and handled == 0 and not expired
@@ -222,10 +255,44 @@ def test_watched_repeats_restart_the_down_timer_in_the_edge(
         table.clear(201)
 
 
+def test_watched_repeats_leave_the_machine_where_steady_advert_would(codec_impl: ModuleType) -> None:
+    """The compiled watch repeats ``steady_advert`` itself while nothing it reads changed: the
+    same deadlines to the bit as the machine's own method, which it calls again once the
+    priority moves (set_priority keeps a lowered priority's deadline)."""
+    watched, reference = started(version=3, advert_int=0.01), started(version=3, advert_int=0.01)
+    inst = SimpleNamespace(adverts_received=0)
+    watch = codec_impl.Watch(watched, inst, object(), watched.next_deadline, lambda: None)
+    for step in range(1, 13):
+        at = 0.0101 * step
+        if step == 6:
+            watched.set_priority(at, 50)
+            reference.set_priority(at, 50)
+        assert watch.hear(at) and reference.steady_advert(at) == watch.deadline
+        assert watched.next_deadline == watch.deadline
+    assert inst.adverts_received == 12 and watched.master_down_interval != started(version=3).master_down_interval
+
+
+def test_a_refreshed_watch_set_does_not_wake_before_the_moved_deadline(codec_impl: ModuleType) -> None:
+    """Repeats move the deadline on; once the armed expiry is in the first half of what is left,
+    ``refresh`` (which recv_sorted calls after a batch) re-arms for the new one, so a steady
+    backup has no wakeups but its adverts'."""
+    machine, inst = FakeBackup(master_down_interval=6.0), SimpleNamespace(adverts_received=0)
+    watches = codec_impl.WatchSet()
+    now = wire.monotonic()
+    watch = codec_impl.Watch(machine, inst, object(), now + 0.5, lambda: None)
+    try:
+        watches.add(watch)
+        assert watch.hear(now + 0.4)  # the deadline is now + 6.4
+        watches.refresh(now + 0.4)  # 0.1 s left before the armed expiry, 6 s before the deadline
+        assert select.select([watches.fd], [], [], 0.8)[0] == []  # the old expiry passed quietly
+    finally:
+        watches.close()
+
+
 def test_watch_set_expires_due_watches_and_rearms_for_moved_ones(codec_impl: ModuleType) -> None:
     """One timer for every watch: early expiries re-arm for the new earliest deadline, due
     watches expire, released ones are never heard again."""
-    machine, inst, expired = FakeBackup(down_interval=60), SimpleNamespace(adverts_received=0), []
+    machine, inst, expired = FakeBackup(master_down_interval=60), SimpleNamespace(adverts_received=0), []
     watches = codec_impl.WatchSet()
     now = wire.monotonic()
     moved = codec_impl.Watch(machine, inst, object(), now + 0.01, lambda: expired.append("moved"))
@@ -252,7 +319,7 @@ def test_an_expiring_watch_reads_the_sockets_before_handing_back() -> None:
     loop = asyncio.new_event_loop()
     late_repeat: list[Any] = []  # the watch, and when the kernel received the repeat: before the deadline
     sched = DeadlineScheduler(loop, lambda now, keys: None, lambda: [w.hear(at) for w, at in late_repeat])
-    machine = FakeBackup(down_interval=60)
+    machine = FakeBackup(master_down_interval=60)
     machine.down_timer_only = lambda: True  # type: ignore[attr-defined]
     inst = SimpleNamespace(machine=machine, adverts_received=0)
     try:
