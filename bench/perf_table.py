@@ -83,7 +83,7 @@ def run_bench(name: str, runs: int) -> list[dict[str, object]]:
 def spread(values: list[float]) -> str:
     if not values:
         return "n/a"
-    digits = 3 if max(values) < 10 else 0
+    digits = 3 if max(values) < 10 else 1 if max(values) < 1000 else 0
     return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} / {max(values):.{digits}f}"
 
 

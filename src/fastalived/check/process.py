@@ -18,39 +18,22 @@ import math
 import os
 import resource
 import socket
-import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fastalived.check.alerts import CheckAlerts, format_rs, format_vs
-from fastalived.check.datagram import UdpProbe
-from fastalived.check.dns import DnsProbe
 from fastalived.check.drain import Drainer
 from fastalived.check.events import INITIAL, WEIGHT_CHANGED, CheckEvent, RealServerChange, VirtualServerChange
-from fastalived.check.file import FileProbe
-from fastalived.check.http import HttpProbe, SslProbe, client_ssl_context, never_recovering
-from fastalived.check.icmp import PingProbe
-from fastalived.check.misc import MiscProbe
 from fastalived.check.probe import InFlight, Probe
+from fastalived.check.probes import ProbeFactory
 from fastalived.check.scheduler import DurationStats, TimerHeap
 from fastalived.check.seed import KernelWeights, Seeds, initial_states
-from fastalived.check.smtp import SmtpProbe
 from fastalived.check.state import CheckerState, CheckResult, CheckState, VirtualServerState
-from fastalived.check.tcp import TcpProbe
 from fastalived.config.model import (
-    Checker,
     Config,
-    DnsCheck,
     FileCheck,
-    GlobalDefs,
-    HttpCheck,
-    MiscCheck,
-    PingCheck,
-    SmtpCheck,
-    TcpCheck,
-    UdpCheck,
 )
 from fastalived.options import RunOptions
 from fastalived.runtime.role import DumpKind, Metric
@@ -135,37 +118,6 @@ class NoIpvs:
         """No table to resume from."""
 
 
-def build_probe(
-    checker: Checker,
-    ssl_context: Callable[[], ssl.SSLContext],
-    global_defs: GlobalDefs,
-    checker_down: Callable[[], bool] = never_recovering,
-) -> Probe:
-    """The probe for one configured checker; SSL_GET asks for the (shared, lazily made) context.
-
-    HTTP probes ask ``checker_down``: while it is down they recover one url per check unless
-    ``fast_recovery`` is set, as keepalived does.
-    """
-    if isinstance(checker, HttpCheck):
-        recovering = never_recovering if checker.fast_recovery else checker_down
-        if checker.kind == "SSL_GET":
-            return SslProbe(checker, ssl_context(), recovering)
-        return HttpProbe(checker, recovering)
-    if isinstance(checker, TcpCheck):
-        return TcpProbe(checker)
-    if isinstance(checker, SmtpCheck):
-        return SmtpProbe(checker)
-    if isinstance(checker, MiscCheck):
-        return MiscProbe(checker, global_defs)
-    if isinstance(checker, DnsCheck):
-        return DnsProbe(checker)
-    if isinstance(checker, PingCheck):
-        return PingProbe(checker)
-    if isinstance(checker, UdpCheck):
-        return UdpProbe(checker)
-    return FileProbe(checker)
-
-
 def ensure_file_limit(checkers: int) -> None:
     """Raise the soft RLIMIT_NOFILE towards one socket per checker plus headroom (keepalived does too).
 
@@ -224,7 +176,8 @@ class CheckRole:
         self._on_events = on_events
         self._config: Config | None = None
         self._alerts: CheckAlerts | None = None
-        self._probes: dict[CheckerState, Probe] = {}
+        self._probes: dict[CheckerState, Probe] = {}  # built at each checker's first run (``_probe``)
+        self._probe_factory: ProbeFactory | None = None
         self._in_flight: dict[CheckerState, InFlight] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = float("inf")
@@ -406,28 +359,17 @@ class CheckRole:
     # ------------------------------------------------------------------ configuration
 
     def _apply_config(self, config: Config, seeds: Seeds | None = None) -> None:
-        self._config = config
+        previous, self._config = self._config, config
         if self._alerts is None:  # the shared FIFO's reader is the VRRP role's to start, if it runs
             self._alerts = CheckAlerts(config.global_defs, runs_shared_fifo_script=self.options.check_only)
         self._alerts.global_defs = config.global_defs
-        ssl_context: ssl.SSLContext | None = None
-
-        def shared_ssl_context() -> ssl.SSLContext:
-            nonlocal ssl_context
-            if ssl_context is None:
-                ssl_context = client_ssl_context(config.ssl)
-            return ssl_context
-
         events, started = self.state.load(config, time.monotonic(), seeds)
         ensure_file_limit(sum(1 for _ in self.state.checkers()))
-        probes: dict[CheckerState, Probe] = {}
-        for checker in self.state.checkers():
-            try:
-                probes[checker] = build_probe(checker.checker, shared_ssl_context, config.global_defs, checker.is_down)
-            except (OSError, ValueError, KeyError) as exc:
-                log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
-                checker.live = False
-        self._probes = probes
+        if previous is None or (previous.global_defs, previous.ssl) != (config.global_defs, config.ssl):
+            self._probes = {}  # what every probe was built with changed
+            self._probe_factory = ProbeFactory(config)
+        else:  # a checker kept across the reload keeps its probe
+            self._probes = {checker: probe for checker, probe in self._probes.items() if checker.live}
         for checker in [c for c in self._in_flight if not c.live]:  # removed servers stop at once
             self._in_flight.pop(checker).cancel()
         self._locality_checked = {k: t for k, t in self._locality_checked.items() if k in self.state.virtual_servers}
@@ -457,8 +399,21 @@ class CheckRole:
 
     def _file_changed(self, path: str) -> None:
         for checker in self._file_checkers.get(path, ()):
-            if checker.live and checker not in self._in_flight:
-                self._probes[checker].start(functools.partial(self._finished, checker))
+            if checker.live and checker not in self._in_flight and (probe := self._probe(checker)) is not None:
+                probe.start(functools.partial(self._finished, checker))
+
+    def _probe(self, checker: CheckerState) -> Probe | None:
+        """The checker's probe, built at its first run rather than at the (re)load: thousands of
+        real servers reach IPVS without waiting for all their probes. None: it cannot run."""
+        probe = self._probes.get(checker)
+        if probe is None:
+            assert self._probe_factory is not None, "a checker runs only once a config is applied"
+            try:
+                probe = self._probes[checker] = self._probe_factory.build(checker)
+            except (OSError, ValueError, KeyError) as exc:
+                log.error("%s at %s cannot run: %s", checker.checker.kind, checker.checker.where, exc)
+                checker.live = False
+        return probe
 
     # ------------------------------------------------------------------ scheduling
 
@@ -480,15 +435,19 @@ class CheckRole:
         self._timer_due = float("inf")
         now = time.monotonic()
         probes, in_flight, record_lag, clock = self._probes, self._in_flight, self.lag.record, time.monotonic
+        probe_for = self._probe
         for due, checker in self.heap.pop_due(now, BATCH, TIMER_SLACK):
             record_lag(clock() - due)  # at the real start: a long batch makes its last checks late too
             vs = checker.server.vs
             if vs.config.ha_suspend and self._suspended(vs, now):
                 self.heap.push(now + checker.delay_loop, checker)
                 continue
+            probe = probes.get(checker)
+            if probe is None and (probe := probe_for(checker)) is None:
+                continue  # it cannot run (logged)
             in_flight[checker] = STARTING  # a probe may finish inside start(): refused, instant connect
             try:
-                handle = probes[checker].start(functools.partial(self._finished, checker))
+                handle = probe.start(functools.partial(self._finished, checker))
                 if checker in in_flight:
                     in_flight[checker] = handle
             except Exception as exc:  # a probe bug costs its own check, never the timer chain

@@ -8,7 +8,8 @@ import ssl
 from fastalived.check.dns import DnsProbe
 from fastalived.check.http import HttpProbe, SslProbe
 from fastalived.check.misc import MiscProbe
-from fastalived.check.process import address_is_local, build_probe, ensure_file_limit
+from fastalived.check.probes import build_probe
+from fastalived.check.process import address_is_local, ensure_file_limit
 from fastalived.check.smtp import SmtpProbe
 from fastalived.check.tcp import TcpProbe
 from fastalived.config.model import DnsCheck, GlobalDefs, MiscCheck, SmtpCheck
