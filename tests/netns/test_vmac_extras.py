@@ -25,16 +25,23 @@ __all__ = ["cluster"]  # the fixture, shared with test_vrrp_scenarios
 EXTRA_VIP = "198.51.100.109"
 
 
+def node_with_extra_interface(cluster, vrid: int, extra: str):  # type: ignore[no-untyped-def]
+    """One node (not started) with VI_1 configured with ``extra``, and ``xa``: a veth whose far end
+    ``xb`` (also in the node) is where a sniffer listens."""
+    bed, (daemon,) = cluster([instance("VI_1", vrid, 150, [f"{VIP}/24"], extra=extra, advert_int=1)], start=False)
+    node = bed.node(1)
+    node.check_output(["ip", "link", "add", "xa", "type", "veth", "peer", "name", "xb"])
+    for ifname in ("xa", "xb"):
+        node.check_output(["ip", "link", "set", ifname, "up"])
+    return bed, daemon, node
+
+
 def test_garp_extra_if_sends_periodic_garps_on_the_extra_interface(cluster) -> None:
     extra = (
         "    garp_master_delay 0\n    garp_master_repeat 1\n    garp_extra_if 2 all\n"
         f"    virtual_ipaddress_excluded {{\n        {EXTRA_VIP}/24 dev xa\n        198.51.100.110/24 dev xa\n    }}"
     )
-    bed, (n1,) = cluster([instance("VI_1", 71, 150, [f"{VIP}/24"], extra=extra, advert_int=1)], start=False)
-    node = bed.node(1)
-    node.check_output(["ip", "link", "add", "xa", "type", "veth", "peer", "name", "xb"])
-    for ifname in ("xa", "xb"):
-        node.check_output(["ip", "link", "set", ifname, "up"])
+    bed, n1, node = node_with_extra_interface(cluster, 71, extra)
     xa_mac = node.check_output(["ip", "-br", "link", "show", "xa"]).split()[2]
     with contextlib.closing(Sniffer(node.netns, "xb")) as far_end, contextlib.closing(bed.sniffer()) as bridge:
         n1.start()
@@ -117,11 +124,7 @@ def test_use_vmac_addr_puts_other_interfaces_vips_on_vmacs_that_garp_extra_if_re
         "    use_vmac_addr\n    garp_master_delay 0\n    garp_master_repeat 1\n    garp_extra_if 2\n"
         f"    virtual_ipaddress_excluded {{\n        {EXTRA_VIP}/24 dev xa\n    }}"
     )
-    bed, (n1,) = cluster([instance("VI_1", 74, 150, [f"{VIP}/24"], extra=extra, advert_int=1)], start=False)
-    node = bed.node(1)
-    node.check_output(["ip", "link", "add", "xa", "type", "veth", "peer", "name", "xb"])
-    for ifname in ("xa", "xb"):
-        node.check_output(["ip", "link", "set", ifname, "up"])
+    bed, n1, node = node_with_extra_interface(cluster, 74, extra)
     with contextlib.closing(Sniffer(node.netns, "xb")) as far_end:
         n1.start()
         assert wait_holder(bed, 1, 6), holders(bed)  # the instance's own VIP stays on eth0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from fastalived.check.datagram import UdpProbe
 from fastalived.check.dns import DnsProbe
@@ -32,6 +33,14 @@ from fastalived.config.model import (
     UdpCheck,
 )
 
+_BY_KIND: dict[type, Callable[[Any], Probe]] = {  # the probes that need nothing but their checker
+    TcpCheck: TcpProbe,
+    SmtpCheck: SmtpProbe,
+    DnsCheck: DnsProbe,
+    PingCheck: PingProbe,
+    UdpCheck: UdpProbe,
+}
+
 
 def build_probe(
     checker: Checker,
@@ -49,19 +58,10 @@ def build_probe(
         if checker.kind == "SSL_GET":
             return SslProbe(checker, ssl_context(), recovering)
         return HttpProbe(checker, recovering)
-    if isinstance(checker, TcpCheck):
-        return TcpProbe(checker)
-    if isinstance(checker, SmtpCheck):
-        return SmtpProbe(checker)
     if isinstance(checker, MiscCheck):
         return MiscProbe(checker, global_defs)
-    if isinstance(checker, DnsCheck):
-        return DnsProbe(checker)
-    if isinstance(checker, PingCheck):
-        return PingProbe(checker)
-    if isinstance(checker, UdpCheck):
-        return UdpProbe(checker)
-    return FileProbe(checker)
+    probe: Callable[[Any], Probe] = _BY_KIND.get(type(checker), FileProbe)
+    return probe(checker)
 
 
 class ProbeFactory:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.testbed import wait_for
+from tests.support.testbed import stop_process_group, wait_for
 
 from .helpers import IN_GUEST, sh, start_checker_daemon
 from .test_daemon_guest import OUTCOME_TIMEOUT, START_TIMEOUT, destinations
@@ -129,8 +129,6 @@ def test_a_killed_checker_is_replaced_without_touching_the_ipvs_table(tmp_path: 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(OUTCOME_TIMEOUT) == 0, logs()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)  # after a failure above: nothing of the daemon's group outlives the test
         for sock in listeners.values():
             sock.close()

@@ -7,14 +7,13 @@ has passed; a reload keeps a drain.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.testbed import fastalived_executable, wait_for
+from tests.support.testbed import fastalived_executable, stop_process_group, wait_for
 
 from .helpers import IN_GUEST, start_checker_daemon
 from .test_daemon_guest import OUTCOME_TIMEOUT, START_TIMEOUT, Listeners, checker_config, destinations
@@ -64,7 +63,5 @@ def test_drain_sets_weight_zero_restore_brings_it_back_and_a_timeout_removes_it(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(OUTCOME_TIMEOUT) == 0, logs()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)  # after a failure above: nothing of the daemon's group outlives the test
         listeners.close_all()

@@ -11,7 +11,6 @@ is on an observed outcome with a deadline well above what the guest needs.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.testbed import Testbed, VrrpDaemon, wait_for
+from tests.support.testbed import Testbed, VrrpDaemon, stop_process_group, wait_for
 
 from .helpers import IN_GUEST, ipvsadm_rules, start_checker_daemon
 
@@ -237,7 +236,5 @@ def test_checker_daemon_programs_ipvs_reloads_and_cleans_up(tmp_path: Path):
         assert not [pid for pid in pids if pid_alive(pid)], logs()
         assert processes_using(conf) == [], logs()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)  # after a failure above: nothing of the daemon's group outlives the test
         listeners.close_all()
